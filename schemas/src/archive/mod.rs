@@ -1,0 +1,11 @@
+//! The archive's naming rules (domain.md §1): deposition folders, message file names, content
+//! types and the choice of the latest version. Shared by the scanner (which walks) and the
+//! transformer (which re-lists one deposition), so both agree on what a message file is.
+
+mod content_type;
+mod file_name;
+mod latest;
+
+pub use content_type::ContentType;
+pub use file_name::{is_deposition_id, MessageFileName};
+pub use latest::{classify_entries, DirectoryListing, IgnoreReason, LatestFile};

@@ -1,0 +1,77 @@
+//! The database schema as versioned migrations (sea-orm-migration), for MySQL/MariaDB and SQLite.
+//!
+//! - `m20261123_000001`: the app's three tables exactly as the init script creates them
+//!   (domain.md §5.1): MySQL DDL byte-for-byte in meaning; SQLite the closest equivalent (a CHECK
+//!   for the ENUM, a trigger for `ON UPDATE CURRENT_TIMESTAMP`).
+//! - `m20261123_000002`: `pdbx_deposition_message_origcomm_reference`, the fourth mmCIF category
+//!   the old tools lost (B16).
+//! - `m20261123_000003`: msgmig's own bookkeeping, all prefixed `msgmig_` (never new columns in
+//!   the app tables, architecture.md §4).
+
+mod m20261123_000001_create_app_tables;
+mod m20261123_000002_create_origcomm_table;
+mod m20261123_000003_create_msgmig_tables;
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm_migration::prelude::*;
+
+/// Applies msgmig's migrations in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_app_tables::Migration),
+            Box::new(m20261123_000002_create_origcomm_table::Migration),
+            Box::new(m20261123_000003_create_msgmig_tables::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "msgmig_schema_migrations".into_iden()
+    }
+}
+
+/// The app's tables, in FK-safe creation order.
+pub const APP_TABLES: [&str; 3] = [
+    "pdbx_deposition_message_info",
+    "pdbx_deposition_message_file_reference",
+    "pdbx_deposition_message_status",
+];
+
+/// Every table msgmig creates, in FK-safe creation order (drop in reverse).
+pub const ALL_TABLES: [&str; 8] = [
+    "pdbx_deposition_message_info",
+    "pdbx_deposition_message_file_reference",
+    "pdbx_deposition_message_status",
+    "pdbx_deposition_message_origcomm_reference",
+    "msgmig_message_provenance",
+    "msgmig_depositions",
+    "msgmig_quarantine",
+    "msgmig_consumer_offsets",
+];
+
+/// Runs a list of DDL statements for the connection's backend.
+async fn run_all(manager: &SchemaManager<'_>, mysql: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        DbBackend::MySql => mysql,
+        DbBackend::Sqlite => sqlite,
+        other => return Err(DbErr::Migration(format!("unsupported database backend {other:?}"))),
+    };
+    let conn = manager.get_connection();
+    for sql in statements {
+        conn.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
+/// Drops tables (reverse order) for `down` migrations.
+async fn drop_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+    let conn = manager.get_connection();
+    for t in tables.iter().rev() {
+        conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}")).await?;
+    }
+    Ok(())
+}
