@@ -105,7 +105,7 @@ impl<'a> Lexer<'a> {
         if b == b'_' {
             return Ok((start, Token::Tag(word)));
         }
-        let lower_prefix = |p: &str| word.len() >= p.len() && word[..p.len()].eq_ignore_ascii_case(p);
+        let lower_prefix = |p: &str| word.get(..p.len()).is_some_and(|w| w.eq_ignore_ascii_case(p));
         if lower_prefix("data_") {
             return Ok((start, Token::DataBlock(&word[5..])));
         }

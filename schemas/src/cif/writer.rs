@@ -103,26 +103,28 @@ fn can_be_bare(s: &str) -> bool {
     if matches!(first, b'_' | b'#' | b'$' | b'\'' | b'"' | b';' | b'[' | b']') {
         return false;
     }
-    if s == "?" || s == "." || s.chars().any(|c| c.is_whitespace()) {
+    // CIF 1.1 unquoted strings are printable ASCII only (gemmi rejects anything else bare).
+    if s == "?" || s == "." || !s.chars().all(|c| c.is_ascii_graphic()) {
         return false;
     }
+    // Reserved words are exact tokens in CIF 1.1, but gemmi also takes a word that merely starts
+    // with one (`stop_#`) as the keyword: quote every value with a reserved prefix.
     let lower = s.to_ascii_lowercase();
-    !(lower.starts_with("data_")
-        || lower.starts_with("save_")
-        || lower == "loop_"
-        || lower == "global_"
-        || lower == "stop_")
+    !["data_", "save_", "loop_", "global_", "stop_"]
+        .iter()
+        .any(|w| lower.starts_with(w))
 }
 
-/// `true` when `quote` + `s` + `quote` reads back as `s`: no quote char followed by whitespace
-/// inside, and `s` does not end with the quote char.
+/// `true` when `quote` + `s` + `quote` reads back as `s` in every reader: no quote char followed
+/// by whitespace inside (CIF 1.1), nor by `#` (gemmi ends the value there), and `s` does not end
+/// with the quote char.
 fn can_quote_with(s: &str, quote: char) -> bool {
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         if c == quote {
             match chars.peek() {
                 None => return false,
-                Some(n) if n.is_whitespace() => return false,
+                Some(n) if n.is_whitespace() || *n == '#' => return false,
                 _ => {}
             }
         }
@@ -164,10 +166,10 @@ mod tests {
 
     #[test]
     fn bare_values_exclude_cif_specials() {
-        for s in ["", "?", ".", "_x", "#x", "$x", "'x", "\"x", ";x", "[x", "]x", "a b", "a\tb", "data_x", "LOOP_", "save_a", "stop_", "global_"] {
+        for s in ["", "?", ".", "_x", "#x", "$x", "'x", "\"x", ";x", "[x", "]x", "a b", "a\tb", "é", "x\u{7f}", "data_x", "LOOP_", "save_a", "stop_", "stop_#", "loop_x", "global_"] {
             assert!(!can_be_bare(s), "{s:?} must be quoted");
         }
-        for s in ["abc", "x_y", "a#b", "a'b", "D_000219", "2022-08-09", "loop_x"] {
+        for s in ["abc", "x_y", "a#b", "a'b", "D_000219", "2022-08-09", "xloop_"] {
             assert!(can_be_bare(s), "{s:?} can stay bare");
         }
     }
@@ -177,6 +179,7 @@ mod tests {
         assert!(can_quote_with("it's", '\''));
         assert!(!can_quote_with("it' s", '\''));
         assert!(!can_quote_with("ends'", '\''));
+        assert!(!can_quote_with("x'#y", '\''), "gemmi reads '#' after a quote as a comment");
         assert!(can_quote_with("it' s", '"'));
     }
 }
