@@ -1,0 +1,120 @@
+//! # msgmig-bus
+//!
+//! The transport between msgmig's workers. One small shape, [`Publisher`] / [`Subscriber`], so a
+//! worker is written once and runs on any transport. This crate ships the in-process
+//! implementation ([`in_process`]): bounded tokio channels, used by `msgmig migrate` and `msgmig
+//! run` when no Kafka brokers are configured (architecture.md §2).
+//!
+//! Delivery semantics of the in-process bus: ordered per channel, nothing persisted; a crash loses
+//! in-flight messages, which is harmless because the loader is idempotent and a re-run re-reads
+//! the files.
+
+use std::future::Future;
+
+/// A message on the bus: key (compaction identity) and partition key (ordering unit) as
+/// architecture.md §2 defines them per topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope<T> {
+    /// Topic key: archive-relative path for file events, message_id for records.
+    pub key: String,
+    /// Deposition folder id: every message of one deposition keeps its order.
+    pub partition_key: String,
+    /// The payload.
+    pub payload: T,
+}
+
+/// Errors of the transport.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The other side is gone (all subscribers dropped): a shutdown, not a data error.
+    #[error("the bus is closed")]
+    Closed,
+}
+
+/// Sends envelopes; waits (backpressure) when the transport is full.
+pub trait Publisher<T>: Send + Sync {
+    /// Publishes one envelope, in order after the previous ones of the same partition key.
+    fn publish(&self, envelope: Envelope<T>) -> impl Future<Output = Result<(), BusError>> + Send;
+}
+
+/// Receives envelopes in order.
+pub trait Subscriber<T>: Send {
+    /// The next envelope, or `None` once every publisher is gone and the queue is drained.
+    fn next(&mut self) -> impl Future<Output = Option<Envelope<T>>> + Send;
+
+    /// The next envelope if one is ready now, without waiting (for batching).
+    fn try_next(&mut self) -> Option<Envelope<T>>;
+}
+
+pub mod in_process {
+    //! Bounded in-process channels (a full channel makes the publisher wait).
+
+    use super::{BusError, Envelope, Publisher, Subscriber};
+    use tokio::sync::mpsc;
+
+    /// The sending half; clone it for several publishers.
+    #[derive(Debug)]
+    pub struct InProcessPublisher<T>(mpsc::Sender<Envelope<T>>);
+
+    impl<T> Clone for InProcessPublisher<T> {
+        fn clone(&self) -> Self {
+            InProcessPublisher(self.0.clone())
+        }
+    }
+
+    /// The receiving half.
+    #[derive(Debug)]
+    pub struct InProcessSubscriber<T>(mpsc::Receiver<Envelope<T>>);
+
+    /// A topic of `capacity` envelopes.
+    pub fn topic<T>(capacity: usize) -> (InProcessPublisher<T>, InProcessSubscriber<T>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (InProcessPublisher(tx), InProcessSubscriber(rx))
+    }
+
+    impl<T: Send> Publisher<T> for InProcessPublisher<T> {
+        async fn publish(&self, envelope: Envelope<T>) -> Result<(), BusError> {
+            self.0.send(envelope).await.map_err(|_| BusError::Closed)
+        }
+    }
+
+    impl<T: Send> Subscriber<T> for InProcessSubscriber<T> {
+        async fn next(&mut self) -> Option<Envelope<T>> {
+            self.0.recv().await
+        }
+
+        fn try_next(&mut self) -> Option<Envelope<T>> {
+            self.0.try_recv().ok()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[tokio::test]
+        async fn delivers_in_order_and_ends_when_publishers_are_gone() {
+            let (tx, mut rx) = topic::<u32>(2);
+            let producer = tokio::spawn(async move {
+                for i in 0..10 {
+                    let env = Envelope { key: i.to_string(), partition_key: "D_1".into(), payload: i };
+                    tx.publish(env).await.unwrap();
+                }
+            });
+            let mut got = Vec::new();
+            while let Some(e) = rx.next().await {
+                got.push(e.payload);
+            }
+            producer.await.unwrap();
+            assert_eq!(got, (0..10).collect::<Vec<_>>());
+        }
+
+        #[tokio::test]
+        async fn publishing_to_a_dropped_subscriber_is_an_error() {
+            let (tx, rx) = topic::<u32>(1);
+            drop(rx);
+            let env = Envelope { key: String::new(), partition_key: String::new(), payload: 1 };
+            assert!(matches!(tx.publish(env).await, Err(BusError::Closed)));
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! # msgmig-scanner
+//!
+//! Finds message files in an archive and publishes one [`FileEvent`] per latest message file
+//! (domain.md §1.3–1.5). This scanner is one-shot: it walks the archive root (or the
+//! chosen depositions) once, in sorted order, and closes its output.
+//!
+//! Delivery semantics: events of one deposition are published consecutively and in content-type
+//! order; re-publishing is harmless because the transformer re-reads the folder and the loader is
+//! idempotent.
+
+mod listing;
+mod walk;
+
+pub use listing::{list_deposition, DepositionListing};
+pub use walk::{ScanError, ScanStats, Scanner, Selection};

@@ -1,0 +1,25 @@
+//! # msgmig-transformer
+//!
+//! Turns a deposition's latest message files into [`MessageRecord`]s (architecture.md §3).
+//!
+//! - [`read`]: re-lists the deposition folder and reads each latest file whole, only when its
+//!   size and mtime are the same before and after the read (a torn read is retried).
+//! - [`build`]: pure conversion: strict parse, the null/timestamp/length rules of D1 and D6, file
+//!   references, statuses and origcomm attached to their message wherever they were found, and
+//!   an FK-safe order (parents first). Any problem in a latest file quarantines the whole
+//!   deposition; nothing of it is emitted.
+//! - [`worker`]: the bus loop: groups file events per deposition, transforms on blocking threads
+//!   with bounded parallelism, emits the deposition's records then a `DepositionEnd` marker.
+//!
+//! Delivery semantics: a deposition's records are published in order, followed by its marker;
+//! transforming twice emits the same records (same content hash), which the loader skips.
+
+pub mod build;
+mod convert;
+mod order;
+pub mod read;
+pub mod worker;
+
+pub use build::{build_records, DepositionRecords, Warning};
+pub use read::{read_deposition, SourceFile};
+pub use worker::{transform_deposition, TransformStats, Transformer};

@@ -24,7 +24,7 @@ const MYSQL: &[&str] = &[
     original_parent_message_id VARCHAR(255) NULL,
     loaded_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
     INDEX idx_msgmig_prov_deposition (deposition_id)
-) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     "CREATE TABLE IF NOT EXISTS msgmig_depositions (
     deposition_id VARCHAR(50) NOT NULL PRIMARY KEY,
     generation BIGINT NOT NULL,
@@ -33,7 +33,7 @@ const MYSQL: &[&str] = &[
     messages INT NOT NULL,
     conflicts INT NOT NULL,
     updated_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     "CREATE TABLE IF NOT EXISTS msgmig_quarantine (
     id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     deposition_id VARCHAR(50) NOT NULL,
@@ -47,7 +47,7 @@ const MYSQL: &[&str] = &[
     generation BIGINT NOT NULL,
     created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
     INDEX idx_msgmig_quarantine_deposition (deposition_id)
-) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     "CREATE TABLE IF NOT EXISTS msgmig_consumer_offsets (
     consumer_group VARCHAR(255) NOT NULL,
     topic VARCHAR(255) NOT NULL,
@@ -55,7 +55,7 @@ const MYSQL: &[&str] = &[
     next_offset BIGINT NOT NULL,
     updated_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
     PRIMARY KEY (consumer_group, topic, partition_id)
-) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
 ];
 
 const SQLITE: &[&str] = &[

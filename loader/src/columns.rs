@@ -1,0 +1,133 @@
+//! Column lists and row values of every table msgmig writes (domain.md §5.1 + msgmig tables).
+
+use msgmig_schemas::record::{FileRefColumns, MessageRecord, OrigcommColumns, StatusColumns};
+use sea_orm::Value;
+
+pub const INFO: &str = "pdbx_deposition_message_info";
+pub const FILE_REF: &str = "pdbx_deposition_message_file_reference";
+pub const STATUS: &str = "pdbx_deposition_message_status";
+pub const ORIGCOMM: &str = "pdbx_deposition_message_origcomm_reference";
+pub const PROVENANCE: &str = "msgmig_message_provenance";
+
+pub const INFO_COLUMNS: [&str; 12] = [
+    "message_id",
+    "deposition_data_set_id",
+    "timestamp",
+    "sender",
+    "context_type",
+    "context_value",
+    "parent_message_id",
+    "message_subject",
+    "message_text",
+    "message_type",
+    "send_status",
+    "content_type",
+];
+
+pub const FILE_REF_COLUMNS: [&str; 8] = [
+    "message_id",
+    "deposition_data_set_id",
+    "content_type",
+    "content_format",
+    "partition_number",
+    "version_id",
+    "storage_type",
+    "upload_file_name",
+];
+
+pub const STATUS_COLUMNS: [&str; 5] = ["message_id", "deposition_data_set_id", "read_status", "action_reqd", "for_release"];
+
+pub const ORIGCOMM_COLUMNS: [&str; 9] = [
+    "message_id",
+    "deposition_data_set_id",
+    "orig_message_id",
+    "orig_deposition_data_set_id",
+    "orig_timestamp",
+    "orig_sender",
+    "orig_recipient",
+    "orig_message_subject",
+    "orig_attachments",
+];
+
+pub const PROVENANCE_COLUMNS: [&str; 10] = [
+    "message_id",
+    "deposition_id",
+    "generation",
+    "record_sha256",
+    "source_path",
+    "file_version",
+    "file_size",
+    "file_mtime_ns",
+    "file_sha256",
+    "original_parent_message_id",
+];
+
+fn s(v: &str) -> Value {
+    v.to_owned().into()
+}
+
+/// Info row values in [`INFO_COLUMNS`] order.
+pub fn info_values(r: &MessageRecord) -> Vec<Value> {
+    let m = &r.message;
+    vec![
+        s(&m.message_id),
+        s(&m.deposition_data_set_id),
+        m.timestamp.into(),
+        s(&m.sender),
+        s(&m.context_type),
+        s(&m.context_value),
+        m.parent_message_id.clone().into(),
+        s(&m.message_subject),
+        s(&m.message_text),
+        s(&m.message_type),
+        s(&m.send_status),
+        s(m.content_type.as_str()),
+    ]
+}
+
+pub fn file_ref_values(message_id: &str, f: &FileRefColumns) -> Vec<Value> {
+    vec![
+        s(message_id),
+        s(&f.deposition_data_set_id),
+        s(&f.content_type),
+        s(&f.content_format),
+        f.partition_number.into(),
+        f.version_id.into(),
+        s(&f.storage_type),
+        s(&f.upload_file_name),
+    ]
+}
+
+pub fn status_values(message_id: &str, st: &StatusColumns) -> Vec<Value> {
+    vec![s(message_id), s(&st.deposition_data_set_id), s(&st.read_status), s(&st.action_reqd), s(&st.for_release)]
+}
+
+pub fn origcomm_values(message_id: &str, o: &OrigcommColumns) -> Vec<Value> {
+    vec![
+        s(message_id),
+        s(&o.deposition_data_set_id),
+        s(&o.orig_message_id),
+        s(&o.orig_deposition_data_set_id),
+        s(&o.orig_timestamp),
+        s(&o.orig_sender),
+        s(&o.orig_recipient),
+        s(&o.orig_message_subject),
+        s(&o.orig_attachments),
+    ]
+}
+
+pub fn provenance_values(r: &MessageRecord, sha256: &str) -> Vec<Value> {
+    let p = &r.provenance;
+    vec![
+        s(&r.message.message_id),
+        s(&r.deposition_id),
+        p.generation.into(),
+        s(sha256),
+        s(&p.source_path),
+        i64::from(p.file_version).into(),
+        i64::try_from(p.file_size).unwrap_or(i64::MAX).into(),
+        p.file_mtime_ns.into(),
+        s(&p.file_sha256),
+        p.original_parent_message_id.clone().into(),
+    ]
+}

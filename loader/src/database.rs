@@ -1,0 +1,61 @@
+//! Opening the database and managing its schema (MySQL/MariaDB or SQLite, chosen by URL scheme).
+
+use msgmig_schemas::db::{Migrator, ALL_TABLES};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+/// Opens `url` (`mysql://user:pass@host:port/db` or `sqlite://path?mode=rwc`).
+///
+/// SQLite gets one connection (a single writer), WAL journaling and foreign keys on; MySQL a
+/// small pool. Errors: unreachable server, bad credentials, unknown database.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let sqlite = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(if sqlite { 1 } else { 4 })
+        .min_connections(1)
+        .sqlx_logging(false)
+        .connect_timeout(std::time::Duration::from_secs(10));
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// Applies pending migrations (creates every table on an empty database).
+pub async fn init(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Drops every msgmig table (app tables included) and the migration ledger: `--drop-and-recreate`.
+pub async fn drop_all(db: &DatabaseConnection) -> Result<(), DbErr> {
+    for table in ALL_TABLES.iter().rev() {
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+    }
+    db.execute_unprepared("DROP TABLE IF EXISTS msgmig_schema_migrations").await?;
+    Ok(())
+}
+
+/// Applied and pending migration names.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    let migrations = Migrator::get_migration_with_status(db).await?;
+    Ok(migrations
+        .iter()
+        .map(|m| (m.name().to_owned(), m.status() == sea_orm_migration::MigrationStatus::Applied))
+        .collect())
+}
+
+/// Tables of [`ALL_TABLES`] that are missing (empty when the schema is complete).
+pub async fn missing_tables(db: &DatabaseConnection) -> Result<Vec<&'static str>, DbErr> {
+    let mut missing = Vec::new();
+    for table in ALL_TABLES {
+        let probe = format!("SELECT 1 FROM {table} WHERE 1 = 0");
+        if db.execute_unprepared(&probe).await.is_err() {
+            missing.push(table);
+        }
+    }
+    Ok(missing)
+}

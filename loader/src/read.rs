@@ -1,0 +1,122 @@
+//! Read-only queries for `verify` (and later `export`): what the database holds per message.
+
+use crate::sql::select_in;
+use msgmig_schemas::archive::ContentType;
+use msgmig_schemas::record::{FileRefColumns, MessageColumns, OrigcommColumns, StatusColumns};
+use sea_orm::{ConnectionTrait, DbErr};
+use std::collections::HashMap;
+
+/// Everything the app tables (and origcomm) hold for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub message: MessageColumns,
+    pub file_refs: Vec<FileRefColumns>,
+    pub status: Option<StatusColumns>,
+    pub origcomm: Vec<OrigcommColumns>,
+    /// Owning deposition folder from msgmig's provenance (None: not written by msgmig).
+    pub owner: Option<String>,
+}
+
+fn opt(v: Option<String>) -> String {
+    v.unwrap_or_default()
+}
+
+/// Reads the stored state of `ids` (missing ids are absent from the map).
+pub async fn stored_messages<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<HashMap<String, StoredMessage>, DbErr> {
+    let rows = select_in(
+        conn,
+        "SELECT i.message_id, i.deposition_data_set_id, i.timestamp, i.sender, i.context_type, i.context_value, \
+         i.parent_message_id, i.message_subject, i.message_text, i.message_type, i.send_status, i.content_type, p.deposition_id \
+         FROM pdbx_deposition_message_info i LEFT JOIN msgmig_message_provenance p ON p.message_id = i.message_id WHERE i.message_id",
+        ids,
+    )
+    .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let content_type: String = r.try_get_by_index(11)?;
+        let message = MessageColumns {
+            message_id: r.try_get_by_index(0)?,
+            deposition_data_set_id: r.try_get_by_index(1)?,
+            timestamp: r.try_get_by_index(2)?,
+            sender: r.try_get_by_index(3)?,
+            context_type: opt(r.try_get_by_index(4)?),
+            context_value: opt(r.try_get_by_index(5)?),
+            parent_message_id: r.try_get_by_index(6)?,
+            message_subject: r.try_get_by_index(7)?,
+            message_text: r.try_get_by_index(8)?,
+            message_type: opt(r.try_get_by_index(9)?),
+            send_status: opt(r.try_get_by_index(10)?),
+            content_type: ContentType::from_acronym(&content_type)
+                .ok_or_else(|| DbErr::Type(format!("unknown content_type {content_type}")))?,
+        };
+        let owner = r.try_get_by_index(12)?;
+        out.insert(message.message_id.clone(), StoredMessage { message, file_refs: Vec::new(), status: None, origcomm: Vec::new(), owner });
+    }
+    let refs = select_in(
+        conn,
+        "SELECT message_id, deposition_data_set_id, content_type, content_format, partition_number, version_id, storage_type, upload_file_name \
+         FROM pdbx_deposition_message_file_reference WHERE message_id",
+        ids,
+    )
+    .await?;
+    for r in refs {
+        let id: String = r.try_get_by_index(0)?;
+        if let Some(m) = out.get_mut(&id) {
+            m.file_refs.push(FileRefColumns {
+                deposition_data_set_id: r.try_get_by_index(1)?,
+                content_type: r.try_get_by_index(2)?,
+                content_format: r.try_get_by_index(3)?,
+                partition_number: r.try_get_by_index::<Option<i32>>(4)?.unwrap_or(1),
+                version_id: r.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
+                storage_type: opt(r.try_get_by_index(6)?),
+                upload_file_name: opt(r.try_get_by_index(7)?),
+            });
+        }
+    }
+    let statuses = select_in(
+        conn,
+        "SELECT message_id, deposition_data_set_id, read_status, action_reqd, for_release FROM pdbx_deposition_message_status WHERE message_id",
+        ids,
+    )
+    .await?;
+    for r in statuses {
+        let id: String = r.try_get_by_index(0)?;
+        if let Some(m) = out.get_mut(&id) {
+            m.status = Some(StatusColumns {
+                deposition_data_set_id: r.try_get_by_index(1)?,
+                read_status: opt(r.try_get_by_index(2)?),
+                action_reqd: opt(r.try_get_by_index(3)?),
+                for_release: opt(r.try_get_by_index(4)?),
+            });
+        }
+    }
+    let origcomm = select_in(
+        conn,
+        "SELECT message_id, deposition_data_set_id, orig_message_id, orig_deposition_data_set_id, orig_timestamp, orig_sender, \
+         orig_recipient, orig_message_subject, orig_attachments FROM pdbx_deposition_message_origcomm_reference WHERE message_id",
+        ids,
+    )
+    .await?;
+    for r in origcomm {
+        let id: String = r.try_get_by_index(0)?;
+        if let Some(m) = out.get_mut(&id) {
+            m.origcomm.push(OrigcommColumns {
+                deposition_data_set_id: r.try_get_by_index(1)?,
+                orig_message_id: opt(r.try_get_by_index(2)?),
+                orig_deposition_data_set_id: opt(r.try_get_by_index(3)?),
+                orig_timestamp: opt(r.try_get_by_index(4)?),
+                orig_sender: opt(r.try_get_by_index(5)?),
+                orig_recipient: opt(r.try_get_by_index(6)?),
+                orig_message_subject: opt(r.try_get_by_index(7)?),
+                orig_attachments: opt(r.try_get_by_index(8)?),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Message ids msgmig stored for a deposition folder (from provenance).
+pub async fn message_ids_of<C: ConnectionTrait>(conn: &C, deposition_ids: &[String]) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = select_in(conn, "SELECT deposition_id, message_id FROM msgmig_message_provenance WHERE deposition_id", deposition_ids).await?;
+    rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect()
+}

@@ -1,0 +1,85 @@
+//! SQL helpers shared by the loader and the read-only queries: multi-row statements with
+//! placeholders, chunked to stay under server limits, and dialect differences in one place.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
+
+/// Rows per multi-row statement: far below MySQL's 65,535 placeholders and SQLite's 32,766.
+pub const MAX_ROWS: usize = 400;
+/// Bytes of values per statement: well under MySQL's default `max_allowed_packet` (16 MiB on
+/// MariaDB 10.11, 64 MiB on MySQL 8).
+pub const MAX_BYTES: usize = 4 << 20;
+
+fn value_len(v: &Value) -> usize {
+    match v {
+        Value::String(Some(s)) => s.len(),
+        _ => 8,
+    }
+}
+
+/// `INSERT INTO table (cols) VALUES (…),(…) [suffix]` over `rows`, in chunks; returns rows affected.
+pub async fn insert_rows<C: ConnectionTrait>(
+    conn: &C,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Value>>,
+    suffix: &str,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+    let mut affected = 0;
+    let mut iter = rows.into_iter().peekable();
+    while iter.peek().is_some() {
+        let (mut sql, mut values, mut bytes, mut n) = (head.clone(), Vec::new(), 0, 0);
+        while let Some(row) = iter.peek() {
+            let len: usize = row.iter().map(value_len).sum();
+            if n > 0 && (n >= MAX_ROWS || bytes + len > MAX_BYTES) {
+                break;
+            }
+            let row = iter.next().expect("peeked");
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&tuple);
+            values.extend(row);
+            bytes += len;
+            n += 1;
+        }
+        sql.push_str(suffix);
+        affected += conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// The upsert clause that updates `update` columns when `key` already exists.
+pub fn upsert_suffix(backend: DbBackend, key: &str, update: &[&str]) -> String {
+    match backend {
+        DbBackend::MySql => {
+            let sets: Vec<String> = update.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+            format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
+        }
+        _ => {
+            let sets: Vec<String> = update.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+            format!(" ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
+        }
+    }
+}
+
+/// Runs `SELECT … WHERE column IN (…)` for `keys` in chunks and concatenates the rows.
+/// `select` is everything before `IN`, e.g. `SELECT a, b FROM t WHERE t.k`.
+pub async fn select_in<C: ConnectionTrait>(conn: &C, select: &str, keys: &[String]) -> Result<Vec<QueryResult>, DbErr> {
+    let backend = conn.get_database_backend();
+    let mut out = Vec::new();
+    for chunk in keys.chunks(MAX_ROWS) {
+        let sql = format!("{select} IN ({})", vec!["?"; chunk.len()].join(", "));
+        let values: Vec<Value> = chunk.iter().map(|k| k.clone().into()).collect();
+        out.extend(conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?);
+    }
+    Ok(out)
+}
+
+/// Runs one statement with values.
+pub async fn exec<C: ConnectionTrait>(conn: &C, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    Ok(conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected())
+}

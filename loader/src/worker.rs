@@ -1,0 +1,222 @@
+//! The loader's bus loop: batches records, plans, applies each batch in one transaction, and
+//! keeps per-deposition state (loaded, quarantined, conflicts) at each deposition's end marker.
+
+use crate::plan::{plan, Action};
+use crate::sql::{exec, insert_rows, select_in};
+use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
+use msgmig_bus::Subscriber;
+use msgmig_schemas::record::{DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// Loader settings.
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
+    /// Records per transaction (more = fewer commits; bounded by memory only).
+    pub batch_size: usize,
+    /// Plan and count, write nothing.
+    pub dry_run: bool,
+    /// Delete file references the files no longer have (D2: off by default, extras are reported).
+    pub reconcile: bool,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig { batch_size: 1000, dry_run: false, reconcile: false }
+    }
+}
+
+/// The final state of one deposition after its end marker was applied.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DepositionReport {
+    pub deposition_id: String,
+    pub files: u32,
+    pub counts: RowCounts,
+    /// Set when the deposition was withheld.
+    pub quarantine: Option<Quarantine>,
+    /// Message ids owned by another deposition: (message_id, owner).
+    pub conflicts: Vec<(String, String)>,
+    /// The marker was older than the stored state (a stale replay): nothing recorded.
+    pub stale: bool,
+}
+
+/// Loads records into the database.
+#[derive(Debug)]
+pub struct Loader {
+    db: DatabaseConnection,
+    config: LoaderConfig,
+    /// Per deposition, counts and conflicts accumulated until its end marker.
+    open: HashMap<String, (RowCounts, Vec<(String, String)>)>,
+    reports: Option<mpsc::UnboundedSender<DepositionReport>>,
+    /// Rows applied (or, in a dry run, that would be) since start, from committed batches only.
+    totals: RowCounts,
+}
+
+impl Loader {
+    pub fn new(db: DatabaseConnection, config: LoaderConfig) -> Self {
+        Loader { db, config, open: HashMap::new(), reports: None, totals: RowCounts::default() }
+    }
+
+    /// Sends a [`DepositionReport`] for every finished deposition (progress, summaries).
+    pub fn with_reports(mut self, tx: mpsc::UnboundedSender<DepositionReport>) -> Self {
+        self.reports = Some(tx);
+        self
+    }
+
+    /// Rows written by committed batches (file-reference reconciliation included).
+    pub fn totals(&self) -> &RowCounts {
+        &self.totals
+    }
+
+    /// Consumes until the input closes; each batch is one transaction.
+    ///
+    /// Errors: a database error that survived the retries (the batch is not half-applied: its
+    /// transaction rolled back).
+    pub async fn run<S: Subscriber<RecordsMessage>>(&mut self, mut input: S) -> Result<(), DbErr> {
+        while let Some(first) = input.next().await {
+            let mut batch = vec![first.payload];
+            while batch.len() < self.config.batch_size {
+                match input.try_next() {
+                    Some(e) => batch.push(e.payload),
+                    None => break,
+                }
+            }
+            self.apply_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one batch (records and end markers in stream order) with retries on transient
+    /// errors (connection lost, deadlock): the whole batch is replanned and retried.
+    pub async fn apply_batch(&mut self, batch: Vec<RecordsMessage>) -> Result<(), DbErr> {
+        let mut delay = std::time::Duration::from_millis(200);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_apply(&batch).await {
+                Ok(reports) => {
+                    for report in reports {
+                        if let Some(tx) = &self.reports {
+                            let _ = tx.send(report);
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(e) if attempt < 5 && is_transient(&e) => {
+                    tracing::warn!(event = "db_retry", attempt, error = %e, "database error, retrying the batch");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn try_apply(&mut self, batch: &[RecordsMessage]) -> Result<Vec<DepositionReport>, DbErr> {
+        let records: Vec<MessageRecord> = batch
+            .iter()
+            .filter_map(|m| match m {
+                RecordsMessage::Message(r) => Some((**r).clone()),
+                RecordsMessage::DepositionEnd(_) => None,
+            })
+            .collect();
+        let ends: Vec<&DepositionEnd> = batch
+            .iter()
+            .filter_map(|m| match m {
+                RecordsMessage::DepositionEnd(e) => Some(e),
+                RecordsMessage::Message(_) => None,
+            })
+            .collect();
+        let mut ids: Vec<String> = records.iter().map(|r| r.message.message_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let txn = self.db.begin().await?;
+        let current = fetch_current(&txn, &ids).await?;
+        let planned = plan(records, current);
+        // Per-deposition counts: planned per record, so they add up to the batch totals.
+        let mut open = self.open.clone();
+        for p in &planned {
+            let entry = open.entry(p.record.deposition_id.clone()).or_default();
+            let single = std::slice::from_ref(p);
+            entry.0.add(&planned_counts(single));
+            if p.action == Action::Conflict {
+                let owner = p.owner.clone().unwrap_or_default();
+                tracing::warn!(event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %p.record.message.message_id, owner = %owner,
+                    "message id already belongs to another deposition: not overwritten");
+                entry.1.push((p.record.message.message_id.clone(), owner));
+            }
+        }
+        let counts = if self.config.dry_run { dry_run(&txn, &planned).await? } else { apply(&txn, &planned, self.config.reconcile).await? };
+        let mut reports = Vec::new();
+        let stored = if ends.is_empty() { HashMap::new() } else { stored_generations(&txn, &ends).await? };
+        for end in ends {
+            let (counts, conflicts) = open.remove(&end.deposition_id).unwrap_or_default();
+            let stale = stored.get(&end.deposition_id).is_some_and(|&g| g > end.generation);
+            let quarantine = match &end.outcome {
+                DepositionOutcome::Quarantined(q) => Some(q.clone()),
+                DepositionOutcome::Transformed => None,
+            };
+            if !self.config.dry_run && !stale {
+                record_end(&txn, end, quarantine.as_ref(), &conflicts).await?;
+            }
+            reports.push(DepositionReport { deposition_id: end.deposition_id.clone(), files: end.files, counts, quarantine, conflicts, stale });
+        }
+        if self.config.dry_run {
+            txn.rollback().await?;
+        } else {
+            txn.commit().await?;
+        }
+        self.open = open;
+        self.totals.add(&counts);
+        Ok(reports)
+    }
+}
+
+fn is_transient(e: &DbErr) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+        || ["deadlock", "lock wait timeout", "gone away", "lost connection", "broken pipe", "connection reset", "database is locked", "pool timed out"]
+            .iter()
+            .any(|s| text.contains(s))
+}
+
+async fn stored_generations<C: ConnectionTrait>(conn: &C, ends: &[&DepositionEnd]) -> Result<HashMap<String, i64>, DbErr> {
+    let ids: Vec<String> = ends.iter().map(|e| e.deposition_id.clone()).collect();
+    let rows = select_in(conn, "SELECT deposition_id, generation FROM msgmig_depositions WHERE deposition_id", &ids).await?;
+    rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect()
+}
+
+/// Records a deposition's outcome: its state row, and its quarantine/conflict rows replaced by
+/// the current ones (a deposition that loads cleanly leaves quarantine).
+async fn record_end<C: ConnectionTrait>(conn: &C, end: &DepositionEnd, quarantine: Option<&Quarantine>, conflicts: &[(String, String)]) -> Result<(), DbErr> {
+    let dep: Value = end.deposition_id.clone().into();
+    exec(conn, "DELETE FROM msgmig_quarantine WHERE deposition_id = ?", vec![dep.clone()]).await?;
+    let row = |kind: QuarantineKind, message_id: Option<String>, path: Option<String>, version: Option<u32>, line: Option<usize>, column: Option<usize>, reason: String| -> Vec<Value> {
+        vec![
+            dep.clone(),
+            kind.as_str().to_owned().into(),
+            message_id.into(),
+            path.into(),
+            version.map(i64::from).into(),
+            line.map(|l| l as i64).into(),
+            column.map(|c| c as i64).into(),
+            reason.into(),
+            end.generation.into(),
+        ]
+    };
+    let mut rows = Vec::new();
+    if let Some(q) = quarantine {
+        rows.push(row(q.kind, q.message_id.clone(), q.path.clone(), q.file_version, q.line, q.column, q.reason.clone()));
+    }
+    for (id, owner) in conflicts {
+        rows.push(row(QuarantineKind::Conflict, Some(id.clone()), None, None, None, None, format!("message id already stored for deposition {owner}")));
+    }
+    let columns = ["deposition_id", "kind", "message_id", "path", "file_version", "line_number", "column_number", "reason", "generation"];
+    insert_rows(conn, "msgmig_quarantine", &columns, rows, "").await?;
+    let state = if quarantine.is_some() { "quarantined" } else if conflicts.is_empty() { "loaded" } else { "conflicts" };
+    let values: Vec<Value> = vec![dep, end.generation.into(), state.to_owned().into(), i64::from(end.files).into(), i64::from(end.messages).into(), (conflicts.len() as i64).into()];
+    let suffix = crate::sql::upsert_suffix(conn.get_database_backend(), "deposition_id", &["generation", "state", "files", "messages", "conflicts"]);
+    insert_rows(conn, "msgmig_depositions", &["deposition_id", "generation", "state", "files", "messages", "conflicts"], vec![values], &suffix).await?;
+    Ok(())
+}

@@ -1,0 +1,141 @@
+use crate::listing::list_deposition;
+use msgmig_bus::{BusError, Envelope, Publisher};
+use msgmig_schemas::archive::is_deposition_id;
+use msgmig_schemas::record::FileEvent;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Which depositions to scan.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Every `D_…`/`G_…` folder directly under the archive root.
+    All,
+    /// These deposition folders only (a missing one is reported, not fatal).
+    Depositions(Vec<String>),
+}
+
+/// Counters of one scan, shared with progress reporting (all monotonically increasing).
+#[derive(Debug, Default)]
+pub struct ScanStats {
+    /// Deposition folders found.
+    pub depositions: AtomicU64,
+    /// Latest message files published.
+    pub files: AtomicU64,
+    /// Entries not read (older versions, decoys, other content types).
+    pub ignored: AtomicU64,
+    /// Folders that could not be read (reported with their error).
+    pub unreadable: AtomicU64,
+    /// Requested depositions that do not exist.
+    pub missing: AtomicU64,
+}
+
+/// One-shot archive scanner.
+#[derive(Debug)]
+pub struct Scanner {
+    root: PathBuf,
+    selection: Selection,
+    stats: Arc<ScanStats>,
+}
+
+impl Scanner {
+    /// A scanner of `root` (the folder holding the `D_…` deposition folders).
+    pub fn new(root: impl Into<PathBuf>, selection: Selection) -> Self {
+        Scanner {
+            root: root.into(),
+            selection,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Live counters (for progress bars and summaries).
+    pub fn stats(&self) -> Arc<ScanStats> {
+        self.stats.clone()
+    }
+
+    /// The deposition folders to scan, sorted (deterministic order: conflicts between twin
+    /// depositions resolve the same way on every run).
+    pub fn deposition_ids(&self) -> std::io::Result<Vec<String>> {
+        match &self.selection {
+            Selection::Depositions(ids) => Ok(ids.clone()),
+            Selection::All => {
+                let mut ids = Vec::new();
+                for entry in walkdir::WalkDir::new(&self.root).min_depth(1).max_depth(1) {
+                    let entry = entry.map_err(std::io::Error::other)?;
+                    let name = entry.file_name().to_string_lossy();
+                    if entry.file_type().is_dir() && is_deposition_id(&name) {
+                        ids.push(name.into_owned());
+                    }
+                }
+                ids.sort();
+                Ok(ids)
+            }
+        }
+    }
+
+    /// Walks once and publishes the latest message files of every selected deposition.
+    ///
+    /// Errors: the archive root cannot be listed, or the bus closed (shutdown).
+    pub async fn run_once<P: Publisher<FileEvent>>(&self, publisher: &P) -> Result<(), ScanError> {
+        let root = self.root.clone();
+        if !root.is_dir() {
+            return Err(ScanError::NoArchive(root));
+        }
+        let ids = {
+            let this = Scanner::new(root.clone(), self.selection.clone());
+            tokio::task::spawn_blocking(move || this.deposition_ids())
+                .await
+                .expect("listing task does not panic")
+                .map_err(|e| ScanError::Io(root.clone(), e))?
+        };
+        for id in ids {
+            let (r, dep) = (root.clone(), id.clone());
+            let listing = tokio::task::spawn_blocking(move || list_deposition(&r, &dep))
+                .await
+                .expect("listing task does not panic");
+            let listing = match listing {
+                Ok(l) => l,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.stats.missing.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(event = "deposition_missing", deposition_id = %id, "no such deposition folder");
+                    continue;
+                }
+                Err(e) => {
+                    self.stats.unreadable.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(event = "deposition_unreadable", deposition_id = %id, error = %e, "cannot list deposition folder");
+                    continue;
+                }
+            };
+            self.stats.depositions.fetch_add(1, Ordering::Relaxed);
+            self.stats.ignored.fetch_add(listing.ignored.len() as u64, Ordering::Relaxed);
+            for (name, reason) in &listing.ignored {
+                tracing::debug!(event = "file_ignored", deposition_id = %id, filename = %name, reason = ?reason);
+            }
+            for event in listing.events {
+                self.stats.files.fetch_add(1, Ordering::Relaxed);
+                let envelope = Envelope {
+                    key: event.path.clone(),
+                    partition_key: event.deposition_id.clone(),
+                    payload: event,
+                };
+                publisher.publish(envelope).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a scan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The archive root does not exist or is not a folder.
+    #[error("archive folder {0} does not exist or is not a folder")]
+    NoArchive(PathBuf),
+    /// The archive root could not be listed.
+    #[error("cannot list {0}: {1}")]
+    Io(PathBuf, #[source] std::io::Error),
+    /// The downstream side closed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+

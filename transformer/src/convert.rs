@@ -1,0 +1,77 @@
+//! Value conversions from CIF to database columns (architecture.md §4, D1 and D6).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use msgmig_schemas::cif::Value;
+
+/// The four timestamp formats of the old migrator, tried in order (domain.md §6.4). A value in
+/// none of them quarantines the deposition: never "now" (D6, bug B7).
+pub fn parse_timestamp(value: &Value) -> Option<NaiveDateTime> {
+    let s = value.as_text()?.trim();
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%d-%b-%Y %H:%M:%S"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t);
+        }
+    }
+    for fmt in ["%Y-%m-%d", "%d-%b-%Y"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
+            return d.and_hms_opt(0, 0, 0);
+        }
+    }
+    None
+}
+
+/// An integer column: text must be an integer; a null marker becomes the DDL default (D1).
+pub enum IntValue {
+    Parsed(i32),
+    Defaulted,
+    Invalid,
+}
+
+pub fn parse_int(value: &Value) -> IntValue {
+    match value {
+        Value::Text(s) => s.trim().parse().map_or(IntValue::Invalid, IntValue::Parsed),
+        _ => IntValue::Defaulted,
+    }
+}
+
+/// Column size limits of domain.md §5.1: VARCHAR/CHAR count characters, TEXT counts bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    Chars(usize),
+    Bytes(usize),
+}
+
+/// `Some(reason)` when `s` does not fit.
+pub fn check_limit(column: &str, s: &str, limit: Limit) -> Option<String> {
+    match limit {
+        Limit::Chars(n) if s.chars().count() > n => {
+            Some(format!("{column} has {} characters, the column holds {n}", s.chars().count()))
+        }
+        Limit::Bytes(n) if s.len() > n => Some(format!("{column} has {} bytes, the column holds {n}", s.len())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_in_the_four_formats_and_nothing_else() {
+        let t = |s: &str| parse_timestamp(&Value::text(s)).map(|t| t.to_string());
+        assert_eq!(t("2022-08-09 16:28:27").as_deref(), Some("2022-08-09 16:28:27"));
+        assert_eq!(t("2022-08-09").as_deref(), Some("2022-08-09 00:00:00"));
+        assert_eq!(t("09-Aug-2022 16:28:27").as_deref(), Some("2022-08-09 16:28:27"));
+        assert_eq!(t("09-Aug-2022").as_deref(), Some("2022-08-09 00:00:00"));
+        assert_eq!(t("2022/08/09"), None);
+        assert_eq!(t("2022-02-30 00:00:00"), None);
+        assert_eq!(parse_timestamp(&Value::Unknown), None);
+    }
+
+    #[test]
+    fn limits_count_characters_for_varchar() {
+        assert!(check_limit("sender", &"é".repeat(150), Limit::Chars(150)).is_none());
+        assert!(check_limit("sender", &"é".repeat(151), Limit::Chars(150)).is_some());
+        assert!(check_limit("subject", &"é".repeat(40_000), Limit::Bytes(65_535)).is_some());
+    }
+}

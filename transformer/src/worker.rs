@@ -1,0 +1,166 @@
+//! The transformer's bus loop.
+
+use crate::build::{build_records, DepositionRecords};
+use crate::read::read_deposition;
+use msgmig_bus::{BusError, Envelope, Publisher, Subscriber};
+use msgmig_schemas::record::{DepositionEnd, DepositionOutcome, FileEvent, Quarantine, QuarantineKind, RecordsMessage, SCHEMA_VERSION};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// Counters of the transformer (monotonically increasing).
+#[derive(Debug, Default)]
+pub struct TransformStats {
+    pub depositions: AtomicU64,
+    pub quarantined: AtomicU64,
+    pub files: AtomicU64,
+    pub empty_files: AtomicU64,
+    pub records: AtomicU64,
+    pub warnings: AtomicU64,
+}
+
+/// Transforms depositions named by file events into records.
+#[derive(Debug)]
+pub struct Transformer {
+    root: PathBuf,
+    parallelism: usize,
+    stats: Arc<TransformStats>,
+}
+
+/// Reads and builds one deposition (blocking: run it off the async reactor).
+pub fn transform_deposition(root: &std::path::Path, deposition_id: &str) -> DepositionRecords {
+    match read_deposition(root, deposition_id) {
+        Ok(files) => build_records(deposition_id, &files),
+        Err((path, e)) => DepositionRecords {
+            deposition_id: deposition_id.to_owned(),
+            generation: 0,
+            files: 0,
+            empty_files: 0,
+            records: Vec::new(),
+            warnings: Vec::new(),
+            quarantine: Some(Quarantine {
+                kind: QuarantineKind::Unreadable,
+                path,
+                file_version: None,
+                line: None,
+                column: None,
+                message_id: None,
+                reason: e.to_string(),
+            }),
+        },
+    }
+}
+
+impl Transformer {
+    /// A transformer reading files under `root`, transforming up to `parallelism` depositions
+    /// at once (CPU-bound parsing runs on blocking threads).
+    pub fn new(root: impl Into<PathBuf>, parallelism: usize) -> Self {
+        Transformer {
+            root: root.into(),
+            parallelism: parallelism.max(1),
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Arc<TransformStats> {
+        self.stats.clone()
+    }
+
+    /// Consumes file events until the input closes; every deposition named is transformed once
+    /// per run of consecutive events for it. Output order per deposition: records, then marker.
+    /// Completed depositions are published in input order (so runs are deterministic).
+    pub async fn run<S, P>(&self, mut input: S, output: &P) -> Result<(), BusError>
+    where
+        S: Subscriber<FileEvent>,
+        P: Publisher<RecordsMessage>,
+    {
+        let mut pending: JoinSet<(u64, DepositionRecords)> = JoinSet::new();
+        let mut done: std::collections::BTreeMap<u64, DepositionRecords> = Default::default();
+        let (mut next_seq, mut next_out) = (0u64, 0u64);
+        let mut last: Option<String> = None;
+        loop {
+            let event = input.next().await;
+            let deposition = event.as_ref().map(|e| e.payload.deposition_id.clone());
+            if deposition.is_some() && deposition == last {
+                continue;
+            }
+            if let Some(id) = deposition.clone() {
+                while pending.len() >= self.parallelism {
+                    let (seq, r) = pending.join_next().await.expect("non-empty").expect("transform task does not panic");
+                    done.insert(seq, r);
+                    self.flush(&mut done, &mut next_out, output).await?;
+                }
+                let root = self.root.clone();
+                let seq = next_seq;
+                next_seq += 1;
+                pending.spawn_blocking(move || (seq, transform_deposition(&root, &id)));
+                last = deposition;
+            } else {
+                while let Some(r) = pending.join_next().await {
+                    let (seq, r) = r.expect("transform task does not panic");
+                    done.insert(seq, r);
+                }
+                return self.flush(&mut done, &mut next_out, output).await;
+            }
+        }
+    }
+
+    async fn flush<P: Publisher<RecordsMessage>>(
+        &self,
+        done: &mut std::collections::BTreeMap<u64, DepositionRecords>,
+        next_out: &mut u64,
+        output: &P,
+    ) -> Result<(), BusError> {
+        while let Some(result) = done.remove(next_out) {
+            *next_out += 1;
+            self.publish(result, output).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish<P: Publisher<RecordsMessage>>(&self, r: DepositionRecords, output: &P) -> Result<(), BusError> {
+        let s = &self.stats;
+        s.depositions.fetch_add(1, Ordering::Relaxed);
+        s.files.fetch_add(u64::from(r.files), Ordering::Relaxed);
+        s.empty_files.fetch_add(u64::from(r.empty_files), Ordering::Relaxed);
+        s.warnings.fetch_add(r.warnings.len() as u64, Ordering::Relaxed);
+        for w in &r.warnings {
+            tracing::warn!(event = w.event, deposition_id = %r.deposition_id, message_id = w.message_id.as_deref().unwrap_or(""), file_path = %w.path, "{}", w.detail);
+        }
+        let outcome = match r.quarantine {
+            Some(q) => {
+                s.quarantined.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(event = "corrupted_file", deposition_id = %r.deposition_id, kind = q.kind.as_str(),
+                    file_path = q.path.as_deref().unwrap_or(""), line = q.line, column = q.column, "{}", q.reason);
+                DepositionOutcome::Quarantined(q)
+            }
+            None => DepositionOutcome::Transformed,
+        };
+        let messages = r.records.len() as u32;
+        for record in r.records {
+            s.records.fetch_add(1, Ordering::Relaxed);
+            let envelope = Envelope {
+                key: record.message.message_id.clone(),
+                partition_key: r.deposition_id.clone(),
+                payload: RecordsMessage::Message(Box::new(record)),
+            };
+            output.publish(envelope).await?;
+        }
+        let end = DepositionEnd {
+            schema_version: SCHEMA_VERSION,
+            deposition_id: r.deposition_id.clone(),
+            generation: r.generation,
+            files: r.files,
+            messages,
+            outcome,
+        };
+        output
+            .publish(Envelope {
+                key: r.deposition_id.clone(),
+                partition_key: r.deposition_id,
+                payload: RecordsMessage::DepositionEnd(end),
+            })
+            .await
+    }
+}
