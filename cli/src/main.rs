@@ -1,1 +1,34 @@
-fn main() {}
+//! `msgmig`: the one command of the migration. Thin: parses flags, sets up logging, runs a
+//! subcommand from [`commands`], maps errors to exit codes (0 ok, 1 incomplete, 2 usage/config).
+
+mod cli;
+mod commands;
+mod config;
+mod generate;
+mod telemetry;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = telemetry::init(&cli.log_level, cli.json_log.as_deref()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+    let result = match cli.command {
+        Command::Migrate(args) => commands::migrate::run(args).await,
+        Command::Verify(args) => commands::verify::run(args).await,
+        Command::Db(cmd) => commands::db::run(cmd).await,
+        Command::Generate(args) => commands::generate::run(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            tracing::error!(event = "migration_exception", error = %format!("{e:#}"));
+            eprintln!("error: {e:#}");
+            std::process::exit(if e.is::<commands::UsageError>() { 2 } else { 1 });
+        }
+    }
+}

@@ -84,6 +84,8 @@ impl Loader {
             }
             self.apply_batch(batch).await?;
         }
+        // Input done: close the report channel so its reader sees the end.
+        self.reports = None;
         Ok(())
     }
 

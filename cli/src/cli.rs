@@ -1,0 +1,139 @@
+//! Command-line definitions (flags follow the old scripts where they exist, architecture.md §5).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// msgmig moves wwPDB OneDep message files (mmCIF) into the messaging database (MySQL, or an
+/// embedded SQLite file by default) and proves that nothing was lost.
+///
+/// Exit codes: 0 = done, everything loaded/equal; 1 = done, but something was quarantined,
+/// conflicted or differs (listed in the summary); 2 = usage, configuration or connection error.
+#[derive(Debug, Parser)]
+#[command(name = "msgmig", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log level for the console and the JSON log: trace, debug, info, warn, error.
+    #[arg(long, global = true, default_value = "info", env = "MSGMIG_LOG_LEVEL")]
+    pub log_level: String,
+
+    /// Also write JSON lines (one event per line, event names of the old tools) to this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub json_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One-shot backfill: scan → transform → load in one process, then print a summary.
+    Migrate(MigrateArgs),
+    /// Compare the files with the database, per deposition and table; exit 0 only on parity.
+    Verify(VerifyArgs),
+    /// Database schema: create, verify, drop and recreate, show status.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Write a deterministic synthetic archive (for benches and scale tests).
+    Generate(GenerateArgs),
+}
+
+/// Where the database is. Precedence: `--database-url`, `MSGMIG_DATABASE_URL`, the legacy
+/// `SITE_MESSAGE_DB_*` variables (domain.md §6.1), then the embedded SQLite file `msgmig.db`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `mysql://user:password@host:3306/db` or `sqlite://path/to/file.db`.
+    #[arg(long, env = "MSGMIG_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Which depositions to work on.
+#[derive(Debug, Clone, Args)]
+pub struct SelectionArgs {
+    /// Archive root: the folder holding the `D_…`/`G_…` deposition folders.
+    #[arg(long, value_name = "DIR", env = "MSGMIG_ARCHIVE_DIR")]
+    pub directory: PathBuf,
+    /// Only this deposition (folder name under --directory).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["depositions", "depositions_file"])]
+    pub deposition: Option<String>,
+    /// Only these depositions.
+    #[arg(long, value_name = "ID", num_args = 1.., conflicts_with = "depositions_file")]
+    pub depositions: Vec<String>,
+    /// Only the depositions listed in this file (one id per line; `#` comments allowed).
+    #[arg(long, value_name = "FILE")]
+    pub depositions_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Create missing tables first (versioned migrations). Never done in a dry run.
+    #[arg(long)]
+    pub create_tables: bool,
+    /// Read the files and the database, write nothing, print per deposition what would happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete file references the files no longer have (default: report them only, D2).
+    #[arg(long)]
+    pub reconcile: bool,
+    /// Messages per database transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Depositions parsed at once (default: number of CPUs).
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// Site id (accepted for compatibility with the old scripts; recorded in the log).
+    #[arg(long)]
+    pub site_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Write the full JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json_report: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create every table (idempotent); see the flags for checks and resets.
+    Init(DbInitArgs),
+    /// Show applied/pending migrations and table presence.
+    Status(DbStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbInitArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only check that every table exists; exit 1 when one is missing.
+    #[arg(long, conflicts_with = "drop_and_recreate")]
+    pub verify_only: bool,
+    /// Drop every msgmig and messaging table first (destroys data!), then create them.
+    #[arg(long)]
+    pub drop_and_recreate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbStatusArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output archive root (created; must be empty or absent).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Number of deposition folders.
+    #[arg(long, default_value_t = 100)]
+    pub depositions: u32,
+    /// Random seed: the same seed gives byte-identical archives.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}

@@ -1,0 +1,135 @@
+//! `msgmig migrate`: the embedded pipeline, scanner → bus → transformer → bus → loader, in one
+//! process, then a summary (architecture.md §2, "in-process").
+
+use super::{open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK};
+use crate::cli::MigrateArgs;
+use anyhow::{Context, Result};
+use msgmig_bus::in_process::topic;
+use msgmig_loader::{DepositionReport, Loader, LoaderConfig, RowCounts};
+use msgmig_scanner::{Scanner, Selection};
+use msgmig_transformer::Transformer;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// The end-of-run summary (also written to the JSON log as `migration_complete`).
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub depositions: u64,
+    pub depositions_loaded: u64,
+    pub depositions_quarantined: u64,
+    pub depositions_with_conflicts: u64,
+    pub files: u64,
+    pub empty_files: u64,
+    pub files_ignored: u64,
+    pub rows: RowCounts,
+    pub warnings: u64,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub rows_per_second: f64,
+    pub quarantined: Vec<DepositionReport>,
+    pub conflicts: Vec<(String, String, String)>,
+}
+
+pub async fn run(args: MigrateArgs) -> Result<i32> {
+    let started = Instant::now();
+    let ids = selected_depositions(&args.selection)?;
+    tracing::info!(event = "migration_start", directory = %args.selection.directory.display(), depositions = ids.len(),
+        dry_run = args.dry_run, create_tables = args.create_tables, site_id = args.site_id.as_deref().unwrap_or(""));
+    let db = open_database(&args.database).await?;
+    if args.create_tables && !args.dry_run {
+        msgmig_loader::database::init(&db).await.context("creating tables")?;
+        tracing::info!(event = "tables_created");
+    }
+    require_schema(&db).await?;
+
+    let bar = progress_bar(ids.len() as u64, "depositions");
+    let scanner = Scanner::new(&args.selection.directory, Selection::Depositions(ids));
+    let scan_stats = scanner.stats();
+    let parallelism = args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let transformer = Transformer::new(&args.selection.directory, parallelism);
+    let transform_stats = transformer.stats();
+    let (events_tx, events_rx) = topic(1024);
+    let (records_tx, records_rx) = topic(4 * args.batch_size.max(1));
+    let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = LoaderConfig { batch_size: args.batch_size.max(1), dry_run: args.dry_run, reconcile: args.reconcile };
+    let mut loader = Loader::new(db, config).with_reports(report_tx);
+
+    let scan = tokio::spawn(async move { scanner.run_once(&events_tx).await });
+    let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });
+    let load = tokio::spawn(async move { loader.run(records_rx).await.map(|()| loader) });
+
+    let mut summary = Summary::default();
+    let dry_run = args.dry_run;
+    while let Some(report) = report_rx.recv().await {
+        bar.inc(1);
+        summary.depositions += 1;
+        match (&report.quarantine, report.conflicts.is_empty()) {
+            (Some(q), _) => {
+                summary.depositions_quarantined += 1;
+                bar.suspend(|| eprintln!("quarantined {}: {} {}", report.deposition_id, q.path.as_deref().unwrap_or(""), q.reason));
+                summary.quarantined.push(report.clone());
+            }
+            (None, false) => summary.depositions_with_conflicts += 1,
+            (None, true) => summary.depositions_loaded += 1,
+        }
+        for (id, owner) in &report.conflicts {
+            summary.conflicts.push((report.deposition_id.clone(), id.clone(), owner.clone()));
+        }
+        let c = &report.counts;
+        tracing::info!(event = "deposition_complete", deposition_id = %report.deposition_id, success = report.quarantine.is_none(),
+            files_found = report.files, inserted = c.inserted, updated = c.updated, unchanged = c.unchanged, stale = c.stale, conflicts = c.conflicts);
+        if dry_run {
+            bar.suspend(|| {
+                println!(
+                    "{}: would insert {}, update {}, leave {} unchanged, skip {} stale, {} conflicts{}",
+                    report.deposition_id, c.inserted, c.updated, c.unchanged, c.stale, c.conflicts,
+                    if report.quarantine.is_some() { ", QUARANTINED" } else { "" }
+                )
+            });
+        }
+    }
+    scan.await.expect("scanner task").context("scanning the archive")?;
+    transform.await.expect("transformer task").context("transforming")?;
+    let loader = load.await.expect("loader task").context("loading into the database")?;
+    bar.finish_and_clear();
+
+    summary.rows = loader.totals().clone();
+    summary.files = transform_stats.files.load(Ordering::Relaxed);
+    summary.empty_files = transform_stats.empty_files.load(Ordering::Relaxed);
+    summary.warnings = transform_stats.warnings.load(Ordering::Relaxed);
+    summary.files_ignored = scan_stats.ignored.load(Ordering::Relaxed);
+    summary.seconds = started.elapsed().as_secs_f64();
+    let messages = summary.rows.inserted + summary.rows.updated + summary.rows.unchanged;
+    summary.messages_per_second = messages as f64 / summary.seconds.max(1e-9);
+    summary.rows_per_second = summary.rows.rows_written() as f64 / summary.seconds.max(1e-9);
+    print_summary(&summary, args.dry_run);
+    tracing::info!(event = "migration_complete", stats = %serde_json::to_string(&summary).unwrap_or_default());
+    let incomplete = summary.depositions_quarantined > 0 || !summary.conflicts.is_empty();
+    Ok(if incomplete { EXIT_INCOMPLETE } else { EXIT_OK })
+}
+
+fn print_summary(s: &Summary, dry_run: bool) {
+    let r = &s.rows;
+    println!("{}", if dry_run { "Migration Summary (dry run: nothing written)" } else { "Migration Summary" });
+    println!("  depositions: {} ({} loaded, {} with conflicts, {} quarantined)", s.depositions, s.depositions_loaded, s.depositions_with_conflicts, s.depositions_quarantined);
+    println!("  files: {} read ({} empty), {} ignored", s.files, s.empty_files, s.files_ignored);
+    println!("  messages: {} inserted, {} updated, {} unchanged, {} stale, {} conflicts", r.inserted, r.updated, r.unchanged, r.stale, r.conflicts);
+    println!("  file references: {} inserted, {} extra in DB ({} deleted)", r.file_refs_inserted, r.file_refs_extra, r.file_refs_deleted);
+    println!("  statuses: {} written; origcomm: {} written", r.statuses_written, r.origcomm_written);
+    println!("  warnings: {} (see the log)", s.warnings);
+    println!("  time: {:.2} s ({:.0} messages/s, {:.0} rows/s)", s.seconds, s.messages_per_second, s.rows_per_second);
+    for q in &s.quarantined {
+        if let Some(q2) = &q.quarantine {
+            let at = match (q2.line, q2.column) {
+                (Some(l), Some(c)) => format!(" line {l}, column {c}"),
+                (Some(l), None) => format!(" line {l}"),
+                _ => String::new(),
+            };
+            println!("  QUARANTINED {} [{}] {}{}: {}", q.deposition_id, q2.kind.as_str(), q2.path.as_deref().unwrap_or("-"), at, q2.reason);
+        }
+    }
+    for (dep, id, owner) in &s.conflicts {
+        println!("  CONFLICT {dep}: message {id} already belongs to {owner}");
+    }
+}

@@ -1,0 +1,92 @@
+//! One module per subcommand; each returns the process exit code.
+
+pub mod db;
+pub mod generate;
+pub mod migrate;
+pub mod verify;
+
+use crate::cli::{DatabaseArgs, SelectionArgs};
+use crate::config::{database_url, redact};
+use anyhow::{bail, Context, Result};
+use msgmig_scanner::{Scanner, Selection};
+use sea_orm::DatabaseConnection;
+
+/// Exit code: everything done and equal.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: done, but something was quarantined, conflicted or differs.
+pub const EXIT_INCOMPLETE: i32 = 1;
+
+/// A usage, configuration or connection problem (exit code 2), with a message that says what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Connects to the configured database; errors name the (redacted) URL and what to check.
+pub async fn open_database(args: &DatabaseArgs) -> Result<DatabaseConnection> {
+    let url = database_url(args).map_err(|e| UsageError(e.to_string()))?;
+    match msgmig_loader::database::connect(&url).await {
+        Ok(db) => {
+            tracing::info!(event = "db_connected", database = %redact(&url));
+            Ok(db)
+        }
+        Err(e) => Err(UsageError(format!(
+            "cannot connect to {}: {e}\n  check --database-url / MSGMIG_DATABASE_URL (or SITE_MESSAGE_DB_*), that the server runs and the database exists",
+            redact(&url)
+        ))
+        .into()),
+    }
+}
+
+/// Fails with a clear message when tables are missing.
+pub async fn require_schema(db: &DatabaseConnection) -> Result<()> {
+    let missing = msgmig_loader::database::missing_tables(db).await?;
+    if !missing.is_empty() {
+        return Err(UsageError(format!(
+            "the database lacks tables {}: run `msgmig db init` or pass --create-tables",
+            missing.join(", ")
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The sorted deposition ids selected by the flags.
+pub fn selected_depositions(args: &SelectionArgs) -> Result<Vec<String>> {
+    if !args.directory.is_dir() {
+        bail!(UsageError(format!("--directory {} is not a folder", args.directory.display())));
+    }
+    let mut ids: Vec<String> = if let Some(id) = &args.deposition {
+        vec![id.clone()]
+    } else if !args.depositions.is_empty() {
+        args.depositions.clone()
+    } else if let Some(file) = &args.depositions_file {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read --depositions-file {}", file.display()))?
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    } else {
+        Scanner::new(&args.directory, Selection::All)
+            .deposition_ids()
+            .with_context(|| format!("cannot list {}", args.directory.display()))?
+    };
+    for id in &ids {
+        if !msgmig_schemas::archive::is_deposition_id(id) {
+            bail!(UsageError(format!("invalid deposition id {id:?}: expected D_<digits> or G_<digits>")));
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// A progress bar on a terminal (hidden otherwise), counting depositions.
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}}) {{msg}}"))
+            .expect("static template"),
+    );
+    bar
+}
