@@ -349,6 +349,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
                 record.provenance.original_parent_message_id = Some(p);
             }
             None => {
+                b.warn("null_parent", file, Some(&record.message.message_id), "parent_message_id is a null marker: stored as NULL (D1)".into());
                 record.provenance.original_parent_message_id = Some("?".into());
             }
         }
