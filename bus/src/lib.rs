@@ -97,7 +97,11 @@ pub mod in_process {
             let (tx, mut rx) = topic::<u32>(2);
             let producer = tokio::spawn(async move {
                 for i in 0..10 {
-                    let env = Envelope { key: i.to_string(), partition_key: "D_1".into(), payload: i };
+                    let env = Envelope {
+                        key: i.to_string(),
+                        partition_key: "D_1".into(),
+                        payload: i,
+                    };
                     tx.publish(env).await.unwrap();
                 }
             });
@@ -113,7 +117,11 @@ pub mod in_process {
         async fn publishing_to_a_dropped_subscriber_is_an_error() {
             let (tx, rx) = topic::<u32>(1);
             drop(rx);
-            let env = Envelope { key: String::new(), partition_key: String::new(), payload: 1 };
+            let env = Envelope {
+                key: String::new(),
+                partition_key: String::new(),
+                payload: 1,
+            };
             assert!(matches!(tx.publish(env).await, Err(BusError::Closed)));
         }
     }

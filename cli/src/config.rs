@@ -59,13 +59,21 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        assert_eq!(redact("mysql://root:s3cr%40t@db:3306/m"), "mysql://root:***@db:3306/m");
-        assert_eq!(redact("sqlite://msgmig.db?mode=rwc"), "sqlite://msgmig.db?mode=rwc");
+        assert_eq!(
+            redact("mysql://root:s3cr%40t@db:3306/m"),
+            "mysql://root:***@db:3306/m"
+        );
+        assert_eq!(
+            redact("sqlite://msgmig.db?mode=rwc"),
+            "sqlite://msgmig.db?mode=rwc"
+        );
     }
 
     #[test]
     fn sqlite_files_are_created_on_first_use() {
-        let args = DatabaseArgs { database_url: Some("sqlite://x.db".into()) };
+        let args = DatabaseArgs {
+            database_url: Some("sqlite://x.db".into()),
+        };
         assert_eq!(database_url(&args).unwrap(), "sqlite://x.db?mode=rwc");
     }
 }

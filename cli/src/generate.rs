@@ -27,7 +27,13 @@ const SUBJECTS: [&str; 5] = [
     "RE: Release request",
     "Caf&#233; question about entity 2",
 ];
-const SENDERS: [&str; 5] = ["CS", "EP", "auto", "noreply@mail.wwpdb.org", "depositor - Cat, Thomas (responsible scientist)"];
+const SENDERS: [&str; 5] = [
+    "CS",
+    "EP",
+    "auto",
+    "noreply@mail.wwpdb.org",
+    "depositor - Cat, Thomas (responsible scientist)",
+];
 const CONTEXTS: [&str; 5] = ["vldtn", "approval-impl", "release-publ", "reminder", "?"];
 const ATTACHMENTS: [(&str, &str); 4] = [
     ("model-annotate", "pdbx"),
@@ -39,7 +45,14 @@ const ATTACHMENTS: [(&str, &str); 4] = [
 fn uuid(rng: &mut ChaCha8Rng) -> String {
     let b: [u8; 16] = rng.random();
     let h = hex::encode(b);
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 fn text(rng: &mut ChaCha8Rng, dep: &str) -> String {
@@ -51,7 +64,10 @@ fn text(rng: &mut ChaCha8Rng, dep: &str) -> String {
             1 => out.push_str(&format!("\tTo:\tannotator {i}  \n")),
             2 => out.push_str("See http://twitter.com/#!/buildmodels and 'quoted' \"text\".\n"),
             3 => out.push_str("M&#252;ller &#197;ngstr&#246;m =20 soft break=\n"),
-            _ => out.push_str(&"Please review the processed files and the validation report. ".repeat(rng.random_range(1..4))),
+            _ => out.push_str(
+                &"Please review the processed files and the validation report. "
+                    .repeat(rng.random_range(1..4)),
+            ),
         }
     }
     if rng.random_bool(0.5) {
@@ -60,14 +76,27 @@ fn text(rng: &mut ChaCha8Rng, dep: &str) -> String {
     out
 }
 
-fn info(rng: &mut ChaCha8Rng, dep: &str, ordinal: usize, id: &str, parent: &str, sender: &str) -> InfoRow {
+fn info(
+    rng: &mut ChaCha8Rng,
+    dep: &str,
+    ordinal: usize,
+    id: &str,
+    parent: &str,
+    sender: &str,
+) -> InfoRow {
     let day = rng.random_range(1..28);
     let secs = rng.random_range(0..86_400);
     InfoRow {
         ordinal_id: Value::text(ordinal.to_string()),
         message_id: Value::text(id),
         deposition_data_set_id: Value::text(dep),
-        timestamp: Value::text(format!("2023-{:02}-{day:02} {:02}:{:02}:{:02}", rng.random_range(1..13), secs / 3600, secs / 60 % 60, secs % 60)),
+        timestamp: Value::text(format!(
+            "2023-{:02}-{day:02} {:02}:{:02}:{:02}",
+            rng.random_range(1..13),
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )),
         sender: Value::text(sender),
         context_type: Value::text(CONTEXTS[rng.random_range(0..CONTEXTS.len())]),
         context_value: Value::Unknown,
@@ -84,10 +113,17 @@ fn flag(rng: &mut ChaCha8Rng) -> Value {
 }
 
 /// Writes one deposition folder; returns what it holds (latest versions only).
-fn write_deposition(root: &Path, dep: &str, rng: &mut ChaCha8Rng) -> std::io::Result<GeneratedStats> {
+fn write_deposition(
+    root: &Path,
+    dep: &str,
+    rng: &mut ChaCha8Rng,
+) -> std::io::Result<GeneratedStats> {
     let dir = root.join(dep);
     std::fs::create_dir_all(&dir)?;
-    let mut stats = GeneratedStats { depositions: 1, ..Default::default() };
+    let mut stats = GeneratedStats {
+        depositions: 1,
+        ..Default::default()
+    };
     let mut to = MessageFile::default();
     let mut from = MessageFile::default();
     let mut notes = MessageFile::default();
@@ -99,53 +135,73 @@ fn write_deposition(root: &Path, dep: &str, rng: &mut ChaCha8Rng) -> std::io::Re
         to.info.push((0, info(rng, dep, i + 1, &id, &id, sender)));
         for _ in 0..rng.random_range(0..7) {
             let (ct, fmt) = ATTACHMENTS[rng.random_range(0..ATTACHMENTS.len())];
-            to.file_refs.push((0, FileRefRow {
-                ordinal_id: Value::text((to.file_refs.len() + 1).to_string()),
-                message_id: Value::text(&id),
-                deposition_data_set_id: Value::text(dep),
-                content_type: Value::text(ct),
-                content_format: Value::text(fmt),
-                partition_number: Value::text("1"),
-                version_id: Value::text(rng.random_range(1..4).to_string()),
-                storage_type: Value::text("archive"),
-                upload_file_name: Value::Unknown,
-            }));
+            to.file_refs.push((
+                0,
+                FileRefRow {
+                    ordinal_id: Value::text((to.file_refs.len() + 1).to_string()),
+                    message_id: Value::text(&id),
+                    deposition_data_set_id: Value::text(dep),
+                    content_type: Value::text(ct),
+                    content_format: Value::text(fmt),
+                    partition_number: Value::text("1"),
+                    version_id: Value::text(rng.random_range(1..4).to_string()),
+                    storage_type: Value::text("archive"),
+                    upload_file_name: Value::Unknown,
+                },
+            ));
         }
         to_ids.push(id);
     }
     for i in 0..rng.random_range(0..3) {
         let id = uuid(rng);
-        let parent = if rng.random_bool(0.5) { to_ids[rng.random_range(0..to_ids.len())].clone() } else { id.clone() };
-        from.info.push((0, info(rng, dep, i + 1, &id, &parent, SENDERS[4])));
+        let parent = if rng.random_bool(0.5) {
+            to_ids[rng.random_range(0..to_ids.len())].clone()
+        } else {
+            id.clone()
+        };
+        from.info
+            .push((0, info(rng, dep, i + 1, &id, &parent, SENDERS[4])));
     }
     if rng.random_bool(0.3) {
         let id = uuid(rng);
         let mut row = info(rng, dep, 1, &id, &id, "auto");
         row.message_type = Value::text("archive_auto");
         notes.info.push((0, row));
-        notes.origcomm.push((0, OrigcommRow {
-            ordinal_id: Value::text("1"),
-            message_id: Value::text(&id),
-            deposition_data_set_id: Value::text(dep),
-            orig_message_id: Value::text(format!("<{}@mail.wwpdb.org>", uuid(rng))),
-            orig_deposition_data_set_id: Value::text("None"),
-            orig_timestamp: Value::text("2023-11-12 14:53:21"),
-            orig_sender: Value::text("depositor@example.org"),
-            orig_recipient: Value::text("annotator@wwpdb.org"),
-            orig_message_subject: Value::text("Re: your deposition"),
-            orig_attachments: Value::Unknown,
-        }));
+        notes.origcomm.push((
+            0,
+            OrigcommRow {
+                ordinal_id: Value::text("1"),
+                message_id: Value::text(&id),
+                deposition_data_set_id: Value::text(dep),
+                orig_message_id: Value::text(format!("<{}@mail.wwpdb.org>", uuid(rng))),
+                orig_deposition_data_set_id: Value::text("None"),
+                orig_timestamp: Value::text("2023-11-12 14:53:21"),
+                orig_sender: Value::text("depositor@example.org"),
+                orig_recipient: Value::text("annotator@wwpdb.org"),
+                orig_message_subject: Value::text("Re: your deposition"),
+                orig_attachments: Value::Unknown,
+            },
+        ));
     }
     // Every message's flags live in the to-depositor file (domain.md §1.6).
-    let all_ids: Vec<String> = to.info.iter().chain(&from.info).chain(&notes.info).map(|(_, r)| r.message_id.as_literal().to_owned()).collect();
+    let all_ids: Vec<String> = to
+        .info
+        .iter()
+        .chain(&from.info)
+        .chain(&notes.info)
+        .map(|(_, r)| r.message_id.as_literal().to_owned())
+        .collect();
     for id in &all_ids {
-        to.statuses.push((0, StatusRow {
-            message_id: Value::text(id),
-            deposition_data_set_id: Value::text(dep),
-            read_status: flag(rng),
-            action_reqd: flag(rng),
-            for_release: Value::text("N"),
-        }));
+        to.statuses.push((
+            0,
+            StatusRow {
+                message_id: Value::text(id),
+                deposition_data_set_id: Value::text(dep),
+                read_status: flag(rng),
+                action_reqd: flag(rng),
+                for_release: Value::text("N"),
+            },
+        ));
     }
     let write = |ct: ContentType, version: u32, file: &MessageFile| -> std::io::Result<()> {
         let body = file.write().map_err(std::io::Error::other)?;
@@ -161,7 +217,13 @@ fn write_deposition(root: &Path, dep: &str, rng: &mut ChaCha8Rng) -> std::io::Re
         write(ContentType::MessagesToDepositor, v, &old)?;
     }
     write(ContentType::MessagesToDepositor, latest, &to)?;
-    std::fs::write(dir.join(format!("{}.PREV0", MessageFileName::canonical(dep, ContentType::MessagesToDepositor, latest))), b"data_messages\n")?;
+    std::fs::write(
+        dir.join(format!(
+            "{}.PREV0",
+            MessageFileName::canonical(dep, ContentType::MessagesToDepositor, latest)
+        )),
+        b"data_messages\n",
+    )?;
     stats.files += 1;
     if !from.info.is_empty() {
         write(ContentType::MessagesFromDepositor, 1, &from)?;
@@ -171,7 +233,14 @@ fn write_deposition(root: &Path, dep: &str, rng: &mut ChaCha8Rng) -> std::io::Re
         write(ContentType::NotesFromAnnotator, 1, &notes)?;
         stats.files += 1;
     } else if rng.random_bool(0.2) {
-        std::fs::write(dir.join(MessageFileName::canonical(dep, ContentType::NotesFromAnnotator, 1)), b"")?;
+        std::fs::write(
+            dir.join(MessageFileName::canonical(
+                dep,
+                ContentType::NotesFromAnnotator,
+                1,
+            )),
+            b"",
+        )?;
         stats.files += 1;
     }
     std::fs::write(dir.join(format!("{dep}_model_P1.cif.V1")), b"data_model\n")?;
@@ -182,7 +251,12 @@ fn write_deposition(root: &Path, dep: &str, rng: &mut ChaCha8Rng) -> std::io::Re
 }
 
 /// Writes `depositions` folders `D_1000000001…` under `root`; `tick` runs after each.
-pub fn write_archive(root: &Path, depositions: u32, seed: u64, mut tick: impl FnMut()) -> std::io::Result<GeneratedStats> {
+pub fn write_archive(
+    root: &Path,
+    depositions: u32,
+    seed: u64,
+    mut tick: impl FnMut(),
+) -> std::io::Result<GeneratedStats> {
     std::fs::create_dir_all(root)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut total = GeneratedStats::default();

@@ -6,8 +6,13 @@ use std::path::Path;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 pub fn init(level: &str, json_log: Option<&Path>) -> Result<()> {
-    let filter = || EnvFilter::try_new(format!("warn,msgmig={level},msgmig_scanner={level},msgmig_transformer={level},msgmig_loader={level}"));
-    let console = fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(filter()?);
+    let filter = || {
+        EnvFilter::try_new(format!("warn,msgmig={level},msgmig_scanner={level},msgmig_transformer={level},msgmig_loader={level}"))
+    };
+    let console = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(filter()?);
     let json = match json_log {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -28,6 +33,9 @@ pub fn init(level: &str, json_log: Option<&Path>) -> Result<()> {
         }
         None => None,
     };
-    tracing_subscriber::registry().with(console).with(json).init();
+    tracing_subscriber::registry()
+        .with(console)
+        .with(json)
+        .init();
     Ok(())
 }

@@ -35,7 +35,13 @@ pub const FILE_REF_COLUMNS: [&str; 8] = [
     "upload_file_name",
 ];
 
-pub const STATUS_COLUMNS: [&str; 5] = ["message_id", "deposition_data_set_id", "read_status", "action_reqd", "for_release"];
+pub const STATUS_COLUMNS: [&str; 5] = [
+    "message_id",
+    "deposition_data_set_id",
+    "read_status",
+    "action_reqd",
+    "for_release",
+];
 
 pub const ORIGCOMM_COLUMNS: [&str; 9] = [
     "message_id",
@@ -99,7 +105,13 @@ pub fn file_ref_values(message_id: &str, f: &FileRefColumns) -> Vec<Value> {
 }
 
 pub fn status_values(message_id: &str, st: &StatusColumns) -> Vec<Value> {
-    vec![s(message_id), s(&st.deposition_data_set_id), s(&st.read_status), s(&st.action_reqd), s(&st.for_release)]
+    vec![
+        s(message_id),
+        s(&st.deposition_data_set_id),
+        s(&st.read_status),
+        s(&st.action_reqd),
+        s(&st.for_release),
+    ]
 }
 
 pub fn origcomm_values(message_id: &str, o: &OrigcommColumns) -> Vec<Value> {

@@ -18,7 +18,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(std::time::Duration::from_secs(10));
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
-        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+        ] {
             db.execute_unprepared(pragma).await?;
         }
     }
@@ -33,9 +37,11 @@ pub async fn init(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// Drops every msgmig table (app tables included) and the migration ledger: `--drop-and-recreate`.
 pub async fn drop_all(db: &DatabaseConnection) -> Result<(), DbErr> {
     for table in ALL_TABLES.iter().rev() {
-        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}")).await?;
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await?;
     }
-    db.execute_unprepared("DROP TABLE IF EXISTS msgmig_schema_migrations").await?;
+    db.execute_unprepared("DROP TABLE IF EXISTS msgmig_schema_migrations")
+        .await?;
     Ok(())
 }
 
@@ -44,7 +50,12 @@ pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bo
     let migrations = Migrator::get_migration_with_status(db).await?;
     Ok(migrations
         .iter()
-        .map(|m| (m.name().to_owned(), m.status() == sea_orm_migration::MigrationStatus::Applied))
+        .map(|m| {
+            (
+                m.name().to_owned(),
+                m.status() == sea_orm_migration::MigrationStatus::Applied,
+            )
+        })
         .collect())
 }
 

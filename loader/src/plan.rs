@@ -56,26 +56,46 @@ pub fn plan(records: Vec<MessageRecord>, mut current: HashMap<String, Current>) 
     }
     let mut out = Vec::with_capacity(records.len());
     for (i, record) in records.into_iter().enumerate() {
-        if last[&(record.deposition_id.clone(), record.message.message_id.clone())] != i {
+        if last[&(
+            record.deposition_id.clone(),
+            record.message.message_id.clone(),
+        )] != i
+        {
             continue;
         }
         let sha256 = record.content_sha256();
         let id = record.message.message_id.clone();
         let (action, owner) = match current.get(&id) {
             None => (Action::Insert, None),
-            Some(Current { provenance: Some(p), .. }) if p.owner != record.deposition_id => {
-                (Action::Conflict, Some(p.owner.clone()))
-            }
-            Some(Current { provenance: None, info_deposition }) if *info_deposition != record.message.deposition_data_set_id => {
+            Some(Current {
+                provenance: Some(p),
+                ..
+            }) if p.owner != record.deposition_id => (Action::Conflict, Some(p.owner.clone())),
+            Some(Current {
+                provenance: None,
+                info_deposition,
+            }) if *info_deposition != record.message.deposition_data_set_id => {
                 (Action::Conflict, Some(info_deposition.clone()))
             }
-            Some(Current { provenance: Some(p), .. }) if record.provenance.generation < p.generation => (Action::Stale, None),
-            Some(Current { provenance: Some(p), .. }) if p.record_sha256 == sha256 => {
-                (Action::Unchanged { bump: record.provenance.generation > p.generation }, None)
-            }
+            Some(Current {
+                provenance: Some(p),
+                ..
+            }) if record.provenance.generation < p.generation => (Action::Stale, None),
+            Some(Current {
+                provenance: Some(p),
+                ..
+            }) if p.record_sha256 == sha256 => (
+                Action::Unchanged {
+                    bump: record.provenance.generation > p.generation,
+                },
+                None,
+            ),
             Some(_) => (Action::Update, None),
         };
-        if matches!(action, Action::Insert | Action::Update | Action::Unchanged { bump: true }) {
+        if matches!(
+            action,
+            Action::Insert | Action::Update | Action::Unchanged { bump: true }
+        ) {
             current.insert(
                 id,
                 Current {
@@ -88,7 +108,12 @@ pub fn plan(records: Vec<MessageRecord>, mut current: HashMap<String, Current>) 
                 },
             );
         }
-        out.push(Planned { record, sha256, action, owner });
+        out.push(Planned {
+            record,
+            sha256,
+            action,
+            owner,
+        });
     }
     out
 }

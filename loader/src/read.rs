@@ -22,7 +22,10 @@ fn opt(v: Option<String>) -> String {
 }
 
 /// Reads the stored state of `ids` (missing ids are absent from the map).
-pub async fn stored_messages<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<HashMap<String, StoredMessage>, DbErr> {
+pub async fn stored_messages<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, StoredMessage>, DbErr> {
     let rows = select_in(
         conn,
         "SELECT i.message_id, i.deposition_data_set_id, i.timestamp, i.sender, i.context_type, i.context_value, \
@@ -50,7 +53,16 @@ pub async fn stored_messages<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Re
                 .ok_or_else(|| DbErr::Type(format!("unknown content_type {content_type}")))?,
         };
         let owner = r.try_get_by_index(12)?;
-        out.insert(message.message_id.clone(), StoredMessage { message, file_refs: Vec::new(), status: None, origcomm: Vec::new(), owner });
+        out.insert(
+            message.message_id.clone(),
+            StoredMessage {
+                message,
+                file_refs: Vec::new(),
+                status: None,
+                origcomm: Vec::new(),
+                owner,
+            },
+        );
     }
     let refs = select_in(
         conn,
@@ -116,7 +128,17 @@ pub async fn stored_messages<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Re
 }
 
 /// Message ids msgmig stored for a deposition folder (from provenance).
-pub async fn message_ids_of<C: ConnectionTrait>(conn: &C, deposition_ids: &[String]) -> Result<Vec<(String, String)>, DbErr> {
-    let rows = select_in(conn, "SELECT deposition_id, message_id FROM msgmig_message_provenance WHERE deposition_id", deposition_ids).await?;
-    rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect()
+pub async fn message_ids_of<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = select_in(
+        conn,
+        "SELECT deposition_id, message_id FROM msgmig_message_provenance WHERE deposition_id",
+        deposition_ids,
+    )
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
 }

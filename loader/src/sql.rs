@@ -46,7 +46,10 @@ pub async fn insert_rows<C: ConnectionTrait>(
             n += 1;
         }
         sql.push_str(suffix);
-        affected += conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
+        affected += conn
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+            .rows_affected();
     }
     Ok(affected)
 }
@@ -55,11 +58,17 @@ pub async fn insert_rows<C: ConnectionTrait>(
 pub fn upsert_suffix(backend: DbBackend, key: &str, update: &[&str]) -> String {
     match backend {
         DbBackend::MySql => {
-            let sets: Vec<String> = update.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+            let sets: Vec<String> = update
+                .iter()
+                .map(|c| format!("{c} = VALUES({c})"))
+                .collect();
             format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
         }
         _ => {
-            let sets: Vec<String> = update.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+            let sets: Vec<String> = update
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
             format!(" ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
         }
     }
@@ -67,19 +76,33 @@ pub fn upsert_suffix(backend: DbBackend, key: &str, update: &[&str]) -> String {
 
 /// Runs `SELECT … WHERE column IN (…)` for `keys` in chunks and concatenates the rows.
 /// `select` is everything before `IN`, e.g. `SELECT a, b FROM t WHERE t.k`.
-pub async fn select_in<C: ConnectionTrait>(conn: &C, select: &str, keys: &[String]) -> Result<Vec<QueryResult>, DbErr> {
+pub async fn select_in<C: ConnectionTrait>(
+    conn: &C,
+    select: &str,
+    keys: &[String],
+) -> Result<Vec<QueryResult>, DbErr> {
     let backend = conn.get_database_backend();
     let mut out = Vec::new();
     for chunk in keys.chunks(MAX_ROWS) {
         let sql = format!("{select} IN ({})", vec!["?"; chunk.len()].join(", "));
         let values: Vec<Value> = chunk.iter().map(|k| k.clone().into()).collect();
-        out.extend(conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?);
+        out.extend(
+            conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                .await?,
+        );
     }
     Ok(out)
 }
 
 /// Runs one statement with values.
-pub async fn exec<C: ConnectionTrait>(conn: &C, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+pub async fn exec<C: ConnectionTrait>(
+    conn: &C,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();
-    Ok(conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected())
+    Ok(conn
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .rows_affected())
 }

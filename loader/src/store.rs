@@ -39,12 +39,19 @@ impl RowCounts {
 
     /// App-table rows written (info + file references + statuses + origcomm).
     pub fn rows_written(&self) -> u64 {
-        self.inserted + self.updated + self.file_refs_inserted + self.statuses_written + self.origcomm_written
+        self.inserted
+            + self.updated
+            + self.file_refs_inserted
+            + self.statuses_written
+            + self.origcomm_written
     }
 }
 
 /// Reads what the database holds for `ids` (info row + msgmig provenance).
-pub async fn fetch_current<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<HashMap<String, Current>, DbErr> {
+pub async fn fetch_current<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Current>, DbErr> {
     let rows = select_in(
         conn,
         "SELECT i.message_id, i.deposition_data_set_id, p.deposition_id, p.generation, p.record_sha256 \
@@ -65,13 +72,22 @@ pub async fn fetch_current<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Resu
             }),
             None => None,
         };
-        out.insert(id, Current { info_deposition: row.try_get_by_index(1)?, provenance });
+        out.insert(
+            id,
+            Current {
+                info_deposition: row.try_get_by_index(1)?,
+                provenance,
+            },
+        );
     }
     Ok(out)
 }
 
 /// Multiset difference `want - have` and `have - want` (D2: per message, file order irrelevant).
-fn multiset_diff(want: &[FileRefColumns], have: Vec<(i64, FileRefColumns)>) -> (Vec<FileRefColumns>, Vec<i64>) {
+fn multiset_diff(
+    want: &[FileRefColumns],
+    have: Vec<(i64, FileRefColumns)>,
+) -> (Vec<FileRefColumns>, Vec<i64>) {
     let mut pool: HashMap<&FileRefColumns, usize> = HashMap::new();
     for w in want {
         *pool.entry(w).or_default() += 1;
@@ -95,7 +111,10 @@ fn multiset_diff(want: &[FileRefColumns], have: Vec<(i64, FileRefColumns)>) -> (
     (missing, extra)
 }
 
-async fn fetch_file_refs<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result<HashMap<String, Vec<(i64, FileRefColumns)>>, DbErr> {
+async fn fetch_file_refs<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<(i64, FileRefColumns)>>, DbErr> {
     let rows = select_in(
         conn,
         "SELECT ordinal_id, message_id, deposition_data_set_id, content_type, content_format, partition_number, \
@@ -111,20 +130,35 @@ async fn fetch_file_refs<C: ConnectionTrait>(conn: &C, ids: &[String]) -> Result
             content_format: row.try_get_by_index(4)?,
             partition_number: row.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
             version_id: row.try_get_by_index::<Option<i32>>(6)?.unwrap_or(1),
-            storage_type: row.try_get_by_index::<Option<String>>(7)?.unwrap_or_default(),
-            upload_file_name: row.try_get_by_index::<Option<String>>(8)?.unwrap_or_default(),
+            storage_type: row
+                .try_get_by_index::<Option<String>>(7)?
+                .unwrap_or_default(),
+            upload_file_name: row
+                .try_get_by_index::<Option<String>>(8)?
+                .unwrap_or_default(),
         };
-        out.entry(row.try_get_by_index(1)?).or_default().push((row.try_get_by_index(0)?, refs));
+        out.entry(row.try_get_by_index(1)?)
+            .or_default()
+            .push((row.try_get_by_index(0)?, refs));
     }
     Ok(out)
 }
 
 /// Writes a planned batch. Order keeps every foreign key satisfied: new info rows in record
 /// order (parents first), then changed ones, then everything that references info rows.
-pub async fn apply<C: ConnectionTrait>(conn: &C, planned: &[Planned], reconcile: bool) -> Result<RowCounts, DbErr> {
+pub async fn apply<C: ConnectionTrait>(
+    conn: &C,
+    planned: &[Planned],
+    reconcile: bool,
+) -> Result<RowCounts, DbErr> {
     let backend = conn.get_database_backend();
     let mut counts = RowCounts::default();
-    let of = |a: fn(&Action) -> bool| planned.iter().filter(move |p| a(&p.action)).map(|p| &p.record);
+    let of = |a: fn(&Action) -> bool| {
+        planned
+            .iter()
+            .filter(move |p| a(&p.action))
+            .map(|p| &p.record)
+    };
     let inserts: Vec<&MessageRecord> = of(|a| *a == Action::Insert).collect();
     let updates: Vec<&MessageRecord> = of(|a| *a == Action::Update).collect();
     for p in planned {
@@ -132,7 +166,15 @@ pub async fn apply<C: ConnectionTrait>(conn: &C, planned: &[Planned], reconcile:
             Action::Unchanged { bump } => {
                 counts.unchanged += 1;
                 if bump {
-                    exec(conn, &format!("UPDATE {PROVENANCE} SET generation = ? WHERE message_id = ?"), vec![p.record.provenance.generation.into(), p.record.message.message_id.clone().into()]).await?;
+                    exec(
+                        conn,
+                        &format!("UPDATE {PROVENANCE} SET generation = ? WHERE message_id = ?"),
+                        vec![
+                            p.record.provenance.generation.into(),
+                            p.record.message.message_id.clone().into(),
+                        ],
+                    )
+                    .await?;
                 }
             }
             Action::Stale => counts.stale += 1,
@@ -141,45 +183,83 @@ pub async fn apply<C: ConnectionTrait>(conn: &C, planned: &[Planned], reconcile:
         }
     }
 
-    counts.inserted = insert_rows(conn, INFO, &INFO_COLUMNS, inserts.iter().map(|r| info_values(r)).collect(), "").await?;
+    counts.inserted = insert_rows(
+        conn,
+        INFO,
+        &INFO_COLUMNS,
+        inserts.iter().map(|r| info_values(r)).collect(),
+        "",
+    )
+    .await?;
     for r in &updates {
         let mut values = info_values(r);
         let id = values.remove(0);
         values.push(id);
-        let sets: Vec<String> = INFO_COLUMNS[1..].iter().map(|c| format!("{c} = ?")).collect();
-        exec(conn, &format!("UPDATE {INFO} SET {} WHERE message_id = ?", sets.join(", ")), values).await?;
+        let sets: Vec<String> = INFO_COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{c} = ?"))
+            .collect();
+        exec(
+            conn,
+            &format!("UPDATE {INFO} SET {} WHERE message_id = ?", sets.join(", ")),
+            values,
+        )
+        .await?;
         counts.updated += 1;
     }
 
     // File references: all of a new message's; for a changed one, the multiset difference.
     let mut new_refs: Vec<Vec<Value>> = Vec::new();
     for r in &inserts {
-        new_refs.extend(r.file_refs.iter().map(|f| file_ref_values(&r.message.message_id, f)));
+        new_refs.extend(
+            r.file_refs
+                .iter()
+                .map(|f| file_ref_values(&r.message.message_id, f)),
+        );
     }
     if !updates.is_empty() {
-        let ids: Vec<String> = updates.iter().map(|r| r.message.message_id.clone()).collect();
+        let ids: Vec<String> = updates
+            .iter()
+            .map(|r| r.message.message_id.clone())
+            .collect();
         let mut have = fetch_file_refs(conn, &ids).await?;
         let mut to_delete = Vec::new();
         for r in &updates {
-            let (missing, extra) = multiset_diff(&r.file_refs, have.remove(&r.message.message_id).unwrap_or_default());
-            new_refs.extend(missing.iter().map(|f| file_ref_values(&r.message.message_id, f)));
+            let (missing, extra) = multiset_diff(
+                &r.file_refs,
+                have.remove(&r.message.message_id).unwrap_or_default(),
+            );
+            new_refs.extend(
+                missing
+                    .iter()
+                    .map(|f| file_ref_values(&r.message.message_id, f)),
+            );
             counts.file_refs_extra += extra.len() as u64;
             to_delete.extend(extra);
         }
         if reconcile && !to_delete.is_empty() {
             for chunk in to_delete.chunks(crate::sql::MAX_ROWS) {
-                let sql = format!("DELETE FROM {FILE_REF} WHERE ordinal_id IN ({})", vec!["?"; chunk.len()].join(", "));
-                counts.file_refs_deleted += exec(conn, &sql, chunk.iter().map(|&o| o.into()).collect()).await?;
+                let sql = format!(
+                    "DELETE FROM {FILE_REF} WHERE ordinal_id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                counts.file_refs_deleted +=
+                    exec(conn, &sql, chunk.iter().map(|&o| o.into()).collect()).await?;
             }
         }
     }
-    counts.file_refs_inserted = insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
+    counts.file_refs_inserted =
+        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
 
     // Statuses: upsert (a status can exist for a changed message, or not).
     let written: Vec<&MessageRecord> = inserts.iter().chain(updates.iter()).copied().collect();
     let statuses: Vec<Vec<Value>> = written
         .iter()
-        .filter_map(|r| r.status.as_ref().map(|s| status_values(&r.message.message_id, s)))
+        .filter_map(|r| {
+            r.status
+                .as_ref()
+                .map(|s| status_values(&r.message.message_id, s))
+        })
         .collect();
     counts.statuses_written = statuses.len() as u64;
     let suffix = upsert_suffix(backend, "message_id", &STATUS_COLUMNS[1..]);
@@ -187,15 +267,25 @@ pub async fn apply<C: ConnectionTrait>(conn: &C, planned: &[Planned], reconcile:
 
     // Origcomm (msgmig's own table): replaced whole for changed messages.
     if !updates.is_empty() {
-        let ids: Vec<Value> = updates.iter().map(|r| r.message.message_id.clone().into()).collect();
+        let ids: Vec<Value> = updates
+            .iter()
+            .map(|r| r.message.message_id.clone().into())
+            .collect();
         for chunk in ids.chunks(crate::sql::MAX_ROWS) {
-            let sql = format!("DELETE FROM {ORIGCOMM} WHERE message_id IN ({})", vec!["?"; chunk.len()].join(", "));
+            let sql = format!(
+                "DELETE FROM {ORIGCOMM} WHERE message_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
             exec(conn, &sql, chunk.to_vec()).await?;
         }
     }
     let origcomm: Vec<Vec<Value>> = written
         .iter()
-        .flat_map(|r| r.origcomm.iter().map(|o| origcomm_values(&r.message.message_id, o)))
+        .flat_map(|r| {
+            r.origcomm
+                .iter()
+                .map(|o| origcomm_values(&r.message.message_id, o))
+        })
         .collect();
     counts.origcomm_written = insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, "").await?;
 
@@ -234,7 +324,10 @@ pub fn planned_counts(planned: &[Planned]) -> RowCounts {
 
 /// Counts what [`apply`] would do, without writing (dry run). File-reference differences of
 /// changed messages are computed against the database.
-pub async fn dry_run<C: ConnectionTrait>(conn: &C, planned: &[Planned]) -> Result<RowCounts, DbErr> {
+pub async fn dry_run<C: ConnectionTrait>(
+    conn: &C,
+    planned: &[Planned],
+) -> Result<RowCounts, DbErr> {
     let mut counts = planned_counts(planned);
     let update_ids: Vec<String> = planned
         .iter()
@@ -243,7 +336,11 @@ pub async fn dry_run<C: ConnectionTrait>(conn: &C, planned: &[Planned]) -> Resul
         .collect();
     let mut have = fetch_file_refs(conn, &update_ids).await?;
     for p in planned.iter().filter(|p| p.action == Action::Update) {
-        let (missing, extra) = multiset_diff(&p.record.file_refs, have.remove(&p.record.message.message_id).unwrap_or_default());
+        let (missing, extra) = multiset_diff(
+            &p.record.file_refs,
+            have.remove(&p.record.message.message_id)
+                .unwrap_or_default(),
+        );
         counts.file_refs_inserted += missing.len() as u64;
         counts.file_refs_extra += extra.len() as u64;
     }
@@ -270,9 +367,16 @@ mod tests {
     fn file_references_reconcile_as_a_multiset() {
         let want = vec![r("a"), r("a"), r("b")];
         let (missing, extra) = multiset_diff(&want, vec![(1, r("a")), (2, r("c")), (3, r("b"))]);
-        assert_eq!(missing, vec![r("a")], "one exact duplicate is still missing");
+        assert_eq!(
+            missing,
+            vec![r("a")],
+            "one exact duplicate is still missing"
+        );
         assert_eq!(extra, vec![2]);
         let (missing, extra) = multiset_diff(&want, vec![(1, r("b")), (2, r("a")), (3, r("a"))]);
-        assert!(missing.is_empty() && extra.is_empty(), "order does not matter");
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "order does not matter"
+        );
     }
 }

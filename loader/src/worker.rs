@@ -5,7 +5,9 @@ use crate::plan::{plan, Action};
 use crate::sql::{exec, insert_rows, select_in};
 use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
 use msgmig_bus::Subscriber;
-use msgmig_schemas::record::{DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage};
+use msgmig_schemas::record::{
+    DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -23,7 +25,11 @@ pub struct LoaderConfig {
 
 impl Default for LoaderConfig {
     fn default() -> Self {
-        LoaderConfig { batch_size: 1000, dry_run: false, reconcile: false }
+        LoaderConfig {
+            batch_size: 1000,
+            dry_run: false,
+            reconcile: false,
+        }
     }
 }
 
@@ -55,7 +61,13 @@ pub struct Loader {
 
 impl Loader {
     pub fn new(db: DatabaseConnection, config: LoaderConfig) -> Self {
-        Loader { db, config, open: HashMap::new(), reports: None, totals: RowCounts::default() }
+        Loader {
+            db,
+            config,
+            open: HashMap::new(),
+            reports: None,
+            totals: RowCounts::default(),
+        }
     }
 
     /// Sends a [`DepositionReport`] for every finished deposition (progress, summaries).
@@ -115,7 +127,10 @@ impl Loader {
         }
     }
 
-    async fn try_apply(&mut self, batch: &[RecordsMessage]) -> Result<Vec<DepositionReport>, DbErr> {
+    async fn try_apply(
+        &mut self,
+        batch: &[RecordsMessage],
+    ) -> Result<Vec<DepositionReport>, DbErr> {
         let records: Vec<MessageRecord> = batch
             .iter()
             .filter_map(|m| match m {
@@ -130,7 +145,10 @@ impl Loader {
                 RecordsMessage::Message(_) => None,
             })
             .collect();
-        let mut ids: Vec<String> = records.iter().map(|r| r.message.message_id.clone()).collect();
+        let mut ids: Vec<String> = records
+            .iter()
+            .map(|r| r.message.message_id.clone())
+            .collect();
         ids.sort();
         ids.dedup();
         let txn = self.db.begin().await?;
@@ -149,12 +167,22 @@ impl Loader {
                 entry.1.push((p.record.message.message_id.clone(), owner));
             }
         }
-        let counts = if self.config.dry_run { dry_run(&txn, &planned).await? } else { apply(&txn, &planned, self.config.reconcile).await? };
+        let counts = if self.config.dry_run {
+            dry_run(&txn, &planned).await?
+        } else {
+            apply(&txn, &planned, self.config.reconcile).await?
+        };
         let mut reports = Vec::new();
-        let stored = if ends.is_empty() { HashMap::new() } else { stored_generations(&txn, &ends).await? };
+        let stored = if ends.is_empty() {
+            HashMap::new()
+        } else {
+            stored_generations(&txn, &ends).await?
+        };
         for end in ends {
             let (counts, conflicts) = open.remove(&end.deposition_id).unwrap_or_default();
-            let stale = stored.get(&end.deposition_id).is_some_and(|&g| g > end.generation);
+            let stale = stored
+                .get(&end.deposition_id)
+                .is_some_and(|&g| g > end.generation);
             let quarantine = match &end.outcome {
                 DepositionOutcome::Quarantined(q) => Some(q.clone()),
                 DepositionOutcome::Transformed => None,
@@ -162,7 +190,14 @@ impl Loader {
             if !self.config.dry_run && !stale {
                 record_end(&txn, end, quarantine.as_ref(), &conflicts).await?;
             }
-            reports.push(DepositionReport { deposition_id: end.deposition_id.clone(), files: end.files, counts, quarantine, conflicts, stale });
+            reports.push(DepositionReport {
+                deposition_id: end.deposition_id.clone(),
+                files: end.files,
+                counts,
+                quarantine,
+                conflicts,
+                stale,
+            });
         }
         if self.config.dry_run {
             txn.rollback().await?;
@@ -178,23 +213,59 @@ impl Loader {
 fn is_transient(e: &DbErr) -> bool {
     let text = e.to_string().to_ascii_lowercase();
     matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-        || ["deadlock", "lock wait timeout", "gone away", "lost connection", "broken pipe", "connection reset", "database is locked", "pool timed out"]
-            .iter()
-            .any(|s| text.contains(s))
+        || [
+            "deadlock",
+            "lock wait timeout",
+            "gone away",
+            "lost connection",
+            "broken pipe",
+            "connection reset",
+            "database is locked",
+            "pool timed out",
+        ]
+        .iter()
+        .any(|s| text.contains(s))
 }
 
-async fn stored_generations<C: ConnectionTrait>(conn: &C, ends: &[&DepositionEnd]) -> Result<HashMap<String, i64>, DbErr> {
+async fn stored_generations<C: ConnectionTrait>(
+    conn: &C,
+    ends: &[&DepositionEnd],
+) -> Result<HashMap<String, i64>, DbErr> {
     let ids: Vec<String> = ends.iter().map(|e| e.deposition_id.clone()).collect();
-    let rows = select_in(conn, "SELECT deposition_id, generation FROM msgmig_depositions WHERE deposition_id", &ids).await?;
-    rows.into_iter().map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?))).collect()
+    let rows = select_in(
+        conn,
+        "SELECT deposition_id, generation FROM msgmig_depositions WHERE deposition_id",
+        &ids,
+    )
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
 }
 
 /// Records a deposition's outcome: its state row, and its quarantine/conflict rows replaced by
 /// the current ones (a deposition that loads cleanly leaves quarantine).
-async fn record_end<C: ConnectionTrait>(conn: &C, end: &DepositionEnd, quarantine: Option<&Quarantine>, conflicts: &[(String, String)]) -> Result<(), DbErr> {
+async fn record_end<C: ConnectionTrait>(
+    conn: &C,
+    end: &DepositionEnd,
+    quarantine: Option<&Quarantine>,
+    conflicts: &[(String, String)],
+) -> Result<(), DbErr> {
     let dep: Value = end.deposition_id.clone().into();
-    exec(conn, "DELETE FROM msgmig_quarantine WHERE deposition_id = ?", vec![dep.clone()]).await?;
-    let row = |kind: QuarantineKind, message_id: Option<String>, path: Option<String>, version: Option<u32>, line: Option<usize>, column: Option<usize>, reason: String| -> Vec<Value> {
+    exec(
+        conn,
+        "DELETE FROM msgmig_quarantine WHERE deposition_id = ?",
+        vec![dep.clone()],
+    )
+    .await?;
+    let row = |kind: QuarantineKind,
+               message_id: Option<String>,
+               path: Option<String>,
+               version: Option<u32>,
+               line: Option<usize>,
+               column: Option<usize>,
+               reason: String|
+     -> Vec<Value> {
         vec![
             dep.clone(),
             kind.as_str().to_owned().into(),
@@ -209,16 +280,73 @@ async fn record_end<C: ConnectionTrait>(conn: &C, end: &DepositionEnd, quarantin
     };
     let mut rows = Vec::new();
     if let Some(q) = quarantine {
-        rows.push(row(q.kind, q.message_id.clone(), q.path.clone(), q.file_version, q.line, q.column, q.reason.clone()));
+        rows.push(row(
+            q.kind,
+            q.message_id.clone(),
+            q.path.clone(),
+            q.file_version,
+            q.line,
+            q.column,
+            q.reason.clone(),
+        ));
     }
     for (id, owner) in conflicts {
-        rows.push(row(QuarantineKind::Conflict, Some(id.clone()), None, None, None, None, format!("message id already stored for deposition {owner}")));
+        rows.push(row(
+            QuarantineKind::Conflict,
+            Some(id.clone()),
+            None,
+            None,
+            None,
+            None,
+            format!("message id already stored for deposition {owner}"),
+        ));
     }
-    let columns = ["deposition_id", "kind", "message_id", "path", "file_version", "line_number", "column_number", "reason", "generation"];
+    let columns = [
+        "deposition_id",
+        "kind",
+        "message_id",
+        "path",
+        "file_version",
+        "line_number",
+        "column_number",
+        "reason",
+        "generation",
+    ];
     insert_rows(conn, "msgmig_quarantine", &columns, rows, "").await?;
-    let state = if quarantine.is_some() { "quarantined" } else if conflicts.is_empty() { "loaded" } else { "conflicts" };
-    let values: Vec<Value> = vec![dep, end.generation.into(), state.to_owned().into(), i64::from(end.files).into(), i64::from(end.messages).into(), (conflicts.len() as i64).into()];
-    let suffix = crate::sql::upsert_suffix(conn.get_database_backend(), "deposition_id", &["generation", "state", "files", "messages", "conflicts"]);
-    insert_rows(conn, "msgmig_depositions", &["deposition_id", "generation", "state", "files", "messages", "conflicts"], vec![values], &suffix).await?;
+    let state = if quarantine.is_some() {
+        "quarantined"
+    } else if conflicts.is_empty() {
+        "loaded"
+    } else {
+        "conflicts"
+    };
+    let values: Vec<Value> = vec![
+        dep,
+        end.generation.into(),
+        state.to_owned().into(),
+        i64::from(end.files).into(),
+        i64::from(end.messages).into(),
+        (conflicts.len() as i64).into(),
+    ];
+    let suffix = crate::sql::upsert_suffix(
+        conn.get_database_backend(),
+        "deposition_id",
+        &["generation", "state", "files", "messages", "conflicts"],
+    );
+    insert_rows(
+        conn,
+        "msgmig_depositions",
+        &[
+            "deposition_id",
+            "generation",
+            "state",
+            "files",
+            "messages",
+            "conflicts",
+        ],
+        vec![values],
+        &suffix,
+    )
+    .await?;
     Ok(())
 }

@@ -9,14 +9,21 @@ use msgmig_schemas::archive::ContentType;
 use msgmig_schemas::record::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-fn record(dep: &str, id: &str, parent: Option<&str>, generation: i64, subject: &str) -> MessageRecord {
+fn record(
+    dep: &str,
+    id: &str,
+    parent: Option<&str>,
+    generation: i64,
+    subject: &str,
+) -> MessageRecord {
     MessageRecord {
         schema_version: SCHEMA_VERSION,
         deposition_id: dep.into(),
         message: MessageColumns {
             message_id: id.into(),
             deposition_data_set_id: dep.into(),
-            timestamp: NaiveDateTime::parse_from_str("2023-07-03 14:30:21", "%Y-%m-%d %H:%M:%S").unwrap(),
+            timestamp: NaiveDateTime::parse_from_str("2023-07-03 14:30:21", "%Y-%m-%d %H:%M:%S")
+                .unwrap(),
             sender: "CS".into(),
             context_type: "?".into(),
             context_value: "?".into(),
@@ -27,8 +34,17 @@ fn record(dep: &str, id: &str, parent: Option<&str>, generation: i64, subject: &
             send_status: "N".into(),
             content_type: ContentType::MessagesToDepositor,
         },
-        file_refs: vec![file_ref("model-annotate"), file_ref("model-annotate"), file_ref("validation-report-annotate")],
-        status: Some(StatusColumns { deposition_data_set_id: dep.into(), read_status: "N".into(), action_reqd: "Y".into(), for_release: "N".into() }),
+        file_refs: vec![
+            file_ref("model-annotate"),
+            file_ref("model-annotate"),
+            file_ref("validation-report-annotate"),
+        ],
+        status: Some(StatusColumns {
+            deposition_data_set_id: dep.into(),
+            read_status: "N".into(),
+            action_reqd: "Y".into(),
+            for_release: "N".into(),
+        }),
         origcomm: vec![],
         provenance: Provenance {
             source_path: format!("{dep}/{dep}_messages-to-depositor_P1.cif.V1"),
@@ -76,8 +92,16 @@ async fn load(db: &DatabaseConnection, batch: Vec<RecordsMessage>) -> RowCounts 
 }
 
 async fn scalar(db: &DatabaseConnection, sql: &str) -> String {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
-    row.try_get_by_index::<Option<String>>(0).ok().flatten().or_else(|| row.try_get_by_index::<i64>(0).ok().map(|n| n.to_string())).unwrap_or_default()
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<Option<String>>(0)
+        .ok()
+        .flatten()
+        .or_else(|| row.try_get_by_index::<i64>(0).ok().map(|n| n.to_string()))
+        .unwrap_or_default()
 }
 
 async fn count(db: &DatabaseConnection, table: &str) -> String {
@@ -87,66 +111,220 @@ async fn count(db: &DatabaseConnection, table: &str) -> String {
 // ---- test bodies, each run on both backends ----
 
 async fn rerun_is_a_no_op(db: DatabaseConnection) {
-    let batch = || vec![msg(record("D_1", "a", Some("a"), 10, "Hello")), msg(record("D_1", "b", Some("a"), 10, "Re: Hello")), end("D_1", 10, 2)];
+    let batch = || {
+        vec![
+            msg(record("D_1", "a", Some("a"), 10, "Hello")),
+            msg(record("D_1", "b", Some("a"), 10, "Re: Hello")),
+            end("D_1", 10, 2),
+        ]
+    };
     let first = load(&db, batch()).await;
-    assert_eq!((first.inserted, first.file_refs_inserted, first.statuses_written), (2, 6, 2));
-    let stamps = scalar(&db, "SELECT CAST(MAX(updated_at) AS CHAR) FROM pdbx_deposition_message_info").await;
-    assert!(stamps.starts_with("20"), "updated_at is readable: {stamps:?}");
+    assert_eq!(
+        (
+            first.inserted,
+            first.file_refs_inserted,
+            first.statuses_written
+        ),
+        (2, 6, 2)
+    );
+    let stamps = scalar(
+        &db,
+        "SELECT CAST(MAX(updated_at) AS CHAR) FROM pdbx_deposition_message_info",
+    )
+    .await;
+    assert!(
+        stamps.starts_with("20"),
+        "updated_at is readable: {stamps:?}"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let second = load(&db, batch()).await;
-    assert_eq!((second.inserted, second.updated, second.unchanged, second.file_refs_inserted), (0, 0, 2, 0));
-    assert_eq!(count(&db, "pdbx_deposition_message_file_reference").await, "6", "no duplicated attachment");
-    assert_eq!(scalar(&db, "SELECT CAST(MAX(updated_at) AS CHAR) FROM pdbx_deposition_message_info").await, stamps, "no row touched");
+    assert_eq!(
+        (
+            second.inserted,
+            second.updated,
+            second.unchanged,
+            second.file_refs_inserted
+        ),
+        (0, 0, 2, 0)
+    );
+    assert_eq!(
+        count(&db, "pdbx_deposition_message_file_reference").await,
+        "6",
+        "no duplicated attachment"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT CAST(MAX(updated_at) AS CHAR) FROM pdbx_deposition_message_info"
+        )
+        .await,
+        stamps,
+        "no row touched"
+    );
 }
 
 async fn newer_generation_updates_a_draft_in_place_and_older_is_stale(db: DatabaseConnection) {
-    load(&db, vec![msg(record("D_1", "a", Some("a"), 10, "Draft")), end("D_1", 10, 1)]).await;
-    let ordinal = scalar(&db, "SELECT ordinal_id FROM pdbx_deposition_message_info WHERE message_id = 'a'").await;
+    load(
+        &db,
+        vec![
+            msg(record("D_1", "a", Some("a"), 10, "Draft")),
+            end("D_1", 10, 1),
+        ],
+    )
+    .await;
+    let ordinal = scalar(
+        &db,
+        "SELECT ordinal_id FROM pdbx_deposition_message_info WHERE message_id = 'a'",
+    )
+    .await;
     let mut sent = record("D_1", "a", Some("a"), 20, "Final subject");
     sent.message.send_status = "Y".into();
     sent.file_refs.pop();
     let c = load(&db, vec![msg(sent), end("D_1", 20, 1)]).await;
-    assert_eq!((c.updated, c.file_refs_extra, c.file_refs_deleted), (1, 1, 0), "extra attachment reported, kept (D2)");
-    assert_eq!(scalar(&db, "SELECT send_status FROM pdbx_deposition_message_info WHERE message_id = 'a'").await, "Y");
-    assert_eq!(scalar(&db, "SELECT ordinal_id FROM pdbx_deposition_message_info WHERE message_id = 'a'").await, ordinal, "updated in place (D4)");
-    let c = load(&db, vec![msg(record("D_1", "a", Some("a"), 15, "Old replay")), end("D_1", 15, 1)]).await;
+    assert_eq!(
+        (c.updated, c.file_refs_extra, c.file_refs_deleted),
+        (1, 1, 0),
+        "extra attachment reported, kept (D2)"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT send_status FROM pdbx_deposition_message_info WHERE message_id = 'a'"
+        )
+        .await,
+        "Y"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT ordinal_id FROM pdbx_deposition_message_info WHERE message_id = 'a'"
+        )
+        .await,
+        ordinal,
+        "updated in place (D4)"
+    );
+    let c = load(
+        &db,
+        vec![
+            msg(record("D_1", "a", Some("a"), 15, "Old replay")),
+            end("D_1", 15, 1),
+        ],
+    )
+    .await;
     assert_eq!((c.stale, c.updated), (1, 0));
-    assert_eq!(scalar(&db, "SELECT message_subject FROM pdbx_deposition_message_info WHERE message_id = 'a'").await, "Final subject");
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT message_subject FROM pdbx_deposition_message_info WHERE message_id = 'a'"
+        )
+        .await,
+        "Final subject"
+    );
 }
 
 async fn file_references_reconcile_when_asked(db: DatabaseConnection) {
     load(&db, vec![msg(record("D_1", "a", Some("a"), 10, "x"))]).await;
     let mut fewer = record("D_1", "a", Some("a"), 20, "y");
     fewer.file_refs = vec![file_ref("model-annotate"), file_ref("sf-annotate")];
-    let mut loader = Loader::new(db.clone(), LoaderConfig { reconcile: true, ..LoaderConfig::default() });
+    let mut loader = Loader::new(
+        db.clone(),
+        LoaderConfig {
+            reconcile: true,
+            ..LoaderConfig::default()
+        },
+    );
     loader.apply_batch(vec![msg(fewer)]).await.unwrap();
     let c = loader.totals();
     assert_eq!((c.file_refs_inserted, c.file_refs_deleted), (1, 2));
-    assert_eq!(count(&db, "pdbx_deposition_message_file_reference").await, "2");
+    assert_eq!(
+        count(&db, "pdbx_deposition_message_file_reference").await,
+        "2"
+    );
 }
 
 async fn replies_and_statuses_insert_in_fk_order(db: DatabaseConnection) {
     // A reply listed after its parent but in one batch, and a parent in an earlier batch.
     let mut reply = record("D_1", "reply", Some("root"), 10, "Re");
     reply.message.content_type = ContentType::MessagesFromDepositor;
-    load(&db, vec![msg(record("D_1", "root", Some("root"), 10, "Root")), msg(reply), end("D_1", 10, 2)]).await;
-    load(&db, vec![msg(record("D_1", "late", Some("root"), 11, "Later reply"))]).await;
+    load(
+        &db,
+        vec![
+            msg(record("D_1", "root", Some("root"), 10, "Root")),
+            msg(reply),
+            end("D_1", 10, 2),
+        ],
+    )
+    .await;
+    load(
+        &db,
+        vec![msg(record("D_1", "late", Some("root"), 11, "Later reply"))],
+    )
+    .await;
     assert_eq!(count(&db, "pdbx_deposition_message_info").await, "3");
     assert_eq!(count(&db, "pdbx_deposition_message_status").await, "3");
-    assert_eq!(scalar(&db, "SELECT parent_message_id FROM pdbx_deposition_message_info WHERE message_id = 'late'").await, "root");
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT parent_message_id FROM pdbx_deposition_message_info WHERE message_id = 'late'"
+        )
+        .await,
+        "root"
+    );
 }
 
 async fn another_depositions_id_is_a_conflict(db: DatabaseConnection) {
-    let c = load(&db, vec![msg(record("D_1", "a", Some("a"), 10, "Mine")), end("D_1", 10, 1), msg(record("D_2", "a", Some("a"), 99, "Theirs")), end("D_2", 99, 1)]).await;
+    let c = load(
+        &db,
+        vec![
+            msg(record("D_1", "a", Some("a"), 10, "Mine")),
+            end("D_1", 10, 1),
+            msg(record("D_2", "a", Some("a"), 99, "Theirs")),
+            end("D_2", 99, 1),
+        ],
+    )
+    .await;
     assert_eq!((c.inserted, c.conflicts), (1, 1));
-    assert_eq!(scalar(&db, "SELECT message_subject FROM pdbx_deposition_message_info WHERE message_id = 'a'").await, "Mine");
-    assert_eq!(scalar(&db, "SELECT state FROM msgmig_depositions WHERE deposition_id = 'D_2'").await, "conflicts");
-    assert_eq!(scalar(&db, "SELECT kind FROM msgmig_quarantine WHERE deposition_id = 'D_2'").await, "conflict");
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT message_subject FROM pdbx_deposition_message_info WHERE message_id = 'a'"
+        )
+        .await,
+        "Mine"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT state FROM msgmig_depositions WHERE deposition_id = 'D_2'"
+        )
+        .await,
+        "conflicts"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT kind FROM msgmig_quarantine WHERE deposition_id = 'D_2'"
+        )
+        .await,
+        "conflict"
+    );
 }
 
 async fn dry_run_writes_nothing(db: DatabaseConnection) {
-    let mut loader = Loader::new(db.clone(), LoaderConfig { dry_run: true, ..LoaderConfig::default() });
-    loader.apply_batch(vec![msg(record("D_1", "a", Some("a"), 10, "x")), end("D_1", 10, 1)]).await.unwrap();
+    let mut loader = Loader::new(
+        db.clone(),
+        LoaderConfig {
+            dry_run: true,
+            ..LoaderConfig::default()
+        },
+    );
+    loader
+        .apply_batch(vec![
+            msg(record("D_1", "a", Some("a"), 10, "x")),
+            end("D_1", 10, 1),
+        ])
+        .await
+        .unwrap();
     assert_eq!(loader.totals().inserted, 1);
     assert_eq!(count(&db, "pdbx_deposition_message_info").await, "0");
     assert_eq!(count(&db, "msgmig_depositions").await, "0");
@@ -169,10 +347,18 @@ struct MysqlDb {
 }
 
 async fn mysql() -> (DatabaseConnection, MysqlDb) {
-    let base = std::env::var("MSGMIG_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let server = database::connect(&base).await.unwrap_or_else(|e| panic!("MariaDB at {base} is required for this test: {e}"));
+    let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let server = database::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB at {base} is required for this test: {e}"));
     let name = format!("msgmig_test_{}", rand::random::<u32>());
-    server.execute_unprepared(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")).await.unwrap();
+    server
+        .execute_unprepared(&format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .await
+        .unwrap();
     let db = database::connect(&format!("{base}/{name}")).await.unwrap();
     database::init(&db).await.unwrap();
     (db, MysqlDb { server, name })
@@ -180,7 +366,10 @@ async fn mysql() -> (DatabaseConnection, MysqlDb) {
 
 impl MysqlDb {
     async fn drop_now(self) {
-        self.server.execute_unprepared(&format!("DROP DATABASE {}", self.name)).await.unwrap();
+        self.server
+            .execute_unprepared(&format!("DROP DATABASE {}", self.name))
+            .await
+            .unwrap();
     }
 }
 

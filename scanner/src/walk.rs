@@ -107,7 +107,9 @@ impl Scanner {
                 }
             };
             self.stats.depositions.fetch_add(1, Ordering::Relaxed);
-            self.stats.ignored.fetch_add(listing.ignored.len() as u64, Ordering::Relaxed);
+            self.stats
+                .ignored
+                .fetch_add(listing.ignored.len() as u64, Ordering::Relaxed);
             for (name, reason) in &listing.ignored {
                 tracing::debug!(event = "file_ignored", deposition_id = %id, filename = %name, reason = ?reason);
             }
@@ -138,4 +140,3 @@ pub enum ScanError {
     #[error(transparent)]
     Bus(#[from] BusError),
 }
-

@@ -22,14 +22,22 @@ fn gemmi_values(paths: &[PathBuf]) -> Vec<Values> {
         .args(paths)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "gemmi oracle failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gemmi oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     paths
         .iter()
         .map(|p| {
             let file = &json[p.to_str().unwrap()];
             if let Some(e) = file.get("error") {
-                panic!("gemmi cannot read {}: {e}\n{}", p.display(), std::fs::read_to_string(p).unwrap_or_default());
+                panic!(
+                    "gemmi cannot read {}: {e}\n{}",
+                    p.display(),
+                    std::fs::read_to_string(p).unwrap_or_default()
+                );
             }
             file.as_object()
                 .unwrap()
@@ -56,7 +64,10 @@ fn our_values(doc: &Document) -> Values {
     let mut out = Values::new();
     for t in &doc.tables {
         for (i, a) in t.attributes.iter().enumerate() {
-            out.insert(format!("_{}.{}", t.category, a), t.rows.iter().map(|r| r[i].clone()).collect());
+            out.insert(
+                format!("_{}.{}", t.category, a),
+                t.rows.iter().map(|r| r[i].clone()).collect(),
+            );
         }
     }
     out
@@ -88,22 +99,64 @@ fn sample_files_agree_with_gemmi() {
     let theirs = gemmi_values(&files);
     let mut total = 0;
     for (path, gemmi) in files.iter().zip(theirs) {
-        let doc = parse(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc = parse(&std::fs::read(path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let ours = our_values(&doc);
         assert_eq!(ours, gemmi, "{}", path.display());
         total += ours.values().map(Vec::len).sum::<usize>();
         // And the typed layer sees every row.
         let file = MessageFile::from_document(&doc);
-        assert!(file.unknown.is_empty(), "{}: {:?}", path.display(), file.unknown);
+        assert!(
+            file.unknown.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            file.unknown
+        );
     }
-    assert_eq!(total, 2070, "domain.md §3: gemmi and the C++ reader agree on all 2,070 sample values");
+    assert_eq!(
+        total, 2070,
+        "domain.md §3: gemmi and the C++ reader agree on all 2,070 sample values"
+    );
 }
 
 fn text_strategy() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "a", "Z", "0", " ", "  ", "\t", "\n", "'", "\"", "_", "#", "$", ";", "[", "]", "?", ".", "data_", "loop_",
-        "save_", "stop_", "global_", "é", "Ω", "你好", "🧬", "&#197;", "\\u00e9", "x'y", "' ", "\" ", "None",
-        "http://t.com/#!/x", "=20", "\n\n", " \n",
+        "a",
+        "Z",
+        "0",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "'",
+        "\"",
+        "_",
+        "#",
+        "$",
+        ";",
+        "[",
+        "]",
+        "?",
+        ".",
+        "data_",
+        "loop_",
+        "save_",
+        "stop_",
+        "global_",
+        "é",
+        "Ω",
+        "你好",
+        "🧬",
+        "&#197;",
+        "\\u00e9",
+        "x'y",
+        "' ",
+        "\" ",
+        "None",
+        "http://t.com/#!/x",
+        "=20",
+        "\n\n",
+        " \n",
     ]);
     prop::collection::vec(pieces, 0..12).prop_map(|v| v.concat())
 }
@@ -128,13 +181,27 @@ fn file_strategy() -> impl Strategy<Value = MessageFile> {
         prop::collection::vec(row_strategy(OrigcommRow::ATTRIBUTES.len()), 0..2),
     )
         .prop_map(|(i, f, s, o)| MessageFile {
-            info: i.into_iter().map(|r| (0, InfoRow::from_values(r))).collect(),
-            file_refs: f.into_iter().map(|r| (0, FileRefRow::from_values(r))).collect(),
-            statuses: s.into_iter().map(|r| (0, StatusRow::from_values(r))).collect(),
-            origcomm: o.into_iter().map(|r| (0, OrigcommRow::from_values(r))).collect(),
+            info: i
+                .into_iter()
+                .map(|r| (0, InfoRow::from_values(r)))
+                .collect(),
+            file_refs: f
+                .into_iter()
+                .map(|r| (0, FileRefRow::from_values(r)))
+                .collect(),
+            statuses: s
+                .into_iter()
+                .map(|r| (0, StatusRow::from_values(r)))
+                .collect(),
+            origcomm: o
+                .into_iter()
+                .map(|r| (0, OrigcommRow::from_values(r)))
+                .collect(),
             unknown: Vec::new(),
         })
-        .prop_filter("writer rejects values it cannot carry", |f| f.write().is_ok())
+        .prop_filter("writer rejects values it cannot carry", |f| {
+            f.write().is_ok()
+        })
 }
 
 /// Random records → our writer → our reader and gemmi: both return exactly the written values.
@@ -146,9 +213,17 @@ fn writer_output_reads_back_in_our_reader_and_gemmi() {
     runner
         .run(&file_strategy(), |file| {
             let text = file.write().unwrap();
-            let doc = parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            let doc =
+                parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
             let back = MessageFile::from_document(&doc);
-            let strip = |f: &MessageFile| (f.info.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), f.file_refs.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), f.statuses.iter().map(|r| r.1.clone()).collect::<Vec<_>>(), f.origcomm.iter().map(|r| r.1.clone()).collect::<Vec<_>>());
+            let strip = |f: &MessageFile| {
+                (
+                    f.info.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+                    f.file_refs.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+                    f.statuses.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+                    f.origcomm.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+                )
+            };
             prop_assert_eq!(strip(&back), strip(&file), "{}", text);
             if !file.is_empty() {
                 let mut written = written.borrow_mut();
@@ -163,6 +238,12 @@ fn writer_output_reads_back_in_our_reader_and_gemmi() {
     assert!(written.len() > 100, "enough non-empty files were generated");
     let paths: Vec<PathBuf> = written.iter().map(|(p, _)| p.clone()).collect();
     for ((path, ours), gemmi) in written.iter().zip(gemmi_values(&paths)) {
-        assert_eq!(&gemmi, ours, "{}:\n{}", path.display(), std::fs::read_to_string(path).unwrap());
+        assert_eq!(
+            &gemmi,
+            ours,
+            "{}:\n{}",
+            path.display(),
+            std::fs::read_to_string(path).unwrap()
+        );
     }
 }

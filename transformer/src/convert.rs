@@ -44,10 +44,14 @@ pub enum Limit {
 /// `Some(reason)` when `s` does not fit.
 pub fn check_limit(column: &str, s: &str, limit: Limit) -> Option<String> {
     match limit {
-        Limit::Chars(n) if s.chars().count() > n => {
-            Some(format!("{column} has {} characters, the column holds {n}", s.chars().count()))
-        }
-        Limit::Bytes(n) if s.len() > n => Some(format!("{column} has {} bytes, the column holds {n}", s.len())),
+        Limit::Chars(n) if s.chars().count() > n => Some(format!(
+            "{column} has {} characters, the column holds {n}",
+            s.chars().count()
+        )),
+        Limit::Bytes(n) if s.len() > n => Some(format!(
+            "{column} has {} bytes, the column holds {n}",
+            s.len()
+        )),
         _ => None,
     }
 }
@@ -59,9 +63,15 @@ mod tests {
     #[test]
     fn timestamps_in_the_four_formats_and_nothing_else() {
         let t = |s: &str| parse_timestamp(&Value::text(s)).map(|t| t.to_string());
-        assert_eq!(t("2022-08-09 16:28:27").as_deref(), Some("2022-08-09 16:28:27"));
+        assert_eq!(
+            t("2022-08-09 16:28:27").as_deref(),
+            Some("2022-08-09 16:28:27")
+        );
         assert_eq!(t("2022-08-09").as_deref(), Some("2022-08-09 00:00:00"));
-        assert_eq!(t("09-Aug-2022 16:28:27").as_deref(), Some("2022-08-09 16:28:27"));
+        assert_eq!(
+            t("09-Aug-2022 16:28:27").as_deref(),
+            Some("2022-08-09 16:28:27")
+        );
         assert_eq!(t("09-Aug-2022").as_deref(), Some("2022-08-09 00:00:00"));
         assert_eq!(t("2022/08/09"), None);
         assert_eq!(t("2022-02-30 00:00:00"), None);

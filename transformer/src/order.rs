@@ -5,7 +5,11 @@ use std::collections::HashMap;
 /// Orders `items` (message id, parent id within the set) so that parents come first, keeping
 /// file order otherwise. Returns the index order, or the id where a cycle was found.
 pub fn parents_first(items: &[(&str, Option<&str>)]) -> Result<Vec<usize>, String> {
-    let index: HashMap<&str, usize> = items.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+    let index: HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
     // 0 = unvisited, 1 = on the current path, 2 = placed.
     let mut mark = vec![0u8; items.len()];
     let mut out = Vec::with_capacity(items.len());
@@ -40,7 +44,12 @@ mod tests {
 
     #[test]
     fn replies_follow_their_parents_and_self_parents_are_roots() {
-        let items = [("reply", Some("root")), ("self", Some("self")), ("root", Some("root")), ("orphan", None)];
+        let items = [
+            ("reply", Some("root")),
+            ("self", Some("self")),
+            ("root", Some("root")),
+            ("orphan", None),
+        ];
         let order = parents_first(&items).unwrap();
         let ids: Vec<_> = order.iter().map(|&i| items[i].0).collect();
         assert_eq!(ids, ["root", "reply", "self", "orphan"]);

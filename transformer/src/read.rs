@@ -43,7 +43,9 @@ fn read_stable(path: &Path) -> io::Result<(Vec<u8>, u64, i64)> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50 * attempt as u64));
     }
-    Err(io::Error::other(format!("file kept changing during {READ_ATTEMPTS} reads")))
+    Err(io::Error::other(format!(
+        "file kept changing during {READ_ATTEMPTS} reads"
+    )))
 }
 
 /// Lists `root/<deposition_id>` and reads its latest message files (domain.md §1.4), in
@@ -51,7 +53,10 @@ fn read_stable(path: &Path) -> io::Result<(Vec<u8>, u64, i64)> {
 ///
 /// Errors: the folder cannot be listed (`NotFound` when it is gone); per-file errors are returned
 /// with the file's archive-relative path so the caller can quarantine precisely.
-pub fn read_deposition(root: &Path, deposition_id: &str) -> Result<Vec<SourceFile>, (Option<String>, io::Error)> {
+pub fn read_deposition(
+    root: &Path,
+    deposition_id: &str,
+) -> Result<Vec<SourceFile>, (Option<String>, io::Error)> {
     let dir = root.join(deposition_id);
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(|e| (None, e))? {

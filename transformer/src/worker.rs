@@ -3,7 +3,10 @@
 use crate::build::{build_records, DepositionRecords};
 use crate::read::read_deposition;
 use msgmig_bus::{BusError, Envelope, Publisher, Subscriber};
-use msgmig_schemas::record::{DepositionEnd, DepositionOutcome, FileEvent, Quarantine, QuarantineKind, RecordsMessage, SCHEMA_VERSION};
+use msgmig_schemas::record::{
+    DepositionEnd, DepositionOutcome, FileEvent, Quarantine, QuarantineKind, RecordsMessage,
+    SCHEMA_VERSION,
+};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -87,7 +90,11 @@ impl Transformer {
             }
             if let Some(id) = deposition.clone() {
                 while pending.len() >= self.parallelism {
-                    let (seq, r) = pending.join_next().await.expect("non-empty").expect("transform task does not panic");
+                    let (seq, r) = pending
+                        .join_next()
+                        .await
+                        .expect("non-empty")
+                        .expect("transform task does not panic");
                     done.insert(seq, r);
                     self.flush(&mut done, &mut next_out, output).await?;
                 }
@@ -119,12 +126,18 @@ impl Transformer {
         Ok(())
     }
 
-    async fn publish<P: Publisher<RecordsMessage>>(&self, r: DepositionRecords, output: &P) -> Result<(), BusError> {
+    async fn publish<P: Publisher<RecordsMessage>>(
+        &self,
+        r: DepositionRecords,
+        output: &P,
+    ) -> Result<(), BusError> {
         let s = &self.stats;
         s.depositions.fetch_add(1, Ordering::Relaxed);
         s.files.fetch_add(u64::from(r.files), Ordering::Relaxed);
-        s.empty_files.fetch_add(u64::from(r.empty_files), Ordering::Relaxed);
-        s.warnings.fetch_add(r.warnings.len() as u64, Ordering::Relaxed);
+        s.empty_files
+            .fetch_add(u64::from(r.empty_files), Ordering::Relaxed);
+        s.warnings
+            .fetch_add(r.warnings.len() as u64, Ordering::Relaxed);
         for w in &r.warnings {
             tracing::warn!(event = w.event, deposition_id = %r.deposition_id, message_id = w.message_id.as_deref().unwrap_or(""), file_path = %w.path, "{}", w.detail);
         }

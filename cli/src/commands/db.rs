@@ -24,7 +24,10 @@ async fn init(args: DbInitArgs) -> Result<i32> {
         return Ok(EXIT_INCOMPLETE);
     }
     if args.drop_and_recreate {
-        tracing::warn!(event = "drop_and_recreate", "dropping every messaging and msgmig table");
+        tracing::warn!(
+            event = "drop_and_recreate",
+            "dropping every messaging and msgmig table"
+        );
         database::drop_all(&db).await?;
     }
     database::init(&db).await?;
@@ -44,5 +47,9 @@ async fn status(args: DbStatusArgs) -> Result<i32> {
     if !missing.is_empty() {
         println!("missing tables: {}", missing.join(", "));
     }
-    Ok(if pending == 0 && missing.is_empty() { EXIT_OK } else { EXIT_INCOMPLETE })
+    Ok(if pending == 0 && missing.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INCOMPLETE
+    })
 }

@@ -1,7 +1,9 @@
 //! `msgmig migrate`: the embedded pipeline, scanner → bus → transformer → bus → loader, in one
 //! process, then a summary (architecture.md §2, "in-process").
 
-use super::{open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK};
+use super::{
+    open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK,
+};
 use crate::cli::MigrateArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::in_process::topic;
@@ -38,7 +40,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         dry_run = args.dry_run, create_tables = args.create_tables, site_id = args.site_id.as_deref().unwrap_or(""));
     let db = open_database(&args.database).await?;
     if args.create_tables && !args.dry_run {
-        msgmig_loader::database::init(&db).await.context("creating tables")?;
+        msgmig_loader::database::init(&db)
+            .await
+            .context("creating tables")?;
         tracing::info!(event = "tables_created");
     }
     require_schema(&db).await?;
@@ -46,13 +50,19 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let bar = progress_bar(ids.len() as u64, "depositions");
     let scanner = Scanner::new(&args.selection.directory, Selection::Depositions(ids));
     let scan_stats = scanner.stats();
-    let parallelism = args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let parallelism = args
+        .parallelism
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let transformer = Transformer::new(&args.selection.directory, parallelism);
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let (records_tx, records_rx) = topic(4 * args.batch_size.max(1));
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
-    let config = LoaderConfig { batch_size: args.batch_size.max(1), dry_run: args.dry_run, reconcile: args.reconcile };
+    let config = LoaderConfig {
+        batch_size: args.batch_size.max(1),
+        dry_run: args.dry_run,
+        reconcile: args.reconcile,
+    };
     let mut loader = Loader::new(db, config).with_reports(report_tx);
 
     let scan = tokio::spawn(async move { scanner.run_once(&events_tx).await });
@@ -67,14 +77,23 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         match (&report.quarantine, report.conflicts.is_empty()) {
             (Some(q), _) => {
                 summary.depositions_quarantined += 1;
-                bar.suspend(|| eprintln!("quarantined {}: {} {}", report.deposition_id, q.path.as_deref().unwrap_or(""), q.reason));
+                bar.suspend(|| {
+                    eprintln!(
+                        "quarantined {}: {} {}",
+                        report.deposition_id,
+                        q.path.as_deref().unwrap_or(""),
+                        q.reason
+                    )
+                });
                 summary.quarantined.push(report.clone());
             }
             (None, false) => summary.depositions_with_conflicts += 1,
             (None, true) => summary.depositions_loaded += 1,
         }
         for (id, owner) in &report.conflicts {
-            summary.conflicts.push((report.deposition_id.clone(), id.clone(), owner.clone()));
+            summary
+                .conflicts
+                .push((report.deposition_id.clone(), id.clone(), owner.clone()));
         }
         let c = &report.counts;
         tracing::info!(event = "deposition_complete", deposition_id = %report.deposition_id, success = report.quarantine.is_none(),
@@ -89,9 +108,17 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
             });
         }
     }
-    scan.await.expect("scanner task").context("scanning the archive")?;
-    transform.await.expect("transformer task").context("transforming")?;
-    let loader = load.await.expect("loader task").context("loading into the database")?;
+    scan.await
+        .expect("scanner task")
+        .context("scanning the archive")?;
+    transform
+        .await
+        .expect("transformer task")
+        .context("transforming")?;
+    let loader = load
+        .await
+        .expect("loader task")
+        .context("loading into the database")?;
     bar.finish_and_clear();
 
     summary.rows = loader.totals().clone();
@@ -111,14 +138,42 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
 
 fn print_summary(s: &Summary, dry_run: bool) {
     let r = &s.rows;
-    println!("{}", if dry_run { "Migration Summary (dry run: nothing written)" } else { "Migration Summary" });
-    println!("  depositions: {} ({} loaded, {} with conflicts, {} quarantined)", s.depositions, s.depositions_loaded, s.depositions_with_conflicts, s.depositions_quarantined);
-    println!("  files: {} read ({} empty), {} ignored", s.files, s.empty_files, s.files_ignored);
-    println!("  messages: {} inserted, {} updated, {} unchanged, {} stale, {} conflicts", r.inserted, r.updated, r.unchanged, r.stale, r.conflicts);
-    println!("  file references: {} inserted, {} extra in DB ({} deleted)", r.file_refs_inserted, r.file_refs_extra, r.file_refs_deleted);
-    println!("  statuses: {} written; origcomm: {} written", r.statuses_written, r.origcomm_written);
+    println!(
+        "{}",
+        if dry_run {
+            "Migration Summary (dry run: nothing written)"
+        } else {
+            "Migration Summary"
+        }
+    );
+    println!(
+        "  depositions: {} ({} loaded, {} with conflicts, {} quarantined)",
+        s.depositions,
+        s.depositions_loaded,
+        s.depositions_with_conflicts,
+        s.depositions_quarantined
+    );
+    println!(
+        "  files: {} read ({} empty), {} ignored",
+        s.files, s.empty_files, s.files_ignored
+    );
+    println!(
+        "  messages: {} inserted, {} updated, {} unchanged, {} stale, {} conflicts",
+        r.inserted, r.updated, r.unchanged, r.stale, r.conflicts
+    );
+    println!(
+        "  file references: {} inserted, {} extra in DB ({} deleted)",
+        r.file_refs_inserted, r.file_refs_extra, r.file_refs_deleted
+    );
+    println!(
+        "  statuses: {} written; origcomm: {} written",
+        r.statuses_written, r.origcomm_written
+    );
     println!("  warnings: {} (see the log)", s.warnings);
-    println!("  time: {:.2} s ({:.0} messages/s, {:.0} rows/s)", s.seconds, s.messages_per_second, s.rows_per_second);
+    println!(
+        "  time: {:.2} s ({:.0} messages/s, {:.0} rows/s)",
+        s.seconds, s.messages_per_second, s.rows_per_second
+    );
     for q in &s.quarantined {
         if let Some(q2) = &q.quarantine {
             let at = match (q2.line, q2.column) {
@@ -126,7 +181,14 @@ fn print_summary(s: &Summary, dry_run: bool) {
                 (Some(l), None) => format!(" line {l}"),
                 _ => String::new(),
             };
-            println!("  QUARANTINED {} [{}] {}{}: {}", q.deposition_id, q2.kind.as_str(), q2.path.as_deref().unwrap_or("-"), at, q2.reason);
+            println!(
+                "  QUARANTINED {} [{}] {}{}: {}",
+                q.deposition_id,
+                q2.kind.as_str(),
+                q2.path.as_deref().unwrap_or("-"),
+                at,
+                q2.reason
+            );
         }
     }
     for (dep, id, owner) in &s.conflicts {

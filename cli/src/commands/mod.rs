@@ -53,7 +53,10 @@ pub async fn require_schema(db: &DatabaseConnection) -> Result<()> {
 /// The sorted deposition ids selected by the flags.
 pub fn selected_depositions(args: &SelectionArgs) -> Result<Vec<String>> {
     if !args.directory.is_dir() {
-        bail!(UsageError(format!("--directory {} is not a folder", args.directory.display())));
+        bail!(UsageError(format!(
+            "--directory {} is not a folder",
+            args.directory.display()
+        )));
     }
     let mut ids: Vec<String> = if let Some(id) = &args.deposition {
         vec![id.clone()]
@@ -73,7 +76,9 @@ pub fn selected_depositions(args: &SelectionArgs) -> Result<Vec<String>> {
     };
     for id in &ids {
         if !msgmig_schemas::archive::is_deposition_id(id) {
-            bail!(UsageError(format!("invalid deposition id {id:?}: expected D_<digits> or G_<digits>")));
+            bail!(UsageError(format!(
+                "invalid deposition id {id:?}: expected D_<digits> or G_<digits>"
+            )));
         }
     }
     ids.sort();

@@ -1,7 +1,9 @@
 //! `msgmig verify`: re-reads the files and compares them with the database, per deposition and
 //! table (info, file references as a multiset, status, origcomm). Exit 0 only on parity.
 
-use super::{open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK};
+use super::{
+    open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK,
+};
 use crate::cli::VerifyArgs;
 use anyhow::{Context, Result};
 use msgmig_loader::read::{message_ids_of, stored_messages, StoredMessage};
@@ -55,7 +57,13 @@ fn compare(expected: &MessageRecord, stored: &StoredMessage) -> Vec<&'static str
     }
     debug_assert_eq!(
         diffs.is_empty(),
-        expected.content_sha256() == content_sha256(&stored.message, &stored.file_refs, stored.status.as_ref(), &stored.origcomm)
+        expected.content_sha256()
+            == content_sha256(
+                &stored.message,
+                &stored.file_refs,
+                stored.status.as_ref(),
+                &stored.origcomm
+            )
     );
     diffs
 }
@@ -65,14 +73,24 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
     let db = open_database(&args.database).await?;
     require_schema(&db).await?;
     let bar = progress_bar(ids.len() as u64, "depositions verified");
-    let mut report = Report { depositions: ids.len(), ..Report::default() };
+    let mut report = Report {
+        depositions: ids.len(),
+        ..Report::default()
+    };
     let root = args.selection.directory.clone();
     for chunk in ids.chunks(200) {
         let (r, c) = (root.clone(), chunk.to_vec());
-        let built = tokio::task::spawn_blocking(move || c.iter().map(|id| transform_deposition(&r, id)).collect::<Vec<_>>())
-            .await
-            .expect("verify task does not panic");
-        let mut want: Vec<String> = built.iter().flat_map(|d| d.records.iter().map(|r| r.message.message_id.clone())).collect();
+        let built = tokio::task::spawn_blocking(move || {
+            c.iter()
+                .map(|id| transform_deposition(&r, id))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("verify task does not panic");
+        let mut want: Vec<String> = built
+            .iter()
+            .flat_map(|d| d.records.iter().map(|r| r.message.message_id.clone()))
+            .collect();
         let owned = message_ids_of(&db, chunk).await?;
         want.extend(owned.iter().map(|(_, id)| id.clone()));
         want.sort();
@@ -81,7 +99,9 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         for dep in built {
             bar.inc(1);
             if let Some(q) = &dep.quarantine {
-                report.quarantined.push((dep.deposition_id.clone(), q.reason.clone()));
+                report
+                    .quarantined
+                    .push((dep.deposition_id.clone(), q.reason.clone()));
                 continue;
             }
             let before = report.differences.len();
@@ -91,12 +111,20 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
                 in_files.insert(record.message.message_id.as_str());
                 let id = record.message.message_id.clone();
                 let push = |report: &mut Report, what: &str| {
-                    report.differences.push(Difference { deposition_id: dep.deposition_id.clone(), message_id: id.clone(), what: what.to_owned() })
+                    report.differences.push(Difference {
+                        deposition_id: dep.deposition_id.clone(),
+                        message_id: id.clone(),
+                        what: what.to_owned(),
+                    })
                 };
                 match stored.get(&id) {
                     None => push(&mut report, "missing_in_db"),
                     Some(s) if s.owner.as_deref().is_some_and(|o| o != dep.deposition_id) => {
-                        report.conflicts.push((dep.deposition_id.clone(), id.clone(), s.owner.clone().unwrap_or_default()));
+                        report.conflicts.push((
+                            dep.deposition_id.clone(),
+                            id.clone(),
+                            s.owner.clone().unwrap_or_default(),
+                        ));
                     }
                     Some(s) => {
                         for table in compare(record, s) {
@@ -107,7 +135,11 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
             }
             for (owner, id) in owned.iter().filter(|(o, _)| *o == dep.deposition_id) {
                 if !in_files.contains(id.as_str()) && stored.contains_key(id) {
-                    report.differences.push(Difference { deposition_id: owner.clone(), message_id: id.clone(), what: "extra_in_db".into() });
+                    report.differences.push(Difference {
+                        deposition_id: owner.clone(),
+                        message_id: id.clone(),
+                        what: "extra_in_db".into(),
+                    });
                 }
             }
             if report.differences.len() == before {
@@ -117,22 +149,43 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
     }
     bar.finish_and_clear();
     println!("Verification Summary");
-    println!("  depositions: {} ({} with parity, {} quarantined)", report.depositions, report.depositions_with_parity, report.quarantined.len());
+    println!(
+        "  depositions: {} ({} with parity, {} quarantined)",
+        report.depositions,
+        report.depositions_with_parity,
+        report.quarantined.len()
+    );
     println!("  messages compared: {}", report.messages_compared);
     println!("  differences: {}", report.differences.len());
     for d in report.differences.iter().take(50) {
         println!("  DIFF {} {} {}", d.deposition_id, d.message_id, d.what);
     }
     if report.differences.len() > 50 {
-        println!("  … {} more in the JSON report", report.differences.len() - 50);
+        println!(
+            "  … {} more in the JSON report",
+            report.differences.len() - 50
+        );
     }
-    println!("  conflicts (message stored for another deposition): {}", report.conflicts.len());
+    println!(
+        "  conflicts (message stored for another deposition): {}",
+        report.conflicts.len()
+    );
     for (dep, reason) in &report.quarantined {
         println!("  QUARANTINED {dep}: {reason}");
     }
     if let Some(path) = &args.json_report {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    tracing::info!(event = "verify_complete", depositions = report.depositions, parity = report.depositions_with_parity, differences = report.differences.len());
-    Ok(if report.differences.is_empty() { EXIT_OK } else { EXIT_INCOMPLETE })
+    tracing::info!(
+        event = "verify_complete",
+        depositions = report.depositions,
+        parity = report.depositions_with_parity,
+        differences = report.differences.len()
+    );
+    Ok(if report.differences.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_INCOMPLETE
+    })
 }

@@ -33,7 +33,10 @@ impl MessageFileName {
             return None;
         }
         let (rest, partition) = base.rsplit_once("_P")?;
-        if partition.is_empty() || partition.len() > 9 || !partition.bytes().all(|b| b.is_ascii_digit()) {
+        if partition.is_empty()
+            || partition.len() > 9
+            || !partition.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let (id, acronym) = ContentType::ALL.iter().find_map(|ct| {
@@ -69,8 +72,15 @@ mod tests {
         assert_eq!(f.content_type, ContentType::MessagesToDepositor);
         assert_eq!((f.partition, f.version, f.zero_padded), (1, 3, false));
         let g = MessageFileName::parse("G_1000001_notes-from-annotator_P1.cif.V12").unwrap();
-        assert_eq!((g.content_type, g.version), (ContentType::NotesFromAnnotator, 12));
-        assert!(MessageFileName::parse("D_1_messages-from-depositor_P1.cif.V02").unwrap().zero_padded);
+        assert_eq!(
+            (g.content_type, g.version),
+            (ContentType::NotesFromAnnotator, 12)
+        );
+        assert!(
+            MessageFileName::parse("D_1_messages-from-depositor_P1.cif.V02")
+                .unwrap()
+                .zero_padded
+        );
     }
 
     #[test]
@@ -91,7 +101,11 @@ mod tests {
             "D__messages-to-depositor_P1.cif.V1",
             "D_1_messages-to-depositor_Px.cif.V1",
         ] {
-            assert_eq!(MessageFileName::parse(name), None, "{name} is not a message file");
+            assert_eq!(
+                MessageFileName::parse(name),
+                None,
+                "{name} is not a message file"
+            );
         }
     }
 

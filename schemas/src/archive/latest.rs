@@ -60,7 +60,10 @@ where
             }
             Some(current) => {
                 let (cur_v, new_v) = (current.parsed.version, candidate.parsed.version);
-                let replace = new_v > cur_v || (new_v == cur_v && current.parsed.zero_padded && !candidate.parsed.zero_padded);
+                let replace = new_v > cur_v
+                    || (new_v == cur_v
+                        && current.parsed.zero_padded
+                        && !candidate.parsed.zero_padded);
                 let reason = if new_v == cur_v {
                     IgnoreReason::DuplicateVersion
                 } else {
@@ -98,16 +101,40 @@ mod tests {
             ],
         );
         let names: Vec<_> = l.latest.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["D_1_messages-to-depositor_P1.cif.V10", "D_1_notes-from-annotator_P1.cif.V1"]);
+        assert_eq!(
+            names,
+            [
+                "D_1_messages-to-depositor_P1.cif.V10",
+                "D_1_notes-from-annotator_P1.cif.V1"
+            ]
+        );
         assert_eq!(l.ignored.len(), 5);
-        assert!(l.ignored.contains(&("D_1_messages-to-depositor_P1.cif.V9".into(), IgnoreReason::OlderVersion)));
-        assert!(l.ignored.contains(&("D_2_messages-from-depositor_P1.cif.V1".into(), IgnoreReason::OtherDeposition)));
+        assert!(l.ignored.contains(&(
+            "D_1_messages-to-depositor_P1.cif.V9".into(),
+            IgnoreReason::OlderVersion
+        )));
+        assert!(l.ignored.contains(&(
+            "D_2_messages-from-depositor_P1.cif.V1".into(),
+            IgnoreReason::OtherDeposition
+        )));
     }
 
     #[test]
     fn unpadded_name_wins_over_padded_duplicate() {
-        let l = classify_entries("D_1", ["D_1_messages-to-depositor_P1.cif.V02", "D_1_messages-to-depositor_P1.cif.V2"]);
+        let l = classify_entries(
+            "D_1",
+            [
+                "D_1_messages-to-depositor_P1.cif.V02",
+                "D_1_messages-to-depositor_P1.cif.V2",
+            ],
+        );
         assert_eq!(l.latest[0].name, "D_1_messages-to-depositor_P1.cif.V2");
-        assert_eq!(l.ignored, vec![("D_1_messages-to-depositor_P1.cif.V02".into(), IgnoreReason::DuplicateVersion)]);
+        assert_eq!(
+            l.ignored,
+            vec![(
+                "D_1_messages-to-depositor_P1.cif.V02".into(),
+                IgnoreReason::DuplicateVersion
+            )]
+        );
     }
 }

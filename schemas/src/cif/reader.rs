@@ -105,14 +105,20 @@ impl<'a> Lexer<'a> {
         if b == b'_' {
             return Ok((start, Token::Tag(word)));
         }
-        let lower_prefix = |p: &str| word.get(..p.len()).is_some_and(|w| w.eq_ignore_ascii_case(p));
+        let lower_prefix = |p: &str| {
+            word.get(..p.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(p))
+        };
         if lower_prefix("data_") {
             return Ok((start, Token::DataBlock(&word[5..])));
         }
         if word.eq_ignore_ascii_case("loop_") {
             return Ok((start, Token::Loop));
         }
-        if lower_prefix("save_") || word.eq_ignore_ascii_case("global_") || word.eq_ignore_ascii_case("stop_") {
+        if lower_prefix("save_")
+            || word.eq_ignore_ascii_case("global_")
+            || word.eq_ignore_ascii_case("stop_")
+        {
             return Err(self.error(start, ParseErrorKind::ReservedWord(word.to_owned())));
         }
         if matches!(b, b'$' | b'[' | b']') {
@@ -206,7 +212,11 @@ impl<'a> Parser<'a> {
         if offset < at {
             return Position::of_offset(self.lexer.text, offset).line;
         }
-        let line = line + self.lexer.bytes[at..offset].iter().filter(|&&b| b == b'\n').count();
+        let line = line
+            + self.lexer.bytes[at..offset]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
         self.line_cursor = (offset, line);
         line
     }
@@ -227,13 +237,16 @@ impl<'a> Parser<'a> {
             match token {
                 Token::Eof => return Ok(doc),
                 Token::DataBlock(name) => {
-                    return Err(self
-                        .lexer
-                        .error(offset, ParseErrorKind::MultipleDataBlocks(format!("data_{name}"))));
+                    return Err(self.lexer.error(
+                        offset,
+                        ParseErrorKind::MultipleDataBlocks(format!("data_{name}")),
+                    ));
                 }
                 Token::Value(v) => {
                     let shown = v.as_literal().chars().take(40).collect();
-                    return Err(self.lexer.error(offset, ParseErrorKind::ValueWithoutTag(shown)));
+                    return Err(self
+                        .lexer
+                        .error(offset, ParseErrorKind::ValueWithoutTag(shown)));
                 }
                 Token::Tag(tag) => self.pair(&mut doc, &mut seen_tags, offset, tag)?,
                 Token::Loop => self.loop_(&mut doc, &mut seen_tags, offset)?,
@@ -247,10 +260,14 @@ impl<'a> Parser<'a> {
         offset: usize,
         tag: &str,
     ) -> Result<(String, String), ParseError> {
-        let parts = split_tag(tag)
-            .ok_or_else(|| self.lexer.error(offset, ParseErrorKind::MalformedTag(tag.to_owned())))?;
+        let parts = split_tag(tag).ok_or_else(|| {
+            self.lexer
+                .error(offset, ParseErrorKind::MalformedTag(tag.to_owned()))
+        })?;
         if !seen.insert(parts.clone()) {
-            return Err(self.lexer.error(offset, ParseErrorKind::DuplicateTag(tag.to_owned())));
+            return Err(self
+                .lexer
+                .error(offset, ParseErrorKind::DuplicateTag(tag.to_owned())));
         }
         Ok(parts)
     }
@@ -266,7 +283,11 @@ impl<'a> Parser<'a> {
         let (value_offset, token) = self.next()?;
         let value = match token {
             Token::Value(v) => v,
-            _ => return Err(self.lexer.error(offset, ParseErrorKind::MissingValue(tag.to_owned()))),
+            _ => {
+                return Err(self
+                    .lexer
+                    .error(offset, ParseErrorKind::MissingValue(tag.to_owned())))
+            }
         };
         let line = self.line_of(value_offset);
         let table = match doc.tables.iter_mut().position(|t| t.category == category) {
@@ -282,7 +303,9 @@ impl<'a> Parser<'a> {
             }
         };
         if table.is_loop {
-            return Err(self.lexer.error(offset, ParseErrorKind::MixedCategoryForms(category)));
+            return Err(self
+                .lexer
+                .error(offset, ParseErrorKind::MixedCategoryForms(category)));
         }
         table.attributes.push(attribute);
         table.rows[0].push(value);
@@ -306,7 +329,9 @@ impl<'a> Parser<'a> {
                 None => category = Some(cat),
                 // One loop holds one category in mmCIF; a second one is a malformed file.
                 Some(c) if *c != cat => {
-                    return Err(self.lexer.error(offset, ParseErrorKind::MalformedTag(tag.to_owned())));
+                    return Err(self
+                        .lexer
+                        .error(offset, ParseErrorKind::MalformedTag(tag.to_owned())));
                 }
                 Some(_) => {}
             }
@@ -316,7 +341,9 @@ impl<'a> Parser<'a> {
             return Err(self.lexer.error(loop_offset, ParseErrorKind::EmptyLoop));
         };
         if doc.tables.iter().any(|t| t.category == category) {
-            return Err(self.lexer.error(loop_offset, ParseErrorKind::MixedCategoryForms(category)));
+            return Err(self
+                .lexer
+                .error(loop_offset, ParseErrorKind::MixedCategoryForms(category)));
         }
         let width = attributes.len();
         let mut values = Vec::new();

@@ -100,7 +100,10 @@ fn can_be_bare(s: &str) -> bool {
     let Some(first) = s.bytes().next() else {
         return false;
     };
-    if matches!(first, b'_' | b'#' | b'$' | b'\'' | b'"' | b';' | b'[' | b']') {
+    if matches!(
+        first,
+        b'_' | b'#' | b'$' | b'\'' | b'"' | b';' | b'[' | b']'
+    ) {
         return false;
     }
     // CIF 1.1 unquoted strings are printable ASCII only (gemmi rejects anything else bare).
@@ -166,10 +169,21 @@ mod tests {
 
     #[test]
     fn bare_values_exclude_cif_specials() {
-        for s in ["", "?", ".", "_x", "#x", "$x", "'x", "\"x", ";x", "[x", "]x", "a b", "a\tb", "é", "x\u{7f}", "data_x", "LOOP_", "save_a", "stop_", "stop_#", "loop_x", "global_"] {
+        for s in [
+            "", "?", ".", "_x", "#x", "$x", "'x", "\"x", ";x", "[x", "]x", "a b", "a\tb", "é",
+            "x\u{7f}", "data_x", "LOOP_", "save_a", "stop_", "stop_#", "loop_x", "global_",
+        ] {
             assert!(!can_be_bare(s), "{s:?} must be quoted");
         }
-        for s in ["abc", "x_y", "a#b", "a'b", "D_000219", "2022-08-09", "xloop_"] {
+        for s in [
+            "abc",
+            "x_y",
+            "a#b",
+            "a'b",
+            "D_000219",
+            "2022-08-09",
+            "xloop_",
+        ] {
             assert!(can_be_bare(s), "{s:?} can stay bare");
         }
     }
@@ -179,7 +193,10 @@ mod tests {
         assert!(can_quote_with("it's", '\''));
         assert!(!can_quote_with("it' s", '\''));
         assert!(!can_quote_with("ends'", '\''));
-        assert!(!can_quote_with("x'#y", '\''), "gemmi reads '#' after a quote as a comment");
+        assert!(
+            !can_quote_with("x'#y", '\''),
+            "gemmi reads '#' after a quote as a comment"
+        );
         assert!(can_quote_with("it' s", '"'));
     }
 }

@@ -5,7 +5,8 @@ pub struct Migration;
 
 /// Mirrors `_pdbx_deposition_message_origcomm_reference` (domain.md §4.4) in the style of the
 /// app tables. `orig_timestamp` stays text: its format is whatever the archived e-mail had.
-const MYSQL: &[&str] = &["CREATE TABLE IF NOT EXISTS pdbx_deposition_message_origcomm_reference (
+const MYSQL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS pdbx_deposition_message_origcomm_reference (
     ordinal_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     message_id VARCHAR(64) NOT NULL,
     deposition_data_set_id VARCHAR(50) NOT NULL,
@@ -20,7 +21,8 @@ const MYSQL: &[&str] = &["CREATE TABLE IF NOT EXISTS pdbx_deposition_message_ori
     INDEX idx_message_id (message_id),
     INDEX idx_deposition_id (deposition_data_set_id),
     FOREIGN KEY (message_id) REFERENCES pdbx_deposition_message_info(message_id) ON DELETE CASCADE
-) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"];
+) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+];
 
 const SQLITE: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS pdbx_deposition_message_origcomm_reference (

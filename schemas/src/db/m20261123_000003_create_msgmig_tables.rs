@@ -115,7 +115,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let tables = ["msgmig_message_provenance", "msgmig_depositions", "msgmig_quarantine", "msgmig_consumer_offsets"];
+        let tables = [
+            "msgmig_message_provenance",
+            "msgmig_depositions",
+            "msgmig_quarantine",
+            "msgmig_consumer_offsets",
+        ];
         super::drop_tables(manager, &tables).await
     }
 }

@@ -54,11 +54,19 @@ pub const ALL_TABLES: [&str; 8] = [
 ];
 
 /// Runs a list of DDL statements for the connection's backend.
-async fn run_all(manager: &SchemaManager<'_>, mysql: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
+async fn run_all(
+    manager: &SchemaManager<'_>,
+    mysql: &[&str],
+    sqlite: &[&str],
+) -> Result<(), DbErr> {
     let statements = match manager.get_database_backend() {
         DbBackend::MySql => mysql,
         DbBackend::Sqlite => sqlite,
-        other => return Err(DbErr::Migration(format!("unsupported database backend {other:?}"))),
+        other => {
+            return Err(DbErr::Migration(format!(
+                "unsupported database backend {other:?}"
+            )))
+        }
     };
     let conn = manager.get_connection();
     for sql in statements {
@@ -71,7 +79,8 @@ async fn run_all(manager: &SchemaManager<'_>, mysql: &[&str], sqlite: &[&str]) -
 async fn drop_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
     let conn = manager.get_connection();
     for t in tables.iter().rev() {
-        conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}")).await?;
+        conn.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}"))
+            .await?;
     }
     Ok(())
 }

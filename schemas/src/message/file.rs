@@ -75,16 +75,45 @@ impl MessageFile {
     pub fn from_document(doc: &Document) -> Self {
         let mut unknown = Vec::new();
         for t in &doc.tables {
-            let known = [InfoRow::CATEGORY, FileRefRow::CATEGORY, StatusRow::CATEGORY, OrigcommRow::CATEGORY];
+            let known = [
+                InfoRow::CATEGORY,
+                FileRefRow::CATEGORY,
+                StatusRow::CATEGORY,
+                OrigcommRow::CATEGORY,
+            ];
             if !known.contains(&t.category.as_str()) {
                 unknown.push(UnknownContent::Category(t.category.clone()));
             }
         }
         MessageFile {
-            info: rows_of(doc, InfoRow::CATEGORY, InfoRow::ATTRIBUTES, &mut unknown, InfoRow::from_values),
-            file_refs: rows_of(doc, FileRefRow::CATEGORY, FileRefRow::ATTRIBUTES, &mut unknown, FileRefRow::from_values),
-            statuses: rows_of(doc, StatusRow::CATEGORY, StatusRow::ATTRIBUTES, &mut unknown, StatusRow::from_values),
-            origcomm: rows_of(doc, OrigcommRow::CATEGORY, OrigcommRow::ATTRIBUTES, &mut unknown, OrigcommRow::from_values),
+            info: rows_of(
+                doc,
+                InfoRow::CATEGORY,
+                InfoRow::ATTRIBUTES,
+                &mut unknown,
+                InfoRow::from_values,
+            ),
+            file_refs: rows_of(
+                doc,
+                FileRefRow::CATEGORY,
+                FileRefRow::ATTRIBUTES,
+                &mut unknown,
+                FileRefRow::from_values,
+            ),
+            statuses: rows_of(
+                doc,
+                StatusRow::CATEGORY,
+                StatusRow::ATTRIBUTES,
+                &mut unknown,
+                StatusRow::from_values,
+            ),
+            origcomm: rows_of(
+                doc,
+                OrigcommRow::CATEGORY,
+                OrigcommRow::ATTRIBUTES,
+                &mut unknown,
+                OrigcommRow::from_values,
+            ),
             unknown,
         }
     }
@@ -93,10 +122,38 @@ impl MessageFile {
     /// order info, file reference, status, origcomm; empty categories omitted.
     pub fn to_document(&self) -> Document {
         let tables = [
-            table_of(InfoRow::CATEGORY, InfoRow::ATTRIBUTES, self.info.iter().map(|(_, r)| r.clone().into_values()).collect()),
-            table_of(FileRefRow::CATEGORY, FileRefRow::ATTRIBUTES, self.file_refs.iter().map(|(_, r)| r.clone().into_values()).collect()),
-            table_of(StatusRow::CATEGORY, StatusRow::ATTRIBUTES, self.statuses.iter().map(|(_, r)| r.clone().into_values()).collect()),
-            table_of(OrigcommRow::CATEGORY, OrigcommRow::ATTRIBUTES, self.origcomm.iter().map(|(_, r)| r.clone().into_values()).collect()),
+            table_of(
+                InfoRow::CATEGORY,
+                InfoRow::ATTRIBUTES,
+                self.info
+                    .iter()
+                    .map(|(_, r)| r.clone().into_values())
+                    .collect(),
+            ),
+            table_of(
+                FileRefRow::CATEGORY,
+                FileRefRow::ATTRIBUTES,
+                self.file_refs
+                    .iter()
+                    .map(|(_, r)| r.clone().into_values())
+                    .collect(),
+            ),
+            table_of(
+                StatusRow::CATEGORY,
+                StatusRow::ATTRIBUTES,
+                self.statuses
+                    .iter()
+                    .map(|(_, r)| r.clone().into_values())
+                    .collect(),
+            ),
+            table_of(
+                OrigcommRow::CATEGORY,
+                OrigcommRow::ATTRIBUTES,
+                self.origcomm
+                    .iter()
+                    .map(|(_, r)| r.clone().into_values())
+                    .collect(),
+            ),
         ];
         Document {
             block_name: "messages".into(),
@@ -111,6 +168,9 @@ impl MessageFile {
 
     /// `true` when the file holds no row of any category.
     pub fn is_empty(&self) -> bool {
-        self.info.is_empty() && self.file_refs.is_empty() && self.statuses.is_empty() && self.origcomm.is_empty()
+        self.info.is_empty()
+            && self.file_refs.is_empty()
+            && self.statuses.is_empty()
+            && self.origcomm.is_empty()
     }
 }

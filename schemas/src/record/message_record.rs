@@ -121,7 +121,12 @@ impl MessageRecord {
     /// file-reference multiset, status and origcomm. Two records with the same hash load the
     /// same rows; provenance is not part of it.
     pub fn content_sha256(&self) -> String {
-        content_sha256(&self.message, &self.file_refs, self.status.as_ref(), &self.origcomm)
+        content_sha256(
+            &self.message,
+            &self.file_refs,
+            self.status.as_ref(),
+            &self.origcomm,
+        )
     }
 }
 
@@ -137,7 +142,8 @@ pub fn content_sha256(
     refs.sort();
     let mut orig: Vec<&OrigcommColumns> = origcomm.iter().collect();
     orig.sort();
-    let canonical = serde_json::to_vec(&(message, refs, status, orig)).expect("plain data serialises");
+    let canonical =
+        serde_json::to_vec(&(message, refs, status, orig)).expect("plain data serialises");
     hex::encode(Sha256::digest(canonical))
 }
 

@@ -6,9 +6,9 @@ mod message_record;
 
 pub use file_event::{FileChange, FileEvent};
 pub use message_record::{
-    content_sha256,
-    DepositionEnd, DepositionOutcome, FileRefColumns, MessageColumns, MessageRecord, OrigcommColumns, Provenance,
-    Quarantine, QuarantineKind, RecordsMessage, StatusColumns,
+    content_sha256, DepositionEnd, DepositionOutcome, FileRefColumns, MessageColumns,
+    MessageRecord, OrigcommColumns, Provenance, Quarantine, QuarantineKind, RecordsMessage,
+    StatusColumns,
 };
 
 /// Version of every JSON payload msgmig publishes; readers reject newer major shapes.
