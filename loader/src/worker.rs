@@ -178,7 +178,7 @@ impl Loader {
         } else {
             stored_generations(&txn, &ends).await?
         };
-        for end in ends {
+        for end in ends.iter().copied() {
             let (counts, conflicts) = open.remove(&end.deposition_id).unwrap_or_default();
             let stale = stored
                 .get(&end.deposition_id)
@@ -187,9 +187,6 @@ impl Loader {
                 DepositionOutcome::Quarantined(q) => Some(q.clone()),
                 DepositionOutcome::Transformed => None,
             };
-            if !self.config.dry_run && !stale {
-                record_end(&txn, end, quarantine.as_ref(), &conflicts).await?;
-            }
             reports.push(DepositionReport {
                 deposition_id: end.deposition_id.clone(),
                 files: end.files,
@@ -198,6 +195,15 @@ impl Loader {
                 conflicts,
                 stale,
             });
+        }
+        if !self.config.dry_run {
+            let fresh: Vec<_> = ends
+                .iter()
+                .zip(&reports)
+                .filter(|(_, r)| !r.stale)
+                .map(|(e, r)| (*e, r.quarantine.as_ref(), r.conflicts.as_slice()))
+                .collect();
+            record_ends(&txn, &fresh).await?;
         }
         if self.config.dry_run {
             txn.rollback().await?;
@@ -243,63 +249,73 @@ async fn stored_generations<C: ConnectionTrait>(
         .collect()
 }
 
-/// Records a deposition's outcome: its state row, and its quarantine/conflict rows replaced by
-/// the current ones (a deposition that loads cleanly leaves quarantine).
-async fn record_end<C: ConnectionTrait>(
+/// Records the outcome of every deposition that ended in this batch, in three statements: their
+/// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
+/// their state rows upserted.
+async fn record_ends<C: ConnectionTrait>(
     conn: &C,
-    end: &DepositionEnd,
-    quarantine: Option<&Quarantine>,
-    conflicts: &[(String, String)],
+    ends: &[(&DepositionEnd, Option<&Quarantine>, &[(String, String)])],
 ) -> Result<(), DbErr> {
-    let dep: Value = end.deposition_id.clone().into();
-    exec(
-        conn,
-        "DELETE FROM msgmig_quarantine WHERE deposition_id = ?",
-        vec![dep.clone()],
-    )
-    .await?;
-    let row = |kind: QuarantineKind,
-               message_id: Option<String>,
-               path: Option<String>,
-               version: Option<u32>,
-               line: Option<usize>,
-               column: Option<usize>,
-               reason: String|
-     -> Vec<Value> {
-        vec![
-            dep.clone(),
-            kind.as_str().to_owned().into(),
-            message_id.into(),
-            path.into(),
-            version.map(i64::from).into(),
-            line.map(|l| l as i64).into(),
-            column.map(|c| c as i64).into(),
-            reason.into(),
-            end.generation.into(),
-        ]
-    };
-    let mut rows = Vec::new();
-    if let Some(q) = quarantine {
-        rows.push(row(
-            q.kind,
-            q.message_id.clone(),
-            q.path.clone(),
-            q.file_version,
-            q.line,
-            q.column,
-            q.reason.clone(),
-        ));
+    if ends.is_empty() {
+        return Ok(());
     }
-    for (id, owner) in conflicts {
-        rows.push(row(
-            QuarantineKind::Conflict,
-            Some(id.clone()),
-            None,
-            None,
-            None,
-            None,
-            format!("message id already stored for deposition {owner}"),
-        ));
+    let ids: Vec<Value> = ends
+        .iter()
+        .map(|(e, _, _)| e.deposition_id.clone().into())
+        .collect();
+    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
+        let sql = format!(
+            "DELETE FROM msgmig_quarantine WHERE deposition_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        exec(conn, &sql, chunk.to_vec()).await?;
+    }
+    let mut quarantine_rows = Vec::new();
+    let mut state_rows = Vec::new();
+    for (end, quarantine, conflicts) in ends {
+        let row = |kind: QuarantineKind,
+                   message_id: Option<String>,
+                   q: Option<&Quarantine>,
+                   reason: String|
+         -> Vec<Value> {
+            vec![
+                end.deposition_id.clone().into(),
+                kind.as_str().to_owned().into(),
+                message_id.into(),
+                q.and_then(|q| q.path.clone()).into(),
+                q.and_then(|q| q.file_version).map(i64::from).into(),
+                q.and_then(|q| q.line).map(|l| l as i64).into(),
+                q.and_then(|q| q.column).map(|c| c as i64).into(),
+                reason.into(),
+                end.generation.into(),
+            ]
+        };
+        if let Some(q) = quarantine {
+            quarantine_rows.push(row(q.kind, q.message_id.clone(), Some(q), q.reason.clone()));
+        }
+        for (id, owner) in conflicts.iter() {
+            quarantine_rows.push(row(
+                QuarantineKind::Conflict,
+                Some(id.clone()),
+                None,
+                format!("message id already stored for deposition {owner}"),
+            ));
+        }
+        let state = if quarantine.is_some() {
+            "quarantined"
+        } else if conflicts.is_empty() {
+            "loaded"
+        } else {
+            "conflicts"
+        };
+        state_rows.push(vec![
+            end.deposition_id.clone().into(),
+            end.generation.into(),
+            state.to_owned().into(),
+            i64::from(end.files).into(),
+            i64::from(end.messages).into(),
+            (conflicts.len() as i64).into(),
+        ]);
     }
     let columns = [
         "deposition_id",
@@ -312,41 +328,17 @@ async fn record_end<C: ConnectionTrait>(
         "reason",
         "generation",
     ];
-    insert_rows(conn, "msgmig_quarantine", &columns, rows, "").await?;
-    let state = if quarantine.is_some() {
-        "quarantined"
-    } else if conflicts.is_empty() {
-        "loaded"
-    } else {
-        "conflicts"
-    };
-    let values: Vec<Value> = vec![
-        dep,
-        end.generation.into(),
-        state.to_owned().into(),
-        i64::from(end.files).into(),
-        i64::from(end.messages).into(),
-        (conflicts.len() as i64).into(),
-    ];
-    let suffix = crate::sql::upsert_suffix(
-        conn.get_database_backend(),
+    insert_rows(conn, "msgmig_quarantine", &columns, quarantine_rows, "").await?;
+    let updated = ["generation", "state", "files", "messages", "conflicts"];
+    let suffix = crate::sql::upsert_suffix(conn.get_database_backend(), "deposition_id", &updated);
+    let columns = [
         "deposition_id",
-        &["generation", "state", "files", "messages", "conflicts"],
-    );
-    insert_rows(
-        conn,
-        "msgmig_depositions",
-        &[
-            "deposition_id",
-            "generation",
-            "state",
-            "files",
-            "messages",
-            "conflicts",
-        ],
-        vec![values],
-        &suffix,
-    )
-    .await?;
+        "generation",
+        "state",
+        "files",
+        "messages",
+        "conflicts",
+    ];
+    insert_rows(conn, "msgmig_depositions", &columns, state_rows, &suffix).await?;
     Ok(())
 }
