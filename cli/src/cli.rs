@@ -32,8 +32,40 @@ pub enum Command {
     /// Database schema: create, verify, drop and recreate, show status.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Write the database back to CIF message files the legacy application reads (lossless,
+    /// always re-parseable; never into a live archive unless --into-archive is given).
+    Export(ExportArgs),
     /// Write a deterministic synthetic archive (for benches and scale tests).
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["deposition", "depositions", "all"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["output_dir", "into_archive"])))]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Export this deposition (`D_…` or `G_…`, as stored in deposition_data_set_id).
+    #[arg(long, value_name = "ID")]
+    pub deposition: Option<String>,
+    /// Export these depositions.
+    #[arg(long, value_name = "ID", num_args = 1..)]
+    pub depositions: Vec<String>,
+    /// Export every deposition in the database.
+    #[arg(long)]
+    pub all: bool,
+    /// Write `DIR/<ID>/<ID>_<content-type>_P1.cif.V<n>` (n = next after what DIR already holds).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Write new versions into this live archive (explicit on purpose: never by accident).
+    #[arg(long, value_name = "ARCHIVE")]
+    pub into_archive: Option<PathBuf>,
+    /// Replace the latest existing version instead of writing the next one.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Write non-ASCII as raw UTF-8 instead of `&#NNN;` references (the legacy files' form).
+    #[arg(long)]
+    pub utf8: bool,
 }
 
 /// Where the database is. Precedence: `--database-url`, `MSGMIG_DATABASE_URL`, the legacy
@@ -97,6 +129,14 @@ pub struct VerifyArgs {
     /// Write the full JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json_report: Option<PathBuf>,
+    /// Also export the database to a temporary folder, re-read it with our reader and compare
+    /// every value with the database.
+    #[arg(long)]
+    pub roundtrip: bool,
+    /// Cut-over gate: exit 0 only if every deposition is loaded with parity, nothing is
+    /// quarantined, and no file is newer than its last load. Prints a checklist.
+    #[arg(long)]
+    pub gate: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,7 @@ async fn main() {
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Verify(args) => commands::verify::run(args).await,
         Command::Db(cmd) => commands::db::run(cmd).await,
+        Command::Export(args) => commands::export::run(args).await,
         Command::Generate(args) => commands::generate::run(args),
     };
     match result {

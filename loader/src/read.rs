@@ -2,19 +2,20 @@
 
 use crate::sql::select_in;
 use msgmig_schemas::archive::ContentType;
-use msgmig_schemas::record::{FileRefColumns, MessageColumns, OrigcommColumns, StatusColumns};
+use msgmig_schemas::record::{
+    FileRefColumns, MessageColumns, MessageContent, OrigcommColumns, StatusColumns,
+};
 use sea_orm::{ConnectionTrait, DbErr};
 use std::collections::HashMap;
 
-/// Everything the app tables (and origcomm) hold for one message.
+/// Everything the app tables (and origcomm) hold for one message, and who owns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
-    pub message: MessageColumns,
-    pub file_refs: Vec<FileRefColumns>,
-    pub status: Option<StatusColumns>,
-    pub origcomm: Vec<OrigcommColumns>,
+    pub content: MessageContent,
     /// Owning deposition folder from msgmig's provenance (None: not written by msgmig).
     pub owner: Option<String>,
+    /// The table's `ordinal_id` (insertion order; ties of equal timestamps keep it on export).
+    pub ordinal_id: i64,
 }
 
 fn opt(v: Option<String>) -> String {
@@ -29,7 +30,7 @@ pub async fn stored_messages<C: ConnectionTrait>(
     let rows = select_in(
         conn,
         "SELECT i.message_id, i.deposition_data_set_id, i.timestamp, i.sender, i.context_type, i.context_value, \
-         i.parent_message_id, i.message_subject, i.message_text, i.message_type, i.send_status, i.content_type, p.deposition_id \
+         i.parent_message_id, i.message_subject, i.message_text, i.message_type, i.send_status, i.content_type, p.deposition_id, i.ordinal_id \
          FROM pdbx_deposition_message_info i LEFT JOIN msgmig_message_provenance p ON p.message_id = i.message_id WHERE i.message_id",
         ids,
     )
@@ -53,14 +54,19 @@ pub async fn stored_messages<C: ConnectionTrait>(
                 .ok_or_else(|| DbErr::Type(format!("unknown content_type {content_type}")))?,
         };
         let owner = r.try_get_by_index(12)?;
+        let ordinal_id = r.try_get_by_index(13)?;
+        let content = MessageContent {
+            message,
+            file_refs: Vec::new(),
+            status: None,
+            origcomm: Vec::new(),
+        };
         out.insert(
-            message.message_id.clone(),
+            content.message.message_id.clone(),
             StoredMessage {
-                message,
-                file_refs: Vec::new(),
-                status: None,
-                origcomm: Vec::new(),
+                content,
                 owner,
+                ordinal_id,
             },
         );
     }
@@ -74,7 +80,7 @@ pub async fn stored_messages<C: ConnectionTrait>(
     for r in refs {
         let id: String = r.try_get_by_index(0)?;
         if let Some(m) = out.get_mut(&id) {
-            m.file_refs.push(FileRefColumns {
+            m.content.file_refs.push(FileRefColumns {
                 deposition_data_set_id: r.try_get_by_index(1)?,
                 content_type: r.try_get_by_index(2)?,
                 content_format: r.try_get_by_index(3)?,
@@ -94,7 +100,7 @@ pub async fn stored_messages<C: ConnectionTrait>(
     for r in statuses {
         let id: String = r.try_get_by_index(0)?;
         if let Some(m) = out.get_mut(&id) {
-            m.status = Some(StatusColumns {
+            m.content.status = Some(StatusColumns {
                 deposition_data_set_id: r.try_get_by_index(1)?,
                 read_status: opt(r.try_get_by_index(2)?),
                 action_reqd: opt(r.try_get_by_index(3)?),
@@ -112,7 +118,7 @@ pub async fn stored_messages<C: ConnectionTrait>(
     for r in origcomm {
         let id: String = r.try_get_by_index(0)?;
         if let Some(m) = out.get_mut(&id) {
-            m.origcomm.push(OrigcommColumns {
+            m.content.origcomm.push(OrigcommColumns {
                 deposition_data_set_id: r.try_get_by_index(1)?,
                 orig_message_id: opt(r.try_get_by_index(2)?),
                 orig_deposition_data_set_id: opt(r.try_get_by_index(3)?),
@@ -141,4 +147,64 @@ pub async fn message_ids_of<C: ConnectionTrait>(
     rows.into_iter()
         .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
         .collect()
+}
+
+/// Message ids per `deposition_data_set_id` (the app's notion of a deposition).
+pub async fn message_ids_by_deposition<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = select_in(conn, "SELECT deposition_data_set_id, message_id FROM pdbx_deposition_message_info WHERE deposition_data_set_id", deposition_ids).await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
+}
+
+/// Every `deposition_data_set_id` in the info table, sorted.
+pub async fn all_depositions<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = "SELECT DISTINCT deposition_data_set_id FROM pdbx_deposition_message_info ORDER BY deposition_data_set_id";
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await?;
+    rows.into_iter().map(|r| r.try_get_by_index(0)).collect()
+}
+
+/// The loader's last recorded outcome per deposition folder: (generation, state).
+pub async fn deposition_states<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<HashMap<String, (i64, String)>, DbErr> {
+    let rows = select_in(
+        conn,
+        "SELECT deposition_id, generation, state FROM msgmig_depositions WHERE deposition_id",
+        deposition_ids,
+    )
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get_by_index(0)?,
+                (r.try_get_by_index(1)?, r.try_get_by_index(2)?),
+            ))
+        })
+        .collect()
+}
+
+/// Open quarantine rows (kinds other than conflicts) per deposition folder.
+pub async fn quarantine_counts<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<HashMap<String, i64>, DbErr> {
+    let rows = select_in(
+        conn,
+        "SELECT deposition_id FROM msgmig_quarantine WHERE deposition_id",
+        deposition_ids,
+    )
+    .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        *out.entry(r.try_get_by_index::<String>(0)?).or_insert(0) += 1;
+    }
+    Ok(out)
 }

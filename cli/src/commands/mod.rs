@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 pub mod db;
+pub mod export;
 pub mod generate;
 pub mod migrate;
 pub mod verify;

@@ -6,9 +6,12 @@ use super::{
 };
 use crate::cli::VerifyArgs;
 use anyhow::{Context, Result};
-use msgmig_loader::read::{message_ids_of, stored_messages, StoredMessage};
-use msgmig_schemas::record::{content_sha256, MessageRecord};
-use msgmig_transformer::transform_deposition;
+use msgmig_loader::read::{
+    deposition_states, message_ids_of, quarantine_counts, stored_messages, StoredMessage,
+};
+use msgmig_schemas::archive::MessageFileName;
+use msgmig_schemas::record::{content_sha256, deposition_files, Encoding, MessageRecord};
+use msgmig_transformer::{build_records, transform_deposition, SourceFile};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -31,6 +34,84 @@ pub struct Report {
     pub quarantined: Vec<(String, String)>,
     /// (deposition, message id, owning deposition): ids stored for another deposition.
     pub conflicts: Vec<(String, String, String)>,
+    /// With `--roundtrip`: messages exported, re-read and compared with the database.
+    pub roundtrip_messages: usize,
+    /// With `--roundtrip`: values that did not come back equal (table or reason).
+    pub roundtrip_differences: Vec<Difference>,
+    /// With `--gate`: depositions not recorded as loaded cleanly by the loader.
+    pub not_loaded: Vec<String>,
+    /// With `--gate`: depositions whose files changed after their last load.
+    pub changed_since_load: Vec<String>,
+    /// With `--gate`: open quarantine/conflict rows in the database.
+    pub quarantine_rows: i64,
+}
+
+/// Exports the stored messages of one deposition folder (UTF-8, so exact), re-reads the files
+/// with our reader and the transformer, and lists what does not come back equal.
+fn roundtrip(dep: &str, stored: &[&StoredMessage]) -> (usize, Vec<Difference>) {
+    let mut sorted = stored.to_vec();
+    sorted.sort_by_key(|m| m.ordinal_id);
+    let contents: Vec<_> = sorted.iter().map(|m| m.content.clone()).collect();
+    let mut files = Vec::new();
+    let mut diffs = Vec::new();
+    for f in deposition_files(&contents, Encoding::Utf8) {
+        let name = MessageFileName::canonical(dep, f.content_type, 1);
+        let text = match f.file.write() {
+            Ok(t) => t,
+            Err(e) => {
+                diffs.push(Difference {
+                    deposition_id: dep.into(),
+                    message_id: String::new(),
+                    what: format!("roundtrip_unwritable: {e}"),
+                });
+                continue;
+            }
+        };
+        files.push(SourceFile {
+            path: format!("{dep}/{name}"),
+            name: MessageFileName::parse(&name).expect("canonical names parse"),
+            size: text.len() as u64,
+            bytes: text.into_bytes(),
+            mtime_ns: 0,
+            sha256: String::new(),
+        });
+    }
+    let rebuilt = build_records(dep, &files);
+    if let Some(q) = rebuilt.quarantine {
+        diffs.push(Difference {
+            deposition_id: dep.into(),
+            message_id: q.message_id.unwrap_or_default(),
+            what: format!("roundtrip_unreadable: {}", q.reason),
+        });
+        return (0, diffs);
+    }
+    let by_id: std::collections::HashMap<&str, &&StoredMessage> = sorted
+        .iter()
+        .map(|m| (m.content.message.message_id.as_str(), m))
+        .collect();
+    for record in &rebuilt.records {
+        if let Some(s) = by_id.get(record.message.message_id.as_str()) {
+            for table in compare(record, s) {
+                diffs.push(Difference {
+                    deposition_id: dep.into(),
+                    message_id: record.message.message_id.clone(),
+                    what: format!("roundtrip {table}"),
+                });
+            }
+        }
+    }
+    if rebuilt.records.len() != sorted.len() {
+        diffs.push(Difference {
+            deposition_id: dep.into(),
+            message_id: String::new(),
+            what: format!(
+                "roundtrip_count {} of {}",
+                rebuilt.records.len(),
+                sorted.len()
+            ),
+        });
+    }
+    (rebuilt.records.len(), diffs)
 }
 
 fn same<T: Ord + Clone + PartialEq>(a: &[T], b: &[T]) -> bool {
@@ -43,6 +124,7 @@ fn same<T: Ord + Clone + PartialEq>(a: &[T], b: &[T]) -> bool {
 /// Names the tables that differ between a record built from the files and the stored message.
 fn compare(expected: &MessageRecord, stored: &StoredMessage) -> Vec<&'static str> {
     let mut diffs = Vec::new();
+    let stored = &stored.content;
     if expected.message != stored.message {
         diffs.push("pdbx_deposition_message_info");
     }
@@ -96,7 +178,35 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         want.sort();
         want.dedup();
         let stored = stored_messages(&db, &want).await?;
+        let states = if args.gate {
+            deposition_states(&db, chunk).await?
+        } else {
+            Default::default()
+        };
+        if args.gate {
+            report.quarantine_rows += quarantine_counts(&db, chunk).await?.values().sum::<i64>();
+        }
         for dep in built {
+            if args.gate {
+                match states.get(&dep.deposition_id) {
+                    Some((generation, state)) if state == "loaded" => {
+                        if dep.generation > *generation {
+                            report.changed_since_load.push(dep.deposition_id.clone());
+                        }
+                    }
+                    _ => report.not_loaded.push(dep.deposition_id.clone()),
+                }
+            }
+            if args.roundtrip {
+                let mine: Vec<&StoredMessage> = owned
+                    .iter()
+                    .filter(|(o, _)| *o == dep.deposition_id)
+                    .filter_map(|(_, id)| stored.get(id))
+                    .collect();
+                let (n, diffs) = roundtrip(&dep.deposition_id, &mine);
+                report.roundtrip_messages += n;
+                report.roundtrip_differences.extend(diffs);
+            }
             bar.inc(1);
             if let Some(q) = &dep.quarantine {
                 report
@@ -173,6 +283,67 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
     for (dep, reason) in &report.quarantined {
         println!("  QUARANTINED {dep}: {reason}");
     }
+    if args.roundtrip {
+        println!(
+            "  round trip (DB → CIF → our reader): {} messages, {} differences",
+            report.roundtrip_messages,
+            report.roundtrip_differences.len()
+        );
+        for d in report.roundtrip_differences.iter().take(20) {
+            println!(
+                "  ROUNDTRIP {} {} {}",
+                d.deposition_id, d.message_id, d.what
+            );
+        }
+    }
+    let mut passed = report.differences.is_empty() && report.roundtrip_differences.is_empty();
+    if args.gate {
+        let checks = [
+            (
+                "every deposition loaded by the loader",
+                report.not_loaded.is_empty(),
+                format!("{} not loaded", report.not_loaded.len()),
+            ),
+            (
+                "files equal the database (parity)",
+                report.differences.is_empty(),
+                format!("{} differences", report.differences.len()),
+            ),
+            (
+                "nothing quarantined or conflicting",
+                report.quarantined.is_empty() && report.quarantine_rows == 0,
+                format!(
+                    "{} quarantined, {} open quarantine rows",
+                    report.quarantined.len(),
+                    report.quarantine_rows
+                ),
+            ),
+            (
+                "no file newer than its last load",
+                report.changed_since_load.is_empty(),
+                format!("{} changed since", report.changed_since_load.len()),
+            ),
+            (
+                "consumer lag 0",
+                true,
+                "n/a: no Kafka configured".to_owned(),
+            ),
+        ];
+        println!("Cut-over gate");
+        for (what, ok, detail) in &checks {
+            println!(
+                "  [{}] {what}{}",
+                if *ok { "x" } else { " " },
+                if *ok {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                }
+            );
+        }
+        passed = passed && checks.iter().all(|c| c.1);
+        println!("  gate: {}", if passed { "PASSED" } else { "FAILED" });
+    }
     if let Some(path) = &args.json_report {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -183,9 +354,5 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         parity = report.depositions_with_parity,
         differences = report.differences.len()
     );
-    Ok(if report.differences.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_INCOMPLETE
-    })
+    Ok(if passed { EXIT_OK } else { EXIT_INCOMPLETE })
 }

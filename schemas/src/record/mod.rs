@@ -3,6 +3,7 @@
 
 mod file_event;
 mod message_record;
+mod to_cif;
 
 pub use file_event::{FileChange, FileEvent};
 pub use message_record::{
@@ -10,6 +11,8 @@ pub use message_record::{
     MessageRecord, OrigcommColumns, Provenance, Quarantine, QuarantineKind, RecordsMessage,
     StatusColumns,
 };
+
+pub use to_cif::{deposition_files, Alteration, Encoding, ExportedFile, MessageContent};
 
 /// Version of every JSON payload msgmig publishes; readers reject newer major shapes.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,206 @@
+//! `msgmig export`: the database back to CIF files (issue 6; domain.md §7 with B11–B12 fixed).
+//! Streams in chunks of depositions: four queries per chunk, never per message.
+
+use super::{open_database, progress_bar, require_schema, UsageError, EXIT_INCOMPLETE, EXIT_OK};
+use crate::cli::ExportArgs;
+use anyhow::{Context, Result};
+use msgmig_loader::read::{
+    all_depositions, message_ids_by_deposition, stored_messages, StoredMessage,
+};
+use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
+use msgmig_schemas::record::{deposition_files, Alteration, Encoding, ExportedFile};
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Depositions fetched per round of queries.
+const CHUNK: usize = 200;
+
+/// The files of each requested deposition (`deposition_data_set_id`), in request order;
+/// depositions without messages are absent.
+pub async fn load_files(
+    db: &DatabaseConnection,
+    ids: &[String],
+    encoding: Encoding,
+) -> Result<Vec<(String, Vec<ExportedFile>)>> {
+    let pairs = message_ids_by_deposition(db, ids).await?;
+    let message_ids: Vec<String> = pairs.iter().map(|(_, m)| m.clone()).collect();
+    let mut stored = stored_messages(db, &message_ids).await?;
+    let mut by_dep: HashMap<String, Vec<StoredMessage>> = HashMap::new();
+    for (dep, id) in pairs {
+        if let Some(m) = stored.remove(&id) {
+            by_dep.entry(dep).or_default().push(m);
+        }
+    }
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            let mut messages = by_dep.remove(id)?;
+            messages.sort_by_key(|m| m.ordinal_id);
+            let contents: Vec<_> = messages.into_iter().map(|m| m.content).collect();
+            Some((id.clone(), deposition_files(&contents, encoding)))
+        })
+        .collect())
+}
+
+/// The version to write for a content type in `dir`: next after the highest present, or the
+/// highest itself with `overwrite` (1 when none).
+fn version_to_write(
+    dir: &Path,
+    id: &str,
+    content_type: msgmig_schemas::archive::ContentType,
+    overwrite: bool,
+) -> u32 {
+    let latest = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| MessageFileName::parse(&e.file_name().to_string_lossy()))
+        .filter(|f| f.deposition_id == id && f.content_type == content_type)
+        .map(|f| f.version)
+        .max()
+        .unwrap_or(0);
+    if overwrite {
+        latest.max(1)
+    } else {
+        latest + 1
+    }
+}
+
+/// Writes through a temporary file and a rename: a crash never leaves a half-written file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("msgmig-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub async fn run(args: ExportArgs) -> Result<i32> {
+    let started = Instant::now();
+    let explicit: Vec<String> = args
+        .deposition
+        .iter()
+        .cloned()
+        .chain(args.depositions.iter().cloned())
+        .collect();
+    for id in &explicit {
+        if !is_deposition_id(id) {
+            return Err(UsageError(format!(
+                "invalid deposition id {id:?}: expected D_<digits> or G_<digits>"
+            ))
+            .into());
+        }
+    }
+    let (root, live) = match (&args.output_dir, &args.into_archive) {
+        (Some(dir), _) => (dir.clone(), false),
+        (None, Some(dir)) => (dir.clone(), true),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    if root.exists() && !root.is_dir() {
+        return Err(UsageError(format!("{} is not a folder", root.display())).into());
+    }
+    if live {
+        tracing::warn!(event = "export_into_archive", archive = %root.display(), "writing new versions into a live archive");
+    }
+    let db = open_database(&args.database).await?;
+    require_schema(&db).await?;
+    let ids = if args.all {
+        all_depositions(&db).await?
+    } else {
+        explicit
+    };
+    tracing::info!(event = "export_start", depositions = ids.len(), output_dir = %root.display());
+    let encoding = if args.utf8 {
+        Encoding::Utf8
+    } else {
+        Encoding::CharacterReferences
+    };
+    let bar = progress_bar(ids.len() as u64, "depositions exported");
+    let (mut exported, mut empty, mut failed, mut files, mut messages) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut alterations: Vec<(String, Alteration)> = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let loaded = load_files(&db, chunk, encoding).await?;
+        let with_messages: std::collections::HashSet<&str> =
+            loaded.iter().map(|(id, _)| id.as_str()).collect();
+        for id in chunk
+            .iter()
+            .filter(|id| !with_messages.contains(id.as_str()))
+        {
+            empty += 1;
+            bar.inc(1);
+            tracing::warn!(event = "no_messages_found", deposition_id = %id, "no messages in the database: nothing written");
+        }
+        for (id, dep_files) in loaded {
+            bar.inc(1);
+            let dir = root.join(&id);
+            let result: Result<()> = (|| {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                for f in &dep_files {
+                    let version = version_to_write(&dir, &id, f.content_type, args.overwrite);
+                    let path = dir.join(MessageFileName::canonical(&id, f.content_type, version));
+                    let text = f.file.write().context("a value cannot be written")?;
+                    write_atomically(&path, &text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    tracing::info!(event = "file_exported", deposition_id = %id, file_path = %path.display(), messages = f.file.info.len());
+                }
+                Ok(())
+            })();
+            match result {
+                Ok(()) => {
+                    exported += 1;
+                    files += dep_files.len() as u64;
+                    messages += dep_files
+                        .iter()
+                        .map(|f| f.file.info.len() as u64)
+                        .sum::<u64>();
+                    alterations.extend(
+                        dep_files
+                            .into_iter()
+                            .flat_map(|f| f.alterations)
+                            .map(|a| (id.clone(), a)),
+                    );
+                }
+                Err(e) => {
+                    failed += 1;
+                    bar.suspend(|| eprintln!("error: {id}: {e:#}"));
+                    tracing::error!(event = "deposition_export_failed", deposition_id = %id, error = %format!("{e:#}"));
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!("Export Summary");
+    println!(
+        "  depositions: {} exported, {} without messages, {} failed",
+        exported, empty, failed
+    );
+    println!("  files written: {files}; messages: {messages}");
+    println!(
+        "  time: {seconds:.2} s ({:.0} messages/s)",
+        messages as f64 / seconds.max(1e-9)
+    );
+    println!(
+        "  values the format forced to change: {}",
+        alterations.len()
+    );
+    for (dep, a) in alterations.iter().take(20) {
+        println!("  ALTERED {dep} {} {}: {}", a.message_id, a.column, a.what);
+    }
+    tracing::info!(
+        event = "export_summary",
+        exported,
+        empty,
+        failed,
+        files,
+        messages,
+        alterations = alterations.len()
+    );
+    Ok(if failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_INCOMPLETE
+    })
+}
