@@ -46,6 +46,17 @@ pub trait Subscriber<T>: Send {
     fn try_next(&mut self) -> Option<Envelope<T>>;
 }
 
+/// The partition of `partition_key` among `partitions` (FNV-1a 64, stable across processes and
+/// releases): every producer computes the same partition for a deposition (architecture.md §2).
+pub fn partition_for(partition_key: &str, partitions: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in partition_key.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % partitions.max(1) as u64) as usize
+}
+
 pub mod in_process {
     //! Bounded in-process channels (a full channel makes the publisher wait).
 
@@ -70,6 +81,33 @@ pub mod in_process {
     pub fn topic<T>(capacity: usize) -> (InProcessPublisher<T>, InProcessSubscriber<T>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         (InProcessPublisher(tx), InProcessSubscriber(rx))
+    }
+
+    /// A topic split into `partitions` queues of `capacity` each; an envelope goes to the queue of
+    /// [`super::partition_for`] its partition key, so one deposition stays in one queue, in order.
+    pub fn partitioned_topic<T>(
+        partitions: usize,
+        capacity: usize,
+    ) -> (PartitionedPublisher<T>, Vec<InProcessSubscriber<T>>) {
+        let (txs, rxs) = (0..partitions.max(1)).map(|_| topic(capacity)).unzip();
+        (PartitionedPublisher(txs), rxs)
+    }
+
+    /// Publishes into the partition of each envelope's partition key.
+    #[derive(Debug)]
+    pub struct PartitionedPublisher<T>(Vec<InProcessPublisher<T>>);
+
+    impl<T> Clone for PartitionedPublisher<T> {
+        fn clone(&self) -> Self {
+            PartitionedPublisher(self.0.clone())
+        }
+    }
+
+    impl<T: Send> Publisher<T> for PartitionedPublisher<T> {
+        async fn publish(&self, envelope: Envelope<T>) -> Result<(), BusError> {
+            let i = super::partition_for(&envelope.partition_key, self.0.len());
+            self.0[i].publish(envelope).await
+        }
     }
 
     impl<T: Send> Publisher<T> for InProcessPublisher<T> {
@@ -111,6 +149,31 @@ pub mod in_process {
             }
             producer.await.unwrap();
             assert_eq!(got, (0..10).collect::<Vec<_>>());
+        }
+
+        #[tokio::test]
+        async fn a_partition_key_always_maps_to_the_same_queue() {
+            let (tx, mut rxs) = partitioned_topic::<u32>(3, 16);
+            for i in 0..6 {
+                let env = Envelope {
+                    key: i.to_string(),
+                    partition_key: "D_000219".into(),
+                    payload: i,
+                };
+                tx.publish(env).await.unwrap();
+            }
+            drop(tx);
+            let want = crate::partition_for("D_000219", 3);
+            let mut got = Vec::new();
+            while let Some(e) = rxs[want].next().await {
+                got.push(e.payload);
+            }
+            assert_eq!(
+                got,
+                (0..6).collect::<Vec<_>>(),
+                "one deposition, one queue, in order"
+            );
+            assert_eq!(crate::partition_for("D_000219", 3), want, "stable");
         }
 
         #[tokio::test]

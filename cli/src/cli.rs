@@ -115,6 +115,10 @@ pub struct MigrateArgs {
     /// Depositions parsed at once (default: number of CPUs).
     #[arg(long)]
     pub parallelism: Option<usize>,
+    /// Loader partitions (parallel transactions; depositions are split by a stable hash, so a
+    /// deposition's rows stay in order). MySQL only: SQLite always uses one.
+    #[arg(long, default_value_t = 2)]
+    pub loaders: usize,
     /// Site id (accepted for compatibility with the old scripts; recorded in the log).
     #[arg(long)]
     pub site_id: Option<String>,

@@ -335,6 +335,7 @@ fn a_line_starting_with_semicolon_is_rewritten_as_the_legacy_app_does_and_listed
             "D_1",
             "--output-dir",
             "out",
+            "--utf8",
             "--database-url",
             &url,
         ],
@@ -346,6 +347,7 @@ fn a_line_starting_with_semicolon_is_rewritten_as_the_legacy_app_does_and_listed
         stdout(&out)
     );
     let back = transform_deposition(&work.path().join("out"), "D_1");
+    assert!(back.quarantine.is_none(), "{:?}", back.quarantine);
     assert_eq!(back.records[0].message.message_text, "first\n ;second");
 }
 

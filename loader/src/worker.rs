@@ -221,6 +221,9 @@ fn is_transient(e: &DbErr) -> bool {
     matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
         || [
             "deadlock",
+            // Two partitions inserting one message id at once: replanning turns it into a conflict.
+            "duplicate entry",
+            "unique constraint",
             "lock wait timeout",
             "gone away",
             "lost connection",
