@@ -208,3 +208,24 @@ pub async fn quarantine_counts<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+/// The file ledger: every latest message file as last loaded.
+pub async fn file_ledger<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<msgmig_schemas::record::FileState>, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = "SELECT path, version, size, mtime_ns FROM msgmig_file_ledger";
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(msgmig_schemas::record::FileState {
+                path: r.try_get_by_index(0)?,
+                version: u32::try_from(r.try_get_by_index::<i32>(1)?).unwrap_or(0),
+                size: u64::try_from(r.try_get_by_index::<i64>(2)?).unwrap_or(0),
+                mtime_ns: r.try_get_by_index(3)?,
+            })
+        })
+        .collect()
+}

@@ -76,6 +76,12 @@ fn end(dep: &str, generation: i64, messages: u32) -> RecordsMessage {
         deposition_id: dep.into(),
         generation,
         files: 1,
+        file_states: vec![FileState {
+            path: format!("{dep}/{dep}_messages-to-depositor_P1.cif.V1"),
+            version: 1,
+            size: 10,
+            mtime_ns: generation,
+        }],
         messages,
         outcome: DepositionOutcome::Transformed,
     })

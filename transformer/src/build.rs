@@ -8,8 +8,8 @@ use msgmig_schemas::message::{
     FileRefRow, InfoRow, MessageFile, OrigcommRow, StatusRow, UnknownContent,
 };
 use msgmig_schemas::record::{
-    FileRefColumns, MessageColumns, MessageRecord, OrigcommColumns, Provenance, Quarantine,
-    QuarantineKind, StatusColumns, SCHEMA_VERSION,
+    FileRefColumns, FileState, MessageColumns, MessageRecord, OrigcommColumns, Provenance,
+    Quarantine, QuarantineKind, StatusColumns, SCHEMA_VERSION,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -32,6 +32,8 @@ pub struct DepositionRecords {
     pub generation: i64,
     /// Latest files read (including empty ones).
     pub files: u32,
+    /// The state of each file as read (the scanner's ledger after the load commits).
+    pub file_states: Vec<FileState>,
     /// Empty (0-byte) latest files: "no messages yet".
     pub empty_files: u32,
     pub records: Vec<MessageRecord>,
@@ -367,6 +369,15 @@ pub fn build_records(deposition_id: &str, files: &[SourceFile]) -> DepositionRec
         deposition_id: deposition_id.to_owned(),
         generation,
         files: files.len() as u32,
+        file_states: files
+            .iter()
+            .map(|f| FileState {
+                path: f.path.clone(),
+                version: f.name.version,
+                size: f.size,
+                mtime_ns: f.mtime_ns,
+            })
+            .collect(),
         empty_files: files.iter().filter(|f| f.bytes.is_empty()).count() as u32,
         records: Vec::new(),
         warnings: Vec::new(),

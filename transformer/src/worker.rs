@@ -28,6 +28,8 @@ pub struct TransformStats {
 pub struct Transformer {
     root: PathBuf,
     parallelism: usize,
+    /// Quiet period per deposition before it is transformed.
+    debounce: std::time::Duration,
     stats: Arc<TransformStats>,
 }
 
@@ -39,6 +41,7 @@ pub fn transform_deposition(root: &std::path::Path, deposition_id: &str) -> Depo
             deposition_id: deposition_id.to_owned(),
             generation: 0,
             files: 0,
+            file_states: Vec::new(),
             empty_files: 0,
             records: Vec::new(),
             warnings: Vec::new(),
@@ -62,55 +65,103 @@ impl Transformer {
         Transformer {
             root: root.into(),
             parallelism: parallelism.max(1),
+            debounce: std::time::Duration::from_millis(20),
             stats: Arc::default(),
         }
+    }
+
+    /// Sets the quiet period per deposition (default 20 ms: enough to merge the events of one
+    /// scan of a folder; continuous mode uses more to merge a burst of writes).
+    pub fn with_debounce(mut self, debounce: std::time::Duration) -> Self {
+        self.debounce = debounce;
+        self
     }
 
     pub fn stats(&self) -> Arc<TransformStats> {
         self.stats.clone()
     }
 
-    /// Consumes file events until the input closes; every deposition named is transformed once
-    /// per run of consecutive events for it. Output order per deposition: records, then marker.
-    /// Completed depositions are published in input order (so runs are deterministic).
+    /// Consumes file events until the input closes.
+    ///
+    /// Debounce: a deposition is transformed once no event for it arrived for `debounce` (a
+    /// burst of writes becomes one transformation). An event for a deposition that is being
+    /// transformed schedules it again (the files may have changed after they were read). Output
+    /// order per deposition: records, then its marker; finished work is published as soon as it
+    /// is ready. `input.next()` must be cancel-safe (bounded channels and rdkafka streams are).
     pub async fn run<S, P>(&self, mut input: S, output: &P) -> Result<(), BusError>
     where
         S: Subscriber<FileEvent>,
         P: Publisher<RecordsMessage>,
     {
+        use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+        use tokio::time::Instant;
         let mut pending: JoinSet<(u64, DepositionRecords)> = JoinSet::new();
-        let mut done: std::collections::BTreeMap<u64, DepositionRecords> = Default::default();
+        let mut done: BTreeMap<u64, DepositionRecords> = BTreeMap::new();
         let (mut next_seq, mut next_out) = (0u64, 0u64);
-        let mut last: Option<String> = None;
+        let mut in_flight: HashSet<String> = HashSet::new();
+        // Debounce: deadline per waiting deposition, and (deadline, id) in arrival order.
+        let mut waiting: HashMap<String, Instant> = HashMap::new();
+        let mut queue: VecDeque<(Instant, String)> = VecDeque::new();
+        let mut input_open = true;
         loop {
-            let event = input.next().await;
-            let deposition = event.as_ref().map(|e| e.payload.deposition_id.clone());
-            if deposition.is_some() && deposition == last {
-                continue;
-            }
-            if let Some(id) = deposition.clone() {
+            // Start every deposition whose quiet period is over (or all, once input is done).
+            while let Some((deadline, id)) = queue.front().cloned() {
+                if input_open && deadline > Instant::now() {
+                    break;
+                }
+                queue.pop_front();
+                if waiting.get(&id) != Some(&deadline) {
+                    continue; // a later event moved its deadline
+                }
+                if in_flight.contains(&id) {
+                    // Still being transformed: try again after it finishes.
+                    let later = Instant::now() + self.debounce;
+                    waiting.insert(id.clone(), later);
+                    queue.push_back((later, id));
+                    break;
+                }
                 while pending.len() >= self.parallelism {
                     let (seq, r) = pending
                         .join_next()
                         .await
                         .expect("non-empty")
                         .expect("transform task does not panic");
+                    in_flight.remove(&r.deposition_id);
                     done.insert(seq, r);
                     self.flush(&mut done, &mut next_out, output).await?;
                 }
+                waiting.remove(&id);
                 let root = self.root.clone();
                 let seq = next_seq;
                 next_seq += 1;
+                in_flight.insert(id.clone());
                 pending.spawn_blocking(move || (seq, transform_deposition(&root, &id)));
-                last = deposition;
-            } else {
-                while let Some(r) = pending.join_next().await {
-                    let (seq, r) = r.expect("transform task does not panic");
+            }
+            if !input_open && queue.is_empty() && pending.is_empty() {
+                break;
+            }
+            let next_deadline = queue.front().map(|(d, _)| *d);
+            tokio::select! {
+                finished = pending.join_next(), if !pending.is_empty() => {
+                    let (seq, r) = finished.expect("non-empty").expect("transform task does not panic");
+                    in_flight.remove(&r.deposition_id);
                     done.insert(seq, r);
+                    self.flush(&mut done, &mut next_out, output).await?;
                 }
-                return self.flush(&mut done, &mut next_out, output).await;
+                () = tokio::time::sleep_until(next_deadline.unwrap_or_else(Instant::now)), if next_deadline.is_some() && input_open => {}
+                event = input.next(), if input_open => {
+                    match event {
+                        None => input_open = false,
+                        Some(event) => {
+                            let deadline = Instant::now() + self.debounce;
+                            waiting.insert(event.payload.deposition_id.clone(), deadline);
+                            queue.push_back((deadline, event.payload.deposition_id));
+                        }
+                    }
+                }
             }
         }
+        self.flush(&mut done, &mut next_out, output).await
     }
 
     async fn flush<P: Publisher<RecordsMessage>>(
@@ -164,6 +215,7 @@ impl Transformer {
             schema_version: SCHEMA_VERSION,
             deposition_id: r.deposition_id.clone(),
             generation: r.generation,
+            file_states: r.file_states,
             files: r.files,
             messages,
             outcome,

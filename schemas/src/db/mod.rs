@@ -7,10 +7,12 @@
 //!   the old tools lost (B16).
 //! - `m20261123_000003`: msgmig's own bookkeeping, all prefixed `msgmig_` (never new columns in
 //!   the app tables, architecture.md §4).
+//! - `m20261123_000004`: `msgmig_file_ledger`, the file states behind the last load (restarts).
 
 mod m20261123_000001_create_app_tables;
 mod m20261123_000002_create_origcomm_table;
 mod m20261123_000003_create_msgmig_tables;
+mod m20261123_000004_create_file_ledger;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::prelude::*;
@@ -26,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_app_tables::Migration),
             Box::new(m20261123_000002_create_origcomm_table::Migration),
             Box::new(m20261123_000003_create_msgmig_tables::Migration),
+            Box::new(m20261123_000004_create_file_ledger::Migration),
         ]
     }
 
@@ -42,7 +45,7 @@ pub const APP_TABLES: [&str; 3] = [
 ];
 
 /// Every table msgmig creates, in FK-safe creation order (drop in reverse).
-pub const ALL_TABLES: [&str; 8] = [
+pub const ALL_TABLES: [&str; 9] = [
     "pdbx_deposition_message_info",
     "pdbx_deposition_message_file_reference",
     "pdbx_deposition_message_status",
@@ -51,6 +54,7 @@ pub const ALL_TABLES: [&str; 8] = [
     "msgmig_depositions",
     "msgmig_quarantine",
     "msgmig_consumer_offsets",
+    "msgmig_file_ledger",
 ];
 
 /// Runs a list of DDL statements for the connection's backend.

@@ -210,6 +210,17 @@ pub enum DepositionOutcome {
     Quarantined(Quarantine),
 }
 
+/// The state of one message file when it was read (the ledger that makes restarts cheap).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileState {
+    /// Archive-relative path.
+    pub path: String,
+    pub version: u32,
+    pub size: u64,
+    /// ns since the Unix epoch.
+    pub mtime_ns: i64,
+}
+
 /// Marks the end of one deposition's records (same partition, after them), so the loader can
 /// keep per-deposition state (loaded, quarantined) exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +230,9 @@ pub struct DepositionEnd {
     pub generation: i64,
     /// Message files read (latest versions, including empty ones).
     pub files: u32,
+    /// Their states as read; written to the file ledger when the deposition's end commits.
+    #[serde(default)]
+    pub file_states: Vec<FileState>,
     /// Records emitted.
     pub messages: u32,
     pub outcome: DepositionOutcome,

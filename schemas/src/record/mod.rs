@@ -7,7 +7,7 @@ mod to_cif;
 
 pub use file_event::{FileChange, FileEvent};
 pub use message_record::{
-    content_sha256, DepositionEnd, DepositionOutcome, FileRefColumns, MessageColumns,
+    content_sha256, DepositionEnd, DepositionOutcome, FileRefColumns, FileState, MessageColumns,
     MessageRecord, OrigcommColumns, Provenance, Quarantine, QuarantineKind, RecordsMessage,
     StatusColumns,
 };
