@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// One-shot backfill: scan → transform → load in one process, then print a summary.
     Migrate(MigrateArgs),
+    /// Continuous migration in one process (Phase C): watch the archive, transform and load every
+    /// change until SIGINT/SIGTERM. Embedded SQLite by default.
+    Run(RunArgs),
     /// Compare the files with the database, per deposition and table; exit 0 only on parity.
     Verify(VerifyArgs),
     /// Database schema: create, verify, drop and recreate, show status.
@@ -122,6 +125,39 @@ pub struct MigrateArgs {
     /// Site id (accepted for compatibility with the old scripts; recorded in the log).
     #[arg(long)]
     pub site_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Archive root: the folder holding the `D_…`/`G_…` deposition folders.
+    #[arg(long, value_name = "DIR", env = "MSGMIG_ARCHIVE_DIR")]
+    pub directory: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Create missing tables first.
+    #[arg(long)]
+    pub create_tables: bool,
+    /// Seconds between reconciliation passes (they find what file watching missed).
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+    /// Do not watch, poll only (NFS/GPFS, where inotify sees nothing).
+    #[arg(long)]
+    pub poll_only: bool,
+    /// Quiet period (ms) a changed file must keep its size and mtime before it is read.
+    #[arg(long, default_value_t = 500)]
+    pub settle_ms: u64,
+    /// Seconds after which a legacy `.lock` is stale and ignored.
+    #[arg(long, default_value_t = 120)]
+    pub stale_lock_secs: u64,
+    /// Every n-th reconciliation pass lists every folder (the others skip unchanged folders).
+    #[arg(long, default_value_t = 12)]
+    pub full_pass_every: u32,
+    /// Loader partitions (MySQL only).
+    #[arg(long, default_value_t = 2)]
+    pub loaders: usize,
+    /// Messages per database transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Args)]

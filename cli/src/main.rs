@@ -19,6 +19,7 @@ async fn main() {
     }
     let result = match cli.command {
         Command::Migrate(args) => commands::migrate::run(args).await,
+        Command::Run(args) => commands::run::run(args).await,
         Command::Verify(args) => commands::verify::run(args).await,
         Command::Db(cmd) => commands::db::run(cmd).await,
         Command::Export(args) => commands::export::run(args).await,

@@ -343,5 +343,29 @@ async fn record_ends<C: ConnectionTrait>(
         "conflicts",
     ];
     insert_rows(conn, "msgmig_depositions", &columns, state_rows, &suffix).await?;
+    // The file ledger: exactly the files read for this state of each deposition.
+    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
+        let sql = format!(
+            "DELETE FROM msgmig_file_ledger WHERE deposition_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        exec(conn, &sql, chunk.to_vec()).await?;
+    }
+    let ledger_rows: Vec<Vec<Value>> = ends
+        .iter()
+        .flat_map(|(end, _, _)| {
+            end.file_states.iter().map(|f| {
+                vec![
+                    f.path.clone().into(),
+                    end.deposition_id.clone().into(),
+                    i64::from(f.version).into(),
+                    i64::try_from(f.size).unwrap_or(i64::MAX).into(),
+                    f.mtime_ns.into(),
+                ]
+            })
+        })
+        .collect();
+    let columns = ["path", "deposition_id", "version", "size", "mtime_ns"];
+    insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
     Ok(())
 }

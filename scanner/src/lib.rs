@@ -6,10 +6,12 @@
 //!
 //! Delivery semantics: events of one deposition are published consecutively and in content-type
 //! order; re-publishing is harmless because the transformer re-reads the folder and the loader is
-//! idempotent.
+//! idempotent. [`Watcher`] keeps scanning (watch + reconciliation, settle and lock aware).
 
 mod listing;
 mod walk;
+mod watch;
 
 pub use listing::{list_deposition, DepositionListing};
 pub use walk::{ScanError, ScanStats, Scanner, Selection};
+pub use watch::{WatchConfig, WatchStats, Watcher};

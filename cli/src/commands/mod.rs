@@ -4,6 +4,7 @@ pub mod db;
 pub mod export;
 pub mod generate;
 pub mod migrate;
+pub mod run;
 pub mod verify;
 
 use crate::cli::{DatabaseArgs, SelectionArgs};

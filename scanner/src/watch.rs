@@ -1,0 +1,387 @@
+//! Continuous scanning (issue 4): `notify` watching where the file system supports it, plus a
+//! reconciliation pass every `poll_interval` that finds whatever the watcher missed (NFS/GPFS:
+//! `poll_only`). Folders whose mtime has not changed since the last pass are skipped, except on
+//! every `full_pass_every`-th pass. The legacy `.lock` protocol creates and removes a file beside
+//! the target, so an in-place rewrite under the lock also changes the folder's mtime.
+//!
+//! A deposition's changed files are published only after a quiet period (`settle`: sizes and
+//! mtimes unchanged across it) and while no fresh legacy `.lock` sits beside them; a lock older
+//! than `stale_lock_after` is logged and ignored. The ledger (path → version, size, mtime) starts
+//! from what the database says was loaded, so a restart publishes exactly what changed meanwhile.
+
+use crate::listing::{list_deposition, mtime_ns};
+use crate::walk::ScanError;
+use msgmig_bus::{Envelope, Publisher};
+use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
+use msgmig_schemas::record::{FileChange, FileEvent, FileState, SCHEMA_VERSION};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Settings of the continuous scanner.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// Reconciliation pass period (default 5 min).
+    pub poll_interval: Duration,
+    /// No `notify` watch: polling only (NFS/GPFS, where inotify sees nothing).
+    pub poll_only: bool,
+    /// Quiet period a changed file must stay unchanged before it is published.
+    pub settle: Duration,
+    /// Age after which a legacy `.lock` is stale and ignored (the legacy timeout is 15 s).
+    pub stale_lock_after: Duration,
+    /// Every n-th reconciliation pass lists every folder, not only those whose mtime changed.
+    pub full_pass_every: u32,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            poll_interval: Duration::from_secs(300),
+            poll_only: false,
+            settle: Duration::from_millis(500),
+            stale_lock_after: Duration::from_secs(120),
+            full_pass_every: 12,
+        }
+    }
+}
+
+/// Counters of the continuous scanner (monotonically increasing).
+#[derive(Debug, Default)]
+pub struct WatchStats {
+    /// File events published (present and removed).
+    pub published: AtomicU64,
+    /// Reconciliation passes done.
+    pub passes: AtomicU64,
+    /// Times a deposition waited for a fresh `.lock`.
+    pub lock_waits: AtomicU64,
+    /// Message files that disappeared (reported; never deletes rows).
+    pub removed: AtomicU64,
+}
+
+/// A deposition waiting for its quiet period.
+#[derive(Debug)]
+struct Settling {
+    deadline: Instant,
+    snapshot: Vec<FileEvent>,
+}
+
+/// The continuous scanner.
+#[derive(Debug)]
+pub struct Watcher {
+    root: PathBuf,
+    config: WatchConfig,
+    ledger: HashMap<String, FileState>,
+    dir_mtimes: HashMap<String, i64>,
+    settling: HashMap<String, Settling>,
+    stats: Arc<WatchStats>,
+}
+
+fn state_of(e: &FileEvent) -> (u32, u64, i64) {
+    (e.version, e.size, e.mtime_ns)
+}
+
+/// The deposition folder of a path under `root` (its first component), if it names one.
+fn deposition_of(root: &Path, path: &Path) -> Option<String> {
+    let first = path.strip_prefix(root).ok()?.components().next()?;
+    let name = first.as_os_str().to_str()?;
+    is_deposition_id(name).then(|| name.to_owned())
+}
+
+impl Watcher {
+    /// A watcher of `root`, starting from `ledger` (the files as last loaded).
+    pub fn new(root: impl Into<PathBuf>, config: WatchConfig, ledger: Vec<FileState>) -> Self {
+        Watcher {
+            root: root.into(),
+            config,
+            ledger: ledger.into_iter().map(|f| (f.path.clone(), f)).collect(),
+            dir_mtimes: HashMap::new(),
+            settling: HashMap::new(),
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn stats(&self) -> Arc<WatchStats> {
+        self.stats.clone()
+    }
+
+    /// Runs until `shutdown` completes: an initial full pass, then watch events and
+    /// reconciliation passes. Errors: the root is not a folder, or the bus closed.
+    pub async fn run<P: Publisher<FileEvent>>(
+        mut self,
+        publisher: &P,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ScanError> {
+        if !self.root.is_dir() {
+            return Err(ScanError::NoArchive(self.root.clone()));
+        }
+        // Watch events carry absolute paths: compare them with an absolute root.
+        if let Ok(canonical) = std::fs::canonicalize(&self.root) {
+            self.root = canonical;
+        }
+        let (tx, mut rx) = mpsc::channel::<String>(65_536);
+        let overflow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _watcher = if self.config.poll_only {
+            None
+        } else {
+            self.start_watch(tx, overflow.clone())
+        };
+        self.pass(true).await;
+        let mut poll = tokio::time::interval(self.config.poll_interval);
+        poll.tick().await;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut passes = 0u32;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                Some(dep) = rx.recv() => self.mark(dep),
+                _ = poll.tick() => {
+                    passes += 1;
+                    let full = overflow.swap(false, Ordering::Relaxed) || passes % self.config.full_pass_every.max(1) == 0;
+                    self.pass(full).await;
+                }
+                _ = tick.tick() => self.settle(publisher).await?,
+            }
+        }
+    }
+
+    fn start_watch(
+        &self,
+        tx: mpsc::Sender<String>,
+        overflow: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Option<notify::RecommendedWatcher> {
+        use notify::{RecursiveMode, Watcher as _};
+        let root = self.root.clone();
+        let handler = move |res: notify::Result<notify::Event>| match res {
+            Ok(event) => {
+                for path in &event.paths {
+                    if let Some(dep) = deposition_of(&root, path) {
+                        if tx.try_send(dep).is_err() {
+                            overflow.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            Err(_) => overflow.store(true, Ordering::Relaxed),
+        };
+        match notify::recommended_watcher(handler)
+            .and_then(|mut w| w.watch(&self.root, RecursiveMode::Recursive).map(|()| w))
+        {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(event = "watch_unavailable", error = %e, "file watching unavailable: polling only");
+                None
+            }
+        }
+    }
+
+    /// Something happened in a deposition folder: snapshot it at once, publish once a second
+    /// look one quiet period later sees the same files.
+    fn mark(&mut self, dep: String) {
+        let later = Instant::now() + self.config.settle;
+        self.settling
+            .entry(dep)
+            .and_modify(|s| s.deadline = later)
+            .or_insert(Settling {
+                deadline: Instant::now(),
+                snapshot: Vec::new(),
+            });
+    }
+
+    /// A reconciliation pass: every deposition folder (`full`), or those whose mtime changed.
+    async fn pass(&mut self, full: bool) {
+        self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        let root = self.root.clone();
+        let known = self.dir_mtimes.clone();
+        let changed = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !is_deposition_id(&name) {
+                    continue;
+                }
+                let Ok(meta) = entry.metadata() else { continue };
+                if !meta.is_dir() {
+                    continue;
+                }
+                let m = mtime_ns(&meta);
+                if full || known.get(&name) != Some(&m) {
+                    out.push((name, m));
+                }
+            }
+            out
+        })
+        .await
+        .expect("listing task does not panic");
+        for (dep, m) in changed {
+            self.dir_mtimes.insert(dep.clone(), m);
+            if self.differs(&dep).await {
+                self.mark(dep);
+            }
+        }
+    }
+
+    /// `true` when the deposition's latest files differ from the ledger.
+    async fn differs(&self, dep: &str) -> bool {
+        let (root, d) = (self.root.clone(), dep.to_owned());
+        let Ok(Ok(listing)) = tokio::task::spawn_blocking(move || list_deposition(&root, &d)).await
+        else {
+            return false;
+        };
+        let current: HashSet<&str> = listing.events.iter().map(|e| e.path.as_str()).collect();
+        listing.events.iter().any(|e| {
+            self.ledger
+                .get(&e.path)
+                .is_none_or(|l| (l.version, l.size, l.mtime_ns) != state_of(e))
+        }) || self
+            .ledger
+            .keys()
+            .any(|p| p.starts_with(&format!("{dep}/")) && !current.contains(p.as_str()))
+    }
+
+    /// Publishes the depositions whose quiet period is over, unchanged and unlocked.
+    async fn settle<P: Publisher<FileEvent>>(&mut self, publisher: &P) -> Result<(), ScanError> {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .settling
+            .iter()
+            .filter(|(_, s)| s.deadline <= now)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for dep in due {
+            let (root, d) = (self.root.clone(), dep.clone());
+            let stale_after = self.config.stale_lock_after;
+            let listing = tokio::task::spawn_blocking(move || {
+                list_deposition(&root, &d)
+                    .map(|l| (fresh_lock(&root, &d, &l.ignored, stale_after), l))
+            })
+            .await
+            .expect("listing task does not panic");
+            let Ok((locked, listing)) = listing else {
+                self.settling.remove(&dep);
+                continue;
+            };
+            let settling = self.settling.get_mut(&dep).expect("due");
+            let same = settling.snapshot.len() == listing.events.len()
+                && settling
+                    .snapshot
+                    .iter()
+                    .zip(&listing.events)
+                    .all(|(a, b)| a.path == b.path && state_of(a) == state_of(b));
+            if !same || locked {
+                if locked {
+                    self.stats.lock_waits.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(event = "lock_wait", deposition_id = %dep, "a fresh .lock is beside the files: waiting");
+                }
+                settling.snapshot = listing.events;
+                settling.deadline = now + self.config.settle;
+                continue;
+            }
+            self.settling.remove(&dep);
+            self.publish(&dep, listing.events, publisher).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish<P: Publisher<FileEvent>>(
+        &mut self,
+        dep: &str,
+        events: Vec<FileEvent>,
+        publisher: &P,
+    ) -> Result<(), ScanError> {
+        let present: HashSet<String> = events.iter().map(|e| e.path.clone()).collect();
+        let mut out: Vec<FileEvent> = events
+            .into_iter()
+            .filter(|e| {
+                self.ledger
+                    .get(&e.path)
+                    .is_none_or(|l| (l.version, l.size, l.mtime_ns) != state_of(e))
+            })
+            .collect();
+        let prefix = format!("{dep}/");
+        let gone: Vec<FileState> = self
+            .ledger
+            .values()
+            .filter(|l| l.path.starts_with(&prefix) && !present.contains(&l.path))
+            .cloned()
+            .collect();
+        for g in gone {
+            self.ledger.remove(&g.path);
+            let superseded = out.iter().any(|e| same_content_type(&e.path, &g.path));
+            if !superseded {
+                self.stats.removed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(event = "file_disappeared", deposition_id = %dep, file_path = %g.path, "message file disappeared: database rows are kept");
+                let name = g.path.rsplit('/').next().unwrap_or_default();
+                if let Some(parsed) = MessageFileName::parse(name) {
+                    out.push(FileEvent {
+                        schema_version: SCHEMA_VERSION,
+                        path: g.path.clone(),
+                        deposition_id: dep.to_owned(),
+                        content_type: parsed.content_type,
+                        version: g.version,
+                        size: g.size,
+                        mtime_ns: g.mtime_ns,
+                        change: FileChange::Removed,
+                    });
+                }
+            }
+        }
+        for e in out {
+            if e.change == FileChange::Present {
+                self.ledger.insert(
+                    e.path.clone(),
+                    FileState {
+                        path: e.path.clone(),
+                        version: e.version,
+                        size: e.size,
+                        mtime_ns: e.mtime_ns,
+                    },
+                );
+            }
+            self.stats.published.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(event = "file_published", deposition_id = %dep, file_path = %e.path, change = ?e.change);
+            let envelope = Envelope {
+                key: e.path.clone(),
+                partition_key: dep.to_owned(),
+                payload: e,
+            };
+            publisher.publish(envelope).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `true` when two archive paths name the same deposition, content type and partition.
+fn same_content_type(a: &str, b: &str) -> bool {
+    let parse = |p: &str| MessageFileName::parse(p.rsplit('/').next().unwrap_or_default());
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x.content_type == y.content_type && x.partition == y.partition,
+        _ => false,
+    }
+}
+
+/// `true` when a legacy `<message file>.lock` younger than `stale_after` is in the folder.
+fn fresh_lock(
+    root: &Path,
+    dep: &str,
+    ignored: &[(String, msgmig_schemas::archive::IgnoreReason)],
+    stale_after: Duration,
+) -> bool {
+    ignored.iter().any(|(name, _)| {
+        let Some(target) = name.strip_suffix(".lock") else { return false };
+        if MessageFileName::parse(target).is_none() {
+            return false;
+        }
+        let Ok(meta) = std::fs::metadata(root.join(dep).join(name)) else { return false };
+        let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
+        if age > stale_after {
+            tracing::warn!(event = "stale_lock", deposition_id = %dep, filename = %name, age_seconds = age.as_secs(), "ignoring a stale .lock");
+            return false;
+        }
+        true
+    })
+}
