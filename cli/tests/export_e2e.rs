@@ -1,6 +1,10 @@
 //! `msgmig export` through the real binary: random values survive DB → CIF → our reader and
 //! gemmi; the shared samples come back equal to the originals; the CLI's edge cases.
 
+mod common;
+
+use common::{msgmig, stdout};
+
 use chrono::NaiveDateTime;
 use msgmig_loader::{database, Loader, LoaderConfig};
 use msgmig_schemas::archive::ContentType;
@@ -12,19 +16,6 @@ use proptest::strategy::ValueTree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn msgmig(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_msgmig"))
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("MSGMIG_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -1,36 +1,11 @@
 //! `msgmig migrate` + `msgmig verify` through the real binary, on archives on disk.
 
+mod common;
+
+use common::{copy_dir, example_archive, msgmig, stdout};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn msgmig(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_msgmig"))
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("MSGMIG_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn example_archive() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archive")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 #[test]
 fn example_archive_loads_with_parity_and_reruns_change_nothing() {

@@ -2,24 +2,16 @@
 //! database, with file watching and with polling only; locks and half-written files are
 //! respected; a restart publishes exactly what changed while it was down.
 
+mod common;
+
+use common::{copy_dir, example_archive};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_msgmig")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 struct Live {
@@ -70,21 +62,24 @@ impl Live {
             .unwrap()
     }
 
-    /// Waits until verify reports parity (every file value in the database).
+    /// Waits until verify reports parity (every file value in the database); on a time-out,
+    /// shows verify's output and the run's log.
     fn wait_for_parity(&self, what: &str) {
         let start = Instant::now();
         loop {
             let out = self.verify();
-            if out.status.code() == Some(0)
-                && String::from_utf8_lossy(&out.stdout).contains("0 quarantined")
-            {
+            let text = String::from_utf8_lossy(&out.stdout);
+            if out.status.code() == Some(0) && text.contains("0 quarantined") {
                 return;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{what}: no parity after 30 s:\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
+            if start.elapsed() > Duration::from_secs(30) {
+                let log =
+                    std::fs::read_to_string(self.work.path().join("run.err")).unwrap_or_default();
+                panic!(
+                    "{what}: no parity after 30 s:\n{text}{}\n--- msgmig run stderr ---\n{log}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             std::thread::sleep(Duration::from_millis(250));
         }
     }

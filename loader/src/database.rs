@@ -15,15 +15,31 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .max_connections(if sqlite { 1 } else { 4 })
         .min_connections(1)
         .sqlx_logging(false)
-        .connect_timeout(std::time::Duration::from_secs(10));
+        .connect_timeout(std::time::Duration::from_secs(10))
+        // Per connection: wait for a writer instead of failing (a `verify` beside a `run`),
+        // foreign keys on (the app tables rely on them), fsync per WAL checkpoint only.
+        .map_sqlx_sqlite_opts(|o| {
+            o.busy_timeout(std::time::Duration::from_secs(30))
+                .foreign_keys(true)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+        });
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
-        for pragma in [
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA foreign_keys = ON",
-        ] {
-            db.execute_unprepared(pragma).await?;
+        // Switching to WAL takes an exclusive lock that busy_timeout cannot wait for: do it only
+        // when the file is not in WAL yet (its first opener), never from a reader beside a writer.
+        let backend = db.get_database_backend();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "PRAGMA journal_mode",
+            ))
+            .await?;
+        let mode: String = row
+            .map(|r| r.try_get_by_index(0))
+            .transpose()?
+            .unwrap_or_default();
+        if !mode.eq_ignore_ascii_case("wal") {
+            db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
         }
     }
     Ok(db)

@@ -131,6 +131,8 @@ impl Watcher {
         };
         self.pass(true).await;
         let mut poll = tokio::time::interval(self.config.poll_interval);
+        // A pass slower than the interval must not trigger back-to-back passes.
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut passes = 0u32;
@@ -219,7 +221,9 @@ impl Watcher {
         .expect("listing task does not panic");
         for (dep, m) in changed {
             self.dir_mtimes.insert(dep.clone(), m);
-            if self.differs(&dep).await {
+            // A reconciliation finding only starts a quiet period; it never extends a running
+            // one (only real activity, a watch event, does), so slow passes cannot starve it.
+            if !self.settling.contains_key(&dep) && self.differs(&dep).await {
                 self.mark(dep);
             }
         }

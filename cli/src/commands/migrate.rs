@@ -2,12 +2,13 @@
 //! process, then a summary (architecture.md §2, "in-process").
 
 use super::{
-    open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK,
+    open_database, progress_bar, require_schema, selected_depositions, LoaderPool, EXIT_INCOMPLETE,
+    EXIT_OK,
 };
 use crate::cli::MigrateArgs;
 use anyhow::{Context, Result};
-use msgmig_bus::in_process::{partitioned_topic, topic};
-use msgmig_loader::{DepositionReport, Loader, LoaderConfig, RowCounts};
+use msgmig_bus::in_process::topic;
+use msgmig_loader::{DepositionReport, LoaderConfig, RowCounts};
 use msgmig_scanner::{Scanner, Selection};
 use msgmig_transformer::Transformer;
 use serde::Serialize;
@@ -56,27 +57,16 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let transformer = Transformer::new(&args.selection.directory, parallelism);
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
-    // SQLite has one writer; MySQL takes one transaction per partition at a time.
-    let partitions = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        1
-    } else {
-        args.loaders.max(1)
-    };
-    let (records_tx, records_rxs) = partitioned_topic(partitions, 2 * args.batch_size.max(1));
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
     let config = LoaderConfig {
         batch_size: args.batch_size.max(1),
         dry_run: args.dry_run,
         reconcile: args.reconcile,
     };
-    let mut loads = Vec::new();
-    for records_rx in records_rxs {
-        let mut loader = Loader::new(db.clone(), config.clone()).with_reports(report_tx.clone());
-        loads.push(tokio::spawn(async move {
-            loader.run(records_rx).await.map(|()| loader)
-        }));
-    }
-    drop(report_tx);
+    let LoaderPool {
+        publisher: records_tx,
+        tasks: loads,
+    } = LoaderPool::spawn(&db, config, args.loaders, Some(report_tx));
 
     let scan = tokio::spawn(async move { scanner.run_once(&events_tx).await });
     let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });
@@ -127,13 +117,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         .await
         .expect("transformer task")
         .context("transforming")?;
-    for load in loads {
-        let loader = load
-            .await
-            .expect("loader task")
-            .context("loading into the database")?;
-        summary.rows.add(loader.totals());
-    }
+    summary.rows = LoaderPool::join(loads).await?;
     bar.finish_and_clear();
 
     summary.files = transform_stats.files.load(Ordering::Relaxed);

@@ -97,3 +97,52 @@ pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     );
     bar
 }
+
+/// Running loader tasks behind one partitioned publisher (architecture.md §2: one deposition,
+/// one partition, in order). SQLite has one writer, so it always gets one partition.
+pub struct LoaderPool {
+    pub publisher:
+        msgmig_bus::in_process::PartitionedPublisher<msgmig_schemas::record::RecordsMessage>,
+    pub tasks: Vec<tokio::task::JoinHandle<Result<msgmig_loader::Loader, sea_orm::DbErr>>>,
+}
+
+impl LoaderPool {
+    pub fn spawn(
+        db: &DatabaseConnection,
+        config: msgmig_loader::LoaderConfig,
+        partitions: usize,
+        reports: Option<tokio::sync::mpsc::UnboundedSender<msgmig_loader::DepositionReport>>,
+    ) -> Self {
+        let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+        let partitions = if sqlite { 1 } else { partitions.max(1) };
+        let (publisher, receivers) =
+            msgmig_bus::in_process::partitioned_topic(partitions, 2 * config.batch_size.max(1));
+        let tasks = receivers
+            .into_iter()
+            .map(|rx| {
+                let mut loader = msgmig_loader::Loader::new(db.clone(), config.clone());
+                if let Some(tx) = &reports {
+                    loader = loader.with_reports(tx.clone());
+                }
+                tokio::spawn(async move { loader.run(rx).await.map(|()| loader) })
+            })
+            .collect();
+        LoaderPool { publisher, tasks }
+    }
+
+    /// Waits for every loader (after the publisher side is gone) and adds up their rows.
+    pub async fn join(
+        tasks: Vec<tokio::task::JoinHandle<Result<msgmig_loader::Loader, sea_orm::DbErr>>>,
+    ) -> Result<msgmig_loader::RowCounts> {
+        let mut rows = msgmig_loader::RowCounts::default();
+        for task in tasks {
+            rows.add(
+                task.await
+                    .expect("loader task")
+                    .context("loading into the database")?
+                    .totals(),
+            );
+        }
+        Ok(rows)
+    }
+}

@@ -2,12 +2,12 @@
 //! loader(s) on the in-process bus, until SIGINT/SIGTERM. Shutdown drains: the watcher stops,
 //! the transformer finishes what it read, the loaders commit what they received.
 
-use super::{open_database, require_schema, EXIT_OK};
+use super::{open_database, require_schema, LoaderPool, EXIT_OK};
 use crate::cli::RunArgs;
 use anyhow::{Context, Result};
-use msgmig_bus::in_process::{partitioned_topic, topic};
+use msgmig_bus::in_process::topic;
 use msgmig_loader::read::file_ledger;
-use msgmig_loader::{Loader, LoaderConfig, RowCounts};
+use msgmig_loader::LoaderConfig;
 use msgmig_scanner::{WatchConfig, Watcher};
 use msgmig_transformer::Transformer;
 use std::sync::atomic::Ordering;
@@ -48,24 +48,15 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         Transformer::new(&args.directory, parallelism).with_debounce(Duration::from_millis(200));
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
-    let partitions = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        1
-    } else {
-        args.loaders.max(1)
-    };
-    let (records_tx, records_rxs) = partitioned_topic(partitions, 2 * args.batch_size.max(1));
     let loader_config = LoaderConfig {
         batch_size: args.batch_size.max(1),
         dry_run: false,
         reconcile: false,
     };
-    let mut loads = Vec::new();
-    for records_rx in records_rxs {
-        let mut loader = Loader::new(db.clone(), loader_config.clone());
-        loads.push(tokio::spawn(async move {
-            loader.run(records_rx).await.map(|()| loader)
-        }));
-    }
+    let LoaderPool {
+        publisher: records_tx,
+        tasks: loads,
+    } = LoaderPool::spawn(&db, loader_config, args.loaders, None);
     let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });
     watcher
         .run(&events_tx, shutdown_signal())
@@ -76,15 +67,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .await
         .expect("transformer task")
         .context("transforming")?;
-    let mut rows = RowCounts::default();
-    for load in loads {
-        rows.add(
-            load.await
-                .expect("loader task")
-                .context("loading")?
-                .totals(),
-        );
-    }
+    let rows = LoaderPool::join(loads).await?;
     println!("Run Summary");
     println!(
         "  file events published: {} ({} disappeared); reconciliation passes: {}; lock waits: {}",

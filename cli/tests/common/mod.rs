@@ -1,0 +1,36 @@
+//! Helpers shared by the binary's end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `msgmig` in `cwd` (without any database URL from the environment).
+pub fn msgmig(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_msgmig"))
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("MSGMIG_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The example archive shipped in the repository.
+pub fn example_archive() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archive")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
