@@ -158,6 +158,9 @@ pub struct RunArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// Serve /metrics, /healthz and /readyz here (port 0 picks a free port, logged at start).
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub metrics_addr: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod generate;
+mod serve;
 mod telemetry;
 
 use clap::Parser;

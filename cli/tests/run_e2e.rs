@@ -44,11 +44,19 @@ impl Live {
                 "--create-tables",
                 "--settle-ms",
                 "200",
+                "--metrics-addr",
+                "127.0.0.1:0",
             ])
             .args(extra)
             .env_remove("MSGMIG_DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.work.path().join("run.err"))
+                    .unwrap(),
+            )
             .spawn()
             .unwrap()
     }
@@ -131,12 +139,45 @@ impl Live {
     }
 }
 
+/// GET `path` from the run's metrics address (printed on its stderr).
+fn http_get(live: &Live, path: &str) -> String {
+    use std::io::{Read, Write};
+    let log = std::fs::read_to_string(live.work.path().join("run.err")).unwrap();
+    let url = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split("metrics on http://").nth(1))
+        .expect("metrics address printed");
+    let addr = url.trim_end_matches("/metrics");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).unwrap();
+    body
+}
+
 fn changes_arrive(extra: &[&str]) {
     let live = Live::new();
     let child = live.start(extra);
     live.wait_for_parity("initial load");
     live.make_changes();
     live.wait_for_parity("after the changes");
+    let metrics = http_get(&live, "/metrics");
+    let freshness = metrics
+        .lines()
+        .find(|l| l.starts_with("msgmig_loader_freshness_seconds_count"))
+        .expect("freshness histogram");
+    let observed: f64 = freshness.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        observed >= 3.0,
+        "the changed depositions were observed: {freshness}"
+    );
+    assert!(
+        metrics.contains("msgmig_scanner_files_published_total{change=\"present\"}"),
+        "{metrics}"
+    );
+    assert!(http_get(&live, "/healthz").contains("200 OK"));
+    assert!(http_get(&live, "/readyz").contains("ready"));
     let summary = Live::stop(child);
     assert!(
         summary.contains("34 inserted, 2 updated"),

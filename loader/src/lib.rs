@@ -15,6 +15,7 @@
 
 mod columns;
 pub mod database;
+pub mod metrics;
 pub mod plan;
 pub mod read;
 mod sql;

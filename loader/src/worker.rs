@@ -45,6 +45,8 @@ pub struct DepositionReport {
     pub conflicts: Vec<(String, String)>,
     /// The marker was older than the stored state (a stale replay): nothing recorded.
     pub stale: bool,
+    /// Newest file mtime (ns) of the deposition's state (freshness is measured from it).
+    pub generation: i64,
 }
 
 /// Loads records into the database.
@@ -118,6 +120,7 @@ impl Loader {
                     return Ok(());
                 }
                 Err(e) if attempt < 5 && is_transient(&e) => {
+                    crate::metrics::DB_RETRIES.inc();
                     tracing::warn!(event = "db_retry", attempt, error = %e, "database error, retrying the batch");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
@@ -151,6 +154,7 @@ impl Loader {
             .collect();
         ids.sort();
         ids.dedup();
+        let started = std::time::Instant::now();
         let txn = self.db.begin().await?;
         let current = fetch_current(&txn, &ids).await?;
         let planned = plan(records, current);
@@ -194,6 +198,7 @@ impl Loader {
                 quarantine,
                 conflicts,
                 stale,
+                generation: end.generation,
             });
         }
         if !self.config.dry_run {
@@ -212,7 +217,64 @@ impl Loader {
         }
         self.open = open;
         self.totals.add(&counts);
+        if !self.config.dry_run {
+            observe(&counts, &reports, planned.len(), started.elapsed());
+        }
         Ok(reports)
+    }
+}
+
+/// Updates the loader metrics after a committed batch.
+fn observe(
+    counts: &RowCounts,
+    reports: &[DepositionReport],
+    messages: usize,
+    elapsed: std::time::Duration,
+) {
+    use crate::metrics::*;
+    for (outcome, n) in [
+        ("inserted", counts.inserted),
+        ("updated", counts.updated),
+        ("unchanged", counts.unchanged),
+        ("stale", counts.stale),
+        ("conflict", counts.conflicts),
+    ] {
+        MESSAGES.with_label_values(&[outcome]).inc_by(n);
+    }
+    for (table, n) in [
+        (
+            "pdbx_deposition_message_info",
+            counts.inserted + counts.updated,
+        ),
+        (
+            "pdbx_deposition_message_file_reference",
+            counts.file_refs_inserted,
+        ),
+        ("pdbx_deposition_message_status", counts.statuses_written),
+        (
+            "pdbx_deposition_message_origcomm_reference",
+            counts.origcomm_written,
+        ),
+    ] {
+        ROWS.with_label_values(&[table]).inc_by(n);
+    }
+    BATCH_SECONDS.observe(elapsed.as_secs_f64());
+    BATCH_MESSAGES.observe(messages as f64);
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    for r in reports.iter().filter(|r| !r.stale) {
+        let state = if r.quarantine.is_some() {
+            "quarantined"
+        } else if r.conflicts.is_empty() {
+            "loaded"
+        } else {
+            "conflicts"
+        };
+        DEPOSITIONS.with_label_values(&[state]).inc();
+        if r.counts.inserted + r.counts.updated > 0 && r.generation > 0 {
+            FRESHNESS_SECONDS.observe(((now_ns - r.generation) as f64 / 1e9).max(0.0));
+        }
     }
 }
 

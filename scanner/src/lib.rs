@@ -9,6 +9,7 @@
 //! idempotent. [`Watcher`] keeps scanning (watch + reconciliation, settle and lock aware).
 
 mod listing;
+pub mod metrics;
 mod walk;
 mod watch;
 

@@ -107,6 +107,7 @@ impl Scanner {
                 }
             };
             self.stats.depositions.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::FILES_IGNORED.inc_by(listing.ignored.len() as u64);
             self.stats
                 .ignored
                 .fetch_add(listing.ignored.len() as u64, Ordering::Relaxed);
@@ -115,6 +116,9 @@ impl Scanner {
             }
             for event in listing.events {
                 self.stats.files.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::FILES_PUBLISHED
+                    .with_label_values(&["present"])
+                    .inc();
                 let envelope = Envelope {
                     key: event.path.clone(),
                     partition_key: event.deposition_id.clone(),

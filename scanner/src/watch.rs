@@ -197,6 +197,9 @@ impl Watcher {
     /// A reconciliation pass: every deposition folder (`full`), or those whose mtime changed.
     async fn pass(&mut self, full: bool) {
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::PASSES
+            .with_label_values(&[if full { "full" } else { "pruned" }])
+            .inc();
         let root = self.root.clone();
         let known = self.dir_mtimes.clone();
         let changed = tokio::task::spawn_blocking(move || {
@@ -279,6 +282,7 @@ impl Watcher {
             if !same || locked {
                 if locked {
                     self.stats.lock_waits.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::LOCK_WAITS.inc();
                     tracing::debug!(event = "lock_wait", deposition_id = %dep, "a fresh .lock is beside the files: waiting");
                 }
                 settling.snapshot = listing.events;
@@ -347,6 +351,13 @@ impl Watcher {
                 );
             }
             self.stats.published.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::FILES_PUBLISHED
+                .with_label_values(&[if e.change == FileChange::Present {
+                    "present"
+                } else {
+                    "removed"
+                }])
+                .inc();
             tracing::info!(event = "file_published", deposition_id = %dep, file_path = %e.path, change = ?e.change);
             let envelope = Envelope {
                 key: e.path.clone(),

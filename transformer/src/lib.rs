@@ -16,6 +16,7 @@
 
 pub mod build;
 mod convert;
+pub mod metrics;
 mod order;
 pub mod read;
 pub mod worker;

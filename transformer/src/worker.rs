@@ -192,6 +192,24 @@ impl Transformer {
         for w in &r.warnings {
             tracing::warn!(event = w.event, deposition_id = %r.deposition_id, message_id = w.message_id.as_deref().unwrap_or(""), file_path = %w.path, "{}", w.detail);
         }
+        crate::metrics::FILES_READ.inc_by(u64::from(r.files));
+        for w in &r.warnings {
+            crate::metrics::WARNINGS.with_label_values(&[w.event]).inc();
+        }
+        crate::metrics::RECORDS.inc_by(r.records.len() as u64);
+        match &r.quarantine {
+            Some(q) => {
+                crate::metrics::DEPOSITIONS
+                    .with_label_values(&["quarantined"])
+                    .inc();
+                crate::metrics::QUARANTINED
+                    .with_label_values(&[q.kind.as_str()])
+                    .inc();
+            }
+            None => crate::metrics::DEPOSITIONS
+                .with_label_values(&["transformed"])
+                .inc(),
+        }
         let outcome = match r.quarantine {
             Some(q) => {
                 s.quarantined.fetch_add(1, Ordering::Relaxed);

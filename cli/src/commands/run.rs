@@ -32,6 +32,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             .context("creating tables")?;
     }
     require_schema(&db).await?;
+    crate::serve::spawn(args.metrics_addr, db.clone())
+        .await
+        .map_err(|e| super::UsageError(format!("{e:#}")))?;
     let ledger = file_ledger(&db).await.context("reading the file ledger")?;
     tracing::info!(event = "run_start", directory = %args.directory.display(), ledger_files = ledger.len(), poll_only = args.poll_only);
     let config = WatchConfig {
