@@ -14,6 +14,7 @@ use crate::walk::ScanError;
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
 use msgmig_schemas::record::{FileChange, FileEvent, FileState, SCHEMA_VERSION};
+use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +61,12 @@ pub struct WatchStats {
     pub lock_waits: AtomicU64,
     /// Message files that disappeared (reported; never deletes rows).
     pub removed: AtomicU64,
+    /// Deposition folders to look at in the current pass (progress of the initial walk).
+    pub pass_total: AtomicU64,
+    /// Deposition folders looked at so far in the current pass.
+    pub pass_done: AtomicU64,
+    /// Milliseconds the initial full pass took (0 until it is done).
+    pub initial_pass_ms: AtomicU64,
 }
 
 /// A deposition waiting for its quiet period.
@@ -195,59 +202,86 @@ impl Watcher {
     }
 
     /// A reconciliation pass: every deposition folder (`full`), or those whose mtime changed.
+    /// Folders are listed in parallel (one stat per latest file), the comparison with the ledger
+    /// is done here.
     async fn pass(&mut self, full: bool) {
+        let started = std::time::Instant::now();
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
         crate::metrics::PASSES
             .with_label_values(&[if full { "full" } else { "pruned" }])
             .inc();
         let root = self.root.clone();
         let known = self.dir_mtimes.clone();
-        let changed = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
+        let stats = self.stats.clone();
+        let stale_after = self.config.stale_lock_after;
+        let listed = tokio::task::spawn_blocking(move || {
+            let mut folders = Vec::new();
             for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if !is_deposition_id(&name) {
-                    continue;
-                }
-                let Ok(meta) = entry.metadata() else { continue };
-                if !meta.is_dir() {
-                    continue;
-                }
-                let m = mtime_ns(&meta);
-                if full || known.get(&name) != Some(&m) {
-                    out.push((name, m));
+                if is_deposition_id(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    folders.push(name);
                 }
             }
-            out
+            let discovered = folders.len();
+            let changed: Vec<(String, i64)> = folders
+                .into_par_iter()
+                .filter_map(|name| {
+                    let m = mtime_ns(&std::fs::metadata(root.join(&name)).ok()?);
+                    (full || known.get(&name) != Some(&m)).then_some((name, m))
+                })
+                .collect();
+            stats
+                .pass_total
+                .store(changed.len() as u64, Ordering::Relaxed);
+            stats.pass_done.store(0, Ordering::Relaxed);
+            let listings = list_many(
+                &root,
+                changed.iter().map(|(d, _)| d.clone()).collect(),
+                stale_after,
+                &stats,
+            );
+            (discovered, changed, listings)
         })
         .await
         .expect("listing task does not panic");
-        for (dep, m) in changed {
+        let (discovered, changed, listings) = listed;
+        if full {
+            crate::metrics::DEPOSITIONS_DISCOVERED.set(discovered as i64);
+        }
+        for ((dep, m), (_, listing)) in changed.into_iter().zip(listings) {
             self.dir_mtimes.insert(dep.clone(), m);
             // A reconciliation finding only starts a quiet period; it never extends a running
             // one (only real activity, a watch event, does), so slow passes cannot starve it.
-            if !self.settling.contains_key(&dep) && self.differs(&dep).await {
-                self.mark(dep);
+            if let Ok((listing, _)) = listing {
+                if !self.settling.contains_key(&dep) && self.differs(&dep, &listing.events) {
+                    self.mark(dep);
+                }
             }
+        }
+        if self.stats.initial_pass_ms.load(Ordering::Relaxed) == 0 {
+            let ms = started.elapsed().as_millis().max(1) as u64;
+            self.stats.initial_pass_ms.store(ms, Ordering::Relaxed);
+            tracing::info!(
+                event = "initial_pass_complete",
+                depositions = discovered,
+                seconds = ms as f64 / 1000.0,
+                "initial walk done"
+            );
         }
     }
 
-    /// `true` when the deposition's latest files differ from the ledger.
-    async fn differs(&self, dep: &str) -> bool {
-        let (root, d) = (self.root.clone(), dep.to_owned());
-        let Ok(Ok(listing)) = tokio::task::spawn_blocking(move || list_deposition(&root, &d)).await
-        else {
-            return false;
-        };
-        let current: HashSet<&str> = listing.events.iter().map(|e| e.path.as_str()).collect();
-        listing.events.iter().any(|e| {
+    /// `true` when a deposition's latest files differ from the ledger.
+    fn differs(&self, dep: &str, events: &[FileEvent]) -> bool {
+        let current: HashSet<&str> = events.iter().map(|e| e.path.as_str()).collect();
+        let prefix = format!("{dep}/");
+        events.iter().any(|e| {
             self.ledger
                 .get(&e.path)
                 .is_none_or(|l| (l.version, l.size, l.mtime_ns) != state_of(e))
         }) || self
             .ledger
             .keys()
-            .any(|p| p.starts_with(&format!("{dep}/")) && !current.contains(p.as_str()))
+            .any(|p| p.starts_with(&prefix) && !current.contains(p.as_str()))
     }
 
     /// Publishes the depositions whose quiet period is over, unchanged and unlocked.
@@ -259,16 +293,20 @@ impl Watcher {
             .filter(|(_, s)| s.deadline <= now)
             .map(|(d, _)| d.clone())
             .collect();
-        for dep in due {
-            let (root, d) = (self.root.clone(), dep.clone());
-            let stale_after = self.config.stale_lock_after;
-            let listing = tokio::task::spawn_blocking(move || {
-                list_deposition(&root, &d)
-                    .map(|l| (fresh_lock(&root, &d, &l.ignored, stale_after), l))
-            })
-            .await
-            .expect("listing task does not panic");
-            let Ok((locked, listing)) = listing else {
+        if due.is_empty() {
+            return Ok(());
+        }
+        let (root, stats, stale_after) = (
+            self.root.clone(),
+            self.stats.clone(),
+            self.config.stale_lock_after,
+        );
+        let listed =
+            tokio::task::spawn_blocking(move || list_many(&root, due, stale_after, &stats))
+                .await
+                .expect("listing task does not panic");
+        for (dep, listing) in listed {
+            let Ok((listing, locked)) = listing else {
                 self.settling.remove(&dep);
                 continue;
             };
@@ -368,6 +406,27 @@ impl Watcher {
         }
         Ok(())
     }
+}
+
+/// Lists deposition folders in parallel (rayon), with whether a fresh `.lock` is beside their
+/// files; counts progress in `stats.pass_done`. Results keep the order of `deps`.
+#[allow(clippy::type_complexity)]
+fn list_many(
+    root: &Path,
+    deps: Vec<String>,
+    stale_after: Duration,
+    stats: &WatchStats,
+) -> Vec<(String, std::io::Result<(crate::DepositionListing, bool)>)> {
+    deps.into_par_iter()
+        .map(|dep| {
+            let listing = list_deposition(root, &dep).map(|l| {
+                let locked = fresh_lock(root, &dep, &l.ignored, stale_after);
+                (l, locked)
+            });
+            stats.pass_done.fetch_add(1, Ordering::Relaxed);
+            (dep, listing)
+        })
+        .collect()
 }
 
 /// `true` when two archive paths name the same deposition, content type and partition.

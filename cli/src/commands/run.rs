@@ -46,6 +46,19 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     };
     let watcher = Watcher::new(&args.directory, config, ledger);
     let watch_stats = watcher.stats();
+    // Progress of the initial walk (a bar on a terminal; hidden otherwise).
+    let progress = {
+        let stats = watch_stats.clone();
+        tokio::spawn(async move {
+            let bar = super::progress_bar(0, "deposition folders walked");
+            while stats.initial_pass_ms.load(Ordering::Relaxed) == 0 {
+                bar.set_length(stats.pass_total.load(Ordering::Relaxed));
+                bar.set_position(stats.pass_done.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            bar.finish_and_clear();
+        })
+    };
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let transformer =
         Transformer::new(&args.directory, parallelism).with_debounce(Duration::from_millis(200));
@@ -65,6 +78,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .run(&events_tx, shutdown_signal())
         .await
         .context("watching the archive")?;
+    progress.abort();
     drop(events_tx);
     transform
         .await
@@ -72,6 +86,10 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .context("transforming")?;
     let rows = LoaderPool::join(loads).await?;
     println!("Run Summary");
+    println!(
+        "  initial walk: {:.2} s",
+        watch_stats.initial_pass_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    );
     println!(
         "  file events published: {} ({} disappeared); reconciliation passes: {}; lock waits: {}",
         watch_stats.published.load(Ordering::Relaxed),
