@@ -144,7 +144,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub poll_only: bool,
     /// Quiet period (ms) a changed file must keep its size and mtime before it is read.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 300)]
     pub settle_ms: u64,
     /// Seconds after which a legacy `.lock` is stale and ignored.
     #[arg(long, default_value_t = 120)]

@@ -63,7 +63,10 @@ pub static FRESHNESS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "msgmig_loader_freshness_seconds",
         "Seconds from file mtime to the commit of the changed rows.",
-        vec![0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0]
+        vec![
+            0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0,
+            30.0, 60.0, 300.0, 900.0, 3600.0
+        ]
     )
     .expect("registered once")
 });

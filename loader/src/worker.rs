@@ -321,6 +321,19 @@ async fn record_ends<C: ConnectionTrait>(
     conn: &C,
     ends: &[(&DepositionEnd, Option<&Quarantine>, &[(String, String)])],
 ) -> Result<(), DbErr> {
+    // A deposition transformed twice within one batch has two end markers: the later one is
+    // its state (rows for both would collide on the keys).
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, (end, _, _)) in ends.iter().enumerate() {
+        last.insert(end.deposition_id.as_str(), i);
+    }
+    let ends: Vec<_> = ends
+        .iter()
+        .enumerate()
+        .filter(|(i, (e, _, _))| last[e.deposition_id.as_str()] == *i)
+        .map(|(_, e)| *e)
+        .collect();
+    let ends = ends.as_slice();
     if ends.is_empty() {
         return Ok(());
     }

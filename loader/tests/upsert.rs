@@ -316,6 +316,35 @@ async fn another_depositions_id_is_a_conflict(db: DatabaseConnection) {
     );
 }
 
+async fn two_passes_of_one_deposition_in_one_batch(db: DatabaseConnection) {
+    // Found by the freshness bench: a deposition created and rewritten within one batch.
+    let batch = vec![
+        msg(record("D_1", "a", Some("a"), 10, "first")),
+        end("D_1", 10, 1),
+        msg(record("D_1", "a", Some("a"), 20, "edited")),
+        end("D_1", 20, 1),
+    ];
+    let c = load(&db, batch).await;
+    assert_eq!(c.inserted, 1);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT message_subject FROM pdbx_deposition_message_info WHERE message_id = 'a'"
+        )
+        .await,
+        "edited"
+    );
+    assert_eq!(count(&db, "msgmig_file_ledger").await, "1");
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT CAST(generation AS CHAR) FROM msgmig_depositions WHERE deposition_id = 'D_1'"
+        )
+        .await,
+        "20"
+    );
+}
+
 async fn dry_run_writes_nothing(db: DatabaseConnection) {
     let mut loader = Loader::new(
         db.clone(),
@@ -396,5 +425,6 @@ on_both_backends!(
     file_references_reconcile_when_asked,
     replies_and_statuses_insert_in_fk_order,
     another_depositions_id_is_a_conflict,
+    two_passes_of_one_deposition_in_one_batch,
     dry_run_writes_nothing,
 );

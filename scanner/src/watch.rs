@@ -43,7 +43,7 @@ impl Default for WatchConfig {
         WatchConfig {
             poll_interval: Duration::from_secs(300),
             poll_only: false,
-            settle: Duration::from_millis(500),
+            settle: Duration::from_millis(300),
             stale_lock_after: Duration::from_secs(120),
             full_pass_every: 12,
         }
@@ -141,7 +141,7 @@ impl Watcher {
         // A pass slower than the interval must not trigger back-to-back passes.
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
         let mut passes = 0u32;
         tokio::pin!(shutdown);
         loop {

@@ -60,8 +60,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         })
     };
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let transformer =
-        Transformer::new(&args.directory, parallelism).with_debounce(Duration::from_millis(200));
+    let transformer = Transformer::new(&args.directory, parallelism); // the watcher already waited for quiet files
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let loader_config = LoaderConfig {
