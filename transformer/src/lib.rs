@@ -15,6 +15,7 @@
 //! transforming twice emits the same records (same content hash), which the loader skips.
 
 pub mod build;
+mod columns;
 mod convert;
 pub mod metrics;
 mod order;
