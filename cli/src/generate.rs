@@ -60,7 +60,7 @@ fn text(rng: &mut ChaCha8Rng, dep: &str) -> String {
     let mut out = format!("Dear Depositors,\n\nThank you for depositing {dep} with the wwPDB. \n");
     for i in 0..lines {
         match rng.random_range(0..6) {
-            0 => out.push_str("\n"),
+            0 => out.push('\n'),
             1 => out.push_str(&format!("\tTo:\tannotator {i}  \n")),
             2 => out.push_str("See http://twitter.com/#!/buildmodels and 'quoted' \"text\".\n"),
             3 => out.push_str("M&#252;ller &#197;ngstr&#246;m =20 soft break=\n"),

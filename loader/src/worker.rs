@@ -314,13 +314,17 @@ async fn stored_generations<C: ConnectionTrait>(
         .collect()
 }
 
+/// A committed end marker with its outcome: (marker, quarantine, conflicts as (id, owner)).
+type EndToRecord<'a> = (
+    &'a DepositionEnd,
+    Option<&'a Quarantine>,
+    &'a [(String, String)],
+);
+
 /// Records the outcome of every deposition that ended in this batch, in three statements: their
 /// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
 /// their state rows upserted.
-async fn record_ends<C: ConnectionTrait>(
-    conn: &C,
-    ends: &[(&DepositionEnd, Option<&Quarantine>, &[(String, String)])],
-) -> Result<(), DbErr> {
+async fn record_ends<C: ConnectionTrait>(conn: &C, ends: &[EndToRecord<'_>]) -> Result<(), DbErr> {
     // A deposition transformed twice within one batch has two end markers: the later one is
     // its state (rows for both would collide on the keys).
     let mut last: HashMap<&str, usize> = HashMap::new();

@@ -150,7 +150,7 @@ impl Watcher {
                 Some(dep) = rx.recv() => self.mark(dep),
                 _ = poll.tick() => {
                     passes += 1;
-                    let full = overflow.swap(false, Ordering::Relaxed) || passes % self.config.full_pass_every.max(1) == 0;
+                    let full = overflow.swap(false, Ordering::Relaxed) || passes.is_multiple_of(self.config.full_pass_every.max(1));
                     self.pass(full).await;
                 }
                 _ = tick.tick() => self.settle(publisher).await?,

@@ -101,7 +101,7 @@ fn int(n: i32) -> Value {
 /// statuses but no to-depositor message still gets a to-depositor file holding the statuses.
 pub fn deposition_files(messages: &[MessageContent], encoding: Encoding) -> Vec<ExportedFile> {
     let mut sorted: Vec<&MessageContent> = messages.iter().collect();
-    sorted.sort_by(|a, b| a.message.timestamp.cmp(&b.message.timestamp));
+    sorted.sort_by_key(|m| m.message.timestamp);
     let mut files = Vec::new();
     for content_type in ContentType::ALL {
         let mut alterations = Vec::new();
