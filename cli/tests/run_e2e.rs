@@ -21,10 +21,7 @@ struct Live {
 impl Live {
     fn new() -> Self {
         let work = tempfile::tempdir().unwrap();
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archive"),
-            &work.path().join("archive"),
-        );
+        copy_dir(&example_archive(), &work.path().join("archive"));
         Live { work }
     }
 

@@ -9,6 +9,16 @@ use sea_orm_migration::MigratorTrait;
 /// SQLite gets one connection (a single writer), WAL journaling and foreign keys on; MySQL a
 /// small pool. Errors: unreachable server, bad credentials, unknown database.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    open(url, true).await
+}
+
+/// Opens `url` for reading only (`verify`, `export`): never switches a SQLite file's journal
+/// mode, so a reader cannot collide with a writer that is creating or loading the file.
+pub async fn connect_reader(url: &str) -> Result<DatabaseConnection, DbErr> {
+    open(url, false).await
+}
+
+async fn open(url: &str, writer: bool) -> Result<DatabaseConnection, DbErr> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -24,22 +34,34 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
         });
     let db = Database::connect(options).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
+    if writer && db.get_database_backend() == DbBackend::Sqlite {
         // Switching to WAL takes an exclusive lock that busy_timeout cannot wait for: do it only
-        // when the file is not in WAL yet (its first opener), never from a reader beside a writer.
+        // when the file is not in WAL yet. Two processes opening a new file at once (a `run` and
+        // a `verify`) can both try; the loser backs off and sees the winner's switch.
         let backend = db.get_database_backend();
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(
-                backend,
-                "PRAGMA journal_mode",
-            ))
-            .await?;
-        let mode: String = row
-            .map(|r| r.try_get_by_index(0))
-            .transpose()?
-            .unwrap_or_default();
-        if !mode.eq_ignore_ascii_case("wal") {
-            db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+        let mut attempt = 0;
+        loop {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    backend,
+                    "PRAGMA journal_mode",
+                ))
+                .await?;
+            let mode: String = row
+                .map(|r| r.try_get_by_index(0))
+                .transpose()?
+                .unwrap_or_default();
+            if mode.eq_ignore_ascii_case("wal") {
+                break;
+            }
+            match db.execute_unprepared("PRAGMA journal_mode = WAL").await {
+                Ok(_) => break,
+                Err(e) if attempt < 50 && e.to_string().contains("locked") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(db)

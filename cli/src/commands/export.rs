@@ -1,7 +1,9 @@
 //! `msgmig export`: the database back to CIF files (issue 6; domain.md §7 with B11–B12 fixed).
 //! Streams in chunks of depositions: four queries per chunk, never per message.
 
-use super::{open_database, progress_bar, require_schema, UsageError, EXIT_INCOMPLETE, EXIT_OK};
+use super::{
+    open_database_reader, progress_bar, require_schema, UsageError, EXIT_INCOMPLETE, EXIT_OK,
+};
 use crate::cli::ExportArgs;
 use anyhow::{Context, Result};
 use msgmig_loader::read::{
@@ -102,7 +104,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     if live {
         tracing::warn!(event = "export_into_archive", archive = %root.display(), "writing new versions into a live archive");
     }
-    let db = open_database(&args.database).await?;
+    let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
     let ids = if args.all {
         all_depositions(&db).await?

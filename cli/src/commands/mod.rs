@@ -23,10 +23,25 @@ pub const EXIT_INCOMPLETE: i32 = 1;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Connects to the configured database; errors name the (redacted) URL and what to check.
+/// Connects to the configured database for writing; errors name the (redacted) URL and what
+/// to check.
 pub async fn open_database(args: &DatabaseArgs) -> Result<DatabaseConnection> {
+    open(args, true).await
+}
+
+/// Connects for reading only (`verify`, `export`).
+pub async fn open_database_reader(args: &DatabaseArgs) -> Result<DatabaseConnection> {
+    open(args, false).await
+}
+
+async fn open(args: &DatabaseArgs, writer: bool) -> Result<DatabaseConnection> {
     let url = database_url(args).map_err(|e| UsageError(e.to_string()))?;
-    match msgmig_loader::database::connect(&url).await {
+    let opened = if writer {
+        msgmig_loader::database::connect(&url).await
+    } else {
+        msgmig_loader::database::connect_reader(&url).await
+    };
+    match opened {
         Ok(db) => {
             tracing::info!(event = "db_connected", database = %redact(&url));
             Ok(db)

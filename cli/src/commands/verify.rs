@@ -2,7 +2,8 @@
 //! table (info, file references as a multiset, status, origcomm). Exit 0 only on parity.
 
 use super::{
-    open_database, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE, EXIT_OK,
+    open_database_reader, progress_bar, require_schema, selected_depositions, EXIT_INCOMPLETE,
+    EXIT_OK,
 };
 use crate::cli::VerifyArgs;
 use anyhow::{Context, Result};
@@ -152,7 +153,7 @@ fn compare(expected: &MessageRecord, stored: &StoredMessage) -> Vec<&'static str
 
 pub async fn run(args: VerifyArgs) -> Result<i32> {
     let ids = selected_depositions(&args.selection)?;
-    let db = open_database(&args.database).await?;
+    let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
     let bar = progress_bar(ids.len() as u64, "depositions verified");
     let mut report = Report {
