@@ -2,10 +2,9 @@
 
 mod common;
 
-use common::{copy_dir, example_archive, msgmig, stdout};
+use common::{copy_dir, example_archive, msgmig, stdout, MariaDb};
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 #[test]
 fn example_archive_loads_with_parity_and_reruns_change_nothing() {
@@ -195,20 +194,8 @@ fn shared_sample_archive_loads_and_reports_twin_conflicts() {
 /// The same pipeline into MariaDB (a fresh database, dropped afterwards).
 #[test]
 fn example_archive_into_mariadb() {
-    let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let name = format!("msgmig_e2e_{}", std::process::id());
-    let sql = |q: &str| {
-        Command::new("mariadb")
-            .args(["-uroot", "-h127.0.0.1", "-e", q])
-            .status()
-            .unwrap()
-    };
-    assert!(
-        sql(&format!("CREATE DATABASE {name}")).success(),
-        "MariaDB is required"
-    );
-    let url = format!("{base}/{name}");
+    let db = MariaDb::create("msgmig_e2e");
+    let url = db.url.clone();
     let work = tempfile::tempdir().unwrap();
     let dir = example_archive();
     let dir = dir.to_str().unwrap();
@@ -231,7 +218,7 @@ fn example_archive_into_mariadb() {
         work.path(),
         &["migrate", "--directory", dir, "--database-url", &url],
     );
-    sql(&format!("DROP DATABASE {name}"));
+    drop(db);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -256,20 +243,8 @@ fn shared_samples_into_mariadb_with_parallel_loaders() {
         return;
     };
     let archive = Path::new(&fixtures).join("wwpdb-archive");
-    let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let name = format!("msgmig_e2e_twins_{}", std::process::id());
-    let sql = |q: &str| {
-        Command::new("mariadb")
-            .args(["-uroot", "-h127.0.0.1", "-e", q])
-            .status()
-            .unwrap()
-    };
-    assert!(
-        sql(&format!("CREATE DATABASE {name}")).success(),
-        "MariaDB is required"
-    );
-    let url = format!("{base}/{name}");
+    let db = MariaDb::create("msgmig_e2e_twins");
+    let url = db.url.clone();
     let work = tempfile::tempdir().unwrap();
     let dir = archive.to_str().unwrap();
     let out = msgmig(
@@ -289,7 +264,7 @@ fn shared_samples_into_mariadb_with_parallel_loaders() {
         work.path(),
         &["verify", "--directory", dir, "--database-url", &url],
     );
-    sql(&format!("DROP DATABASE {name}"));
+    drop(db);
     assert_eq!(
         out.status.code(),
         Some(1),

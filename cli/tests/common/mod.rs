@@ -34,3 +34,39 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A fresh MariaDB database for one test (`MSGMIG_TEST_MYSQL_URL`, default
+/// `mysql://root@127.0.0.1:3306`), dropped when the guard goes out of scope, even on failure.
+pub struct MariaDb {
+    name: String,
+    pub url: String,
+}
+
+fn mariadb_sql(q: &str) -> bool {
+    Command::new("mariadb")
+        .args(["-uroot", "-h127.0.0.1", "-e", q])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl MariaDb {
+    pub fn create(prefix: &str) -> Self {
+        let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+        let name = format!("{prefix}_{}", std::process::id());
+        assert!(
+            mariadb_sql(&format!("CREATE DATABASE {name}")),
+            "MariaDB on 127.0.0.1:3306 is required"
+        );
+        MariaDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        mariadb_sql(&format!("DROP DATABASE IF EXISTS {}", self.name));
+    }
+}
