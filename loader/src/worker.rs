@@ -260,9 +260,7 @@ fn observe(
     }
     BATCH_SECONDS.observe(elapsed.as_secs_f64());
     BATCH_MESSAGES.observe(messages as f64);
-    let now_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let now_ns = msgmig_schemas::archive::unix_ns(std::time::SystemTime::now());
     for r in reports.iter().filter(|r| !r.stale) {
         let state = if r.quarantine.is_some() {
             "quarantined"

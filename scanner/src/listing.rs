@@ -1,8 +1,7 @@
-use msgmig_schemas::archive::{classify_entries, IgnoreReason, LatestFile};
+use msgmig_schemas::archive::{classify_entries, mtime_ns, IgnoreReason, LatestFile};
 use msgmig_schemas::record::{FileChange, FileEvent, SCHEMA_VERSION};
 use std::io;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 /// One deposition folder after classification: its latest message files with their state.
 #[derive(Debug, Clone, Default)]
@@ -11,14 +10,6 @@ pub struct DepositionListing {
     pub events: Vec<FileEvent>,
     /// Entries not read, with the reason (counted and logged at debug).
     pub ignored: Vec<(String, IgnoreReason)>,
-}
-
-/// Modification time in ns since the Unix epoch (0 when the platform cannot say).
-pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Lists `root/<deposition_id>` (one directory read, one stat per latest file).

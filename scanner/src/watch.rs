@@ -9,9 +9,10 @@
 //! than `stale_lock_after` is logged and ignored. The ledger (path → version, size, mtime) starts
 //! from what the database says was loaded, so a restart publishes exactly what changed meanwhile.
 
-use crate::listing::{list_deposition, mtime_ns};
+use crate::listing::list_deposition;
 use crate::walk::ScanError;
 use msgmig_bus::{Envelope, Publisher};
+use msgmig_schemas::archive::mtime_ns;
 use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
 use msgmig_schemas::record::{FileChange, FileEvent, FileState, SCHEMA_VERSION};
 use rayon::prelude::*;

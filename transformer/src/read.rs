@@ -1,10 +1,9 @@
 //! Reading a deposition's latest files from the archive (read-only; never locks or writes).
 
-use msgmig_schemas::archive::{classify_entries, MessageFileName};
+use msgmig_schemas::archive::{classify_entries, mtime_ns, MessageFileName};
 use sha2::{Digest, Sha256};
 use std::io;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 /// One latest message file as read.
 #[derive(Debug, Clone)]
@@ -24,12 +23,7 @@ pub struct SourceFile {
 const READ_ATTEMPTS: usize = 3;
 
 fn state(meta: &std::fs::Metadata) -> (u64, i64) {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    (meta.len(), mtime)
+    (meta.len(), mtime_ns(meta))
 }
 
 /// Reads one file whole, accepting the bytes only if size and mtime did not change meanwhile.

@@ -5,7 +5,9 @@
 mod content_type;
 mod file_name;
 mod latest;
+mod time;
 
 pub use content_type::ContentType;
 pub use file_name::{is_deposition_id, MessageFileName};
 pub use latest::{classify_entries, DirectoryListing, IgnoreReason, LatestFile};
+pub use time::{mtime_ns, unix_ns};
