@@ -1,13 +1,15 @@
 //! # msgmig-bus
 //!
 //! The transport between msgmig's workers. One small shape, [`Publisher`] / [`Subscriber`], so a
-//! worker is written once and runs on any transport. This crate ships the in-process
-//! implementation ([`in_process`]): bounded tokio channels, used by `msgmig migrate` and `msgmig
-//! run` when no Kafka brokers are configured (architecture.md §2).
+//! worker is written once and runs on any transport (architecture.md §2):
+//! - [`in_process`]: bounded tokio channels, used by `msgmig migrate` and `msgmig run` when no
+//!   Kafka brokers are configured. Ordered per channel, nothing persisted; a crash loses in-flight
+//!   messages, which is harmless because the loader is idempotent and a re-run re-reads the files.
+//! - [`kafka`]: the distributed transport (rdkafka): JSON payloads, explicit partitions computed by
+//!   [`partition_for`], an idempotent producer, consumer groups, offsets acknowledged per
+//!   envelope ([`Subscriber::ack`]) so a crash re-delivers only unfinished work.
 //!
-//! Delivery semantics of the in-process bus: ordered per channel, nothing persisted; a crash loses
-//! in-flight messages, which is harmless because the loader is idempotent and a re-run re-reads
-//! the files.
+//! This is the only crate that knows rdkafka.
 
 use std::future::Future;
 
@@ -21,6 +23,29 @@ pub struct Envelope<T> {
     pub partition_key: String,
     /// The payload.
     pub payload: T,
+    /// Where the envelope was read from (durable transports only); hand it back through
+    /// [`Subscriber::ack`] once its effect is durable.
+    pub receipt: Option<Receipt>,
+}
+
+impl<T> Envelope<T> {
+    /// A new envelope to publish (no receipt yet).
+    pub fn new(key: impl Into<String>, partition_key: impl Into<String>, payload: T) -> Self {
+        Envelope {
+            key: key.into(),
+            partition_key: partition_key.into(),
+            payload,
+            receipt: None,
+        }
+    }
+}
+
+/// The position of a consumed envelope: (topic, partition, offset), as Kafka numbers them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Receipt {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 /// Errors of the transport.
@@ -29,12 +54,25 @@ pub enum BusError {
     /// The other side is gone (all subscribers dropped): a shutdown, not a data error.
     #[error("the bus is closed")]
     Closed,
+    /// The broker refused or could not take a message after the producer's own retries
+    /// (`delivery.timeout.ms`); the caller decides whether to retry.
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// A payload that could not be encoded.
+    #[error("cannot encode payload: {0}")]
+    Encode(String),
 }
 
 /// Sends envelopes; waits (backpressure) when the transport is full.
 pub trait Publisher<T>: Send + Sync {
     /// Publishes one envelope, in order after the previous ones of the same partition key.
     fn publish(&self, envelope: Envelope<T>) -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Waits until everything published so far is durable (Kafka: acknowledged by the broker
+    /// with `acks=all`). In-process: nothing to wait for.
+    fn flush(&self) -> impl Future<Output = Result<(), BusError>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 /// Receives envelopes in order.
@@ -44,6 +82,20 @@ pub trait Subscriber<T>: Send {
 
     /// The next envelope if one is ready now, without waiting (for batching).
     fn try_next(&mut self) -> Option<Envelope<T>>;
+
+    /// Marks envelopes as done: their effect is durable, a restart must not re-deliver them.
+    /// Kafka stores the consumer group offset past the lowest unfinished envelope of each
+    /// partition; in-process there is nothing to do.
+    fn ack(&mut self, receipts: &[Receipt]) {
+        let _ = receipts;
+    }
+
+    /// Continues `partition` of `topic` from `offset` (the loader after a replay or a restored
+    /// backup lowered its stored offsets). In-process: nothing to rewind.
+    fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<(), BusError> {
+        let _ = (topic, partition, offset);
+        Ok(())
+    }
 }
 
 /// The partition of `partition_key` among `partitions` (FNV-1a 64, stable across processes and
@@ -56,6 +108,8 @@ pub fn partition_for(partition_key: &str, partitions: usize) -> usize {
     }
     (hash % partitions.max(1) as u64) as usize
 }
+
+pub mod kafka;
 
 pub mod in_process {
     //! Bounded in-process channels (a full channel makes the publisher wait).
@@ -135,11 +189,7 @@ pub mod in_process {
             let (tx, mut rx) = topic::<u32>(2);
             let producer = tokio::spawn(async move {
                 for i in 0..10 {
-                    let env = Envelope {
-                        key: i.to_string(),
-                        partition_key: "D_1".into(),
-                        payload: i,
-                    };
+                    let env = Envelope::new(i.to_string(), "D_1".into(), i);
                     tx.publish(env).await.unwrap();
                 }
             });
@@ -155,11 +205,7 @@ pub mod in_process {
         async fn a_partition_key_always_maps_to_the_same_queue() {
             let (tx, mut rxs) = partitioned_topic::<u32>(3, 16);
             for i in 0..6 {
-                let env = Envelope {
-                    key: i.to_string(),
-                    partition_key: "D_000219".into(),
-                    payload: i,
-                };
+                let env = Envelope::new(i.to_string(), "D_000219".into(), i);
                 tx.publish(env).await.unwrap();
             }
             drop(tx);
@@ -180,11 +226,7 @@ pub mod in_process {
         async fn publishing_to_a_dropped_subscriber_is_an_error() {
             let (tx, rx) = topic::<u32>(1);
             drop(rx);
-            let env = Envelope {
-                key: String::new(),
-                partition_key: String::new(),
-                payload: 1,
-            };
+            let env = Envelope::new(String::new(), String::new(), 1);
             assert!(matches!(tx.publish(env).await, Err(BusError::Closed)));
         }
     }

@@ -40,6 +40,20 @@ pub enum Command {
     Export(ExportArgs),
     /// Write a deterministic synthetic archive (for benches and scale tests).
     Generate(GenerateArgs),
+    /// Kafka worker: walk (and watch) the archive, publish file events to `<prefix>file-events`.
+    Scan(crate::worker_args::ScanArgs),
+    /// Kafka worker: consume file events, read each changed deposition's latest files, publish
+    /// its message records to `<prefix>records`. Scale out: more processes, same --group-id.
+    Transform(crate::worker_args::TransformArgs),
+    /// Kafka worker: consume records and upsert them into the database, storing the consumed
+    /// offsets in the same transaction (exactly-once effect). Scale out: same --group-id.
+    Load(crate::worker_args::LoadArgs),
+    /// Rewind the loaders' stored offsets of the records topic so they re-apply records: after
+    /// restoring a database backup, or to repair. Running loaders notice within seconds.
+    Replay(crate::worker_args::ReplayArgs),
+    /// Progress of the distributed pipeline: lag per stage and partition, depositions and
+    /// messages loaded, quarantined, dead-lettered.
+    Status(crate::worker_args::StatusArgs),
 }
 
 #[derive(Debug, Args)]

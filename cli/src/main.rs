@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod generate;
+mod worker_args;
 mod serve;
 mod telemetry;
 
@@ -25,6 +26,11 @@ async fn main() {
         Command::Db(cmd) => commands::db::run(cmd).await,
         Command::Export(args) => commands::export::run(args).await,
         Command::Generate(args) => commands::generate::run(args),
+        Command::Scan(args) => commands::scan::run(args).await,
+        Command::Transform(args) => commands::transform::run(args).await,
+        Command::Load(args) => commands::load::run(args).await,
+        Command::Replay(args) => commands::replay::run(args).await,
+        Command::Status(args) => commands::status::run(args).await,
     };
     match result {
         Ok(code) => std::process::exit(code),

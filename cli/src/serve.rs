@@ -1,10 +1,12 @@
 //! `/metrics` (Prometheus text format), `/healthz` (the process is alive) and `/readyz` (the
-//! database answers) on `--metrics-addr` (issue 5; architecture.md §6).
+//! dependencies answer: database, brokers, partitions assigned) on `--metrics-addr` (issue 5;
+//! architecture.md §6).
 
 use anyhow::{Context, Result};
 use axum::{extract::State, http::StatusCode, routing::get, Router};
 use sea_orm::DatabaseConnection;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Registers every metric of every crate (so each series exists from the start).
 pub fn init_metrics() {
@@ -30,24 +32,73 @@ async fn metrics() -> (StatusCode, [(&'static str, &'static str); 1], String) {
     }
 }
 
-async fn ready(State(db): State<DatabaseConnection>) -> (StatusCode, &'static str) {
-    match db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n"),
+/// What `/readyz` checks: each configured dependency must answer.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    /// The database answers a ping.
+    pub database: Option<DatabaseConnection>,
+    /// The Kafka brokers answer a metadata request.
+    pub kafka: Option<msgmig_bus::kafka::KafkaConfig>,
+    /// This consumer has at least one partition assigned.
+    pub assigned: Option<Arc<dyn Fn() -> usize + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("database", &self.database.is_some())
+            .field("kafka", &self.kafka.as_ref().map(|k| k.brokers.clone()))
+            .field("assigned", &self.assigned.is_some())
+            .finish()
+    }
+}
+
+impl Readiness {
+    /// The problems that make the process not ready (empty = ready).
+    async fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(db) = &self.database {
+            if let Err(e) = db.ping().await {
+                problems.push(format!("database unreachable: {e}"));
+            }
+        }
+        if let Some(kafka) = self.kafka.clone() {
+            let answer = tokio::task::spawn_blocking(move || {
+                msgmig_bus::kafka::ping(&kafka, std::time::Duration::from_secs(2))
+            })
+            .await;
+            match answer {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => problems.push(e.to_string()),
+                Err(e) => problems.push(format!("broker check failed: {e}")),
+            }
+        }
+        if let Some(assigned) = &self.assigned {
+            if assigned() == 0 {
+                problems.push("no partition assigned (yet) in the consumer group".to_owned());
+            }
+        }
+        problems
+    }
+}
+
+async fn ready(State(readiness): State<Readiness>) -> (StatusCode, String) {
+    let problems = readiness.problems().await;
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n".to_owned())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n") + "\n")
     }
 }
 
 /// Binds `addr` and serves in the background. Errors: the address is taken or invalid.
-pub async fn spawn(
-    addr: SocketAddr,
-    db: DatabaseConnection,
-) -> Result<tokio::task::JoinHandle<()>> {
+pub async fn spawn(addr: SocketAddr, readiness: Readiness) -> Result<tokio::task::JoinHandle<()>> {
     init_metrics();
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(db);
+        .with_state(readiness);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on --metrics-addr {addr}"))?;

@@ -6,7 +6,7 @@ mod common;
 
 use common::{copy_dir, example_archive};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 

@@ -13,9 +13,12 @@
 //! Delivery semantics: a batch is applied whole or not at all; applying the same records again
 //! touches no app row (`updated_at` unchanged), so replays and re-runs are harmless.
 
+mod apply;
 mod columns;
 pub mod database;
+mod ends;
 pub mod metrics;
+pub mod offsets;
 pub mod plan;
 pub mod read;
 mod sql;

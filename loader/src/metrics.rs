@@ -2,8 +2,8 @@
 //! what the database really holds.
 
 use prometheus::{
-    register_histogram, register_int_counter, register_int_counter_vec, Histogram, IntCounter,
-    IntCounterVec,
+    register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge,
+    Histogram, IntCounter, IntCounterVec, IntGauge,
 };
 use std::sync::LazyLock;
 
@@ -82,7 +82,30 @@ pub static DB_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
 
 /// Registers every loader metric with its known label values at zero, so each series exists
 /// from the start (dashboards and alerts see 0, not "no data").
+/// Inputs dead-lettered by the loader, by `reason` (bad_payload, database_rejected).
+pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "msgmig_loader_dead_letters_total",
+        "Inputs sent to the dead-letter topic by the loader, by reason.",
+        &["reason"]
+    )
+    .expect("registered once")
+});
+
+/// 1 while the last database operation succeeded, 0 while the loader waits for the database.
+pub static DB_UP: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "msgmig_loader_database_up",
+        "1 when the loader's last database operation succeeded, 0 while it waits for the database."
+    )
+    .expect("registered once")
+});
+
 pub fn init() {
+    for reason in ["bad_payload", "database_rejected"] {
+        DEAD_LETTERS.with_label_values(&[reason]);
+    }
+    DB_UP.set(1);
     for outcome in ["inserted", "updated", "unchanged", "stale", "conflict"] {
         MESSAGES.with_label_values(&[outcome]);
     }

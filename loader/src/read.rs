@@ -5,7 +5,7 @@ use msgmig_schemas::archive::ContentType;
 use msgmig_schemas::record::{
     FileRefColumns, MessageColumns, MessageContent, OrigcommColumns, StatusColumns,
 };
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
 use std::collections::HashMap;
 
 /// Everything the app tables (and origcomm) hold for one message, and who owns it.
@@ -228,4 +228,40 @@ pub async fn file_ledger<C: ConnectionTrait>(
             })
         })
         .collect()
+}
+
+/// The database's side of the progress picture (`msgmig status`, metrics gauges).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Progress {
+    /// Depositions by last recorded state (loaded, conflicts, quarantined).
+    pub depositions: std::collections::BTreeMap<String, i64>,
+    /// Messages msgmig has loaded (rows of `msgmig_message_provenance`).
+    pub messages: i64,
+    /// Open quarantine rows (problems, conflicts included).
+    pub quarantine_rows: i64,
+}
+
+/// Reads [`Progress`] with three aggregate queries.
+pub async fn progress<C: ConnectionTrait>(conn: &C) -> Result<Progress, DbErr> {
+    let backend = conn.get_database_backend();
+    let query = |sql: &str| Statement::from_string(backend, sql.to_owned());
+    let mut out = Progress::default();
+    for r in conn
+        .query_all_raw(query("SELECT state, COUNT(*) FROM msgmig_depositions GROUP BY state"))
+        .await?
+    {
+        out.depositions.insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+    }
+    let count = |r: Option<sea_orm::QueryResult>| -> Result<i64, DbErr> {
+        r.map_or(Ok(0), |r| r.try_get_by_index(0))
+    };
+    out.messages = count(
+        conn.query_one_raw(query("SELECT COUNT(*) FROM msgmig_message_provenance"))
+            .await?,
+    )?;
+    out.quarantine_rows = count(
+        conn.query_one_raw(query("SELECT COUNT(*) FROM msgmig_quarantine"))
+            .await?,
+    )?;
+    Ok(out)
 }

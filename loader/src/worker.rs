@@ -1,15 +1,19 @@
-//! The loader's bus loop: batches records, plans, applies each batch in one transaction, and
-//! keeps per-deposition state (loaded, quarantined, conflicts) at each deposition's end marker.
+//! The loader's bus loop: batches records, applies each batch in one transaction
+//! ([`crate::apply`]), retries through outages, isolates poison records, and reports each
+//! deposition's outcome at its end marker.
 
-use crate::plan::{plan, Action};
-use crate::sql::{exec, insert_rows, select_in};
-use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
-use msgmig_bus::Subscriber;
+use crate::apply::Applied;
+use crate::ends::record_ends;
+use crate::offsets::{self, TopicPartition};
+use crate::store::RowCounts;
+use msgmig_bus::{Receipt, Subscriber};
 use msgmig_schemas::record::{
-    DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage,
+    DeadLetter, DeadLetterReason, DepositionEnd, DepositionOutcome, Quarantine, QuarantineKind,
+    RecordsMessage, Stage, SCHEMA_VERSION,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait, Value};
-use std::collections::HashMap;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Loader settings.
@@ -21,6 +25,9 @@ pub struct LoaderConfig {
     pub dry_run: bool,
     /// Delete file references the files no longer have (D2: off by default, extras are reported).
     pub reconcile: bool,
+    /// Over Kafka: the consumer group whose offsets are stored with each batch (and fence out
+    /// records an earlier owner already applied). `None` in-process.
+    pub consumer_group: Option<String>,
 }
 
 impl Default for LoaderConfig {
@@ -29,6 +36,7 @@ impl Default for LoaderConfig {
             batch_size: 1000,
             dry_run: false,
             reconcile: false,
+            consumer_group: None,
         }
     }
 }
@@ -49,17 +57,34 @@ pub struct DepositionReport {
     pub generation: i64,
 }
 
+/// One consumed payload and where it came from. `payload` is `None` for an input that was
+/// dead-lettered before loading (its offset still counts as consumed).
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub payload: Option<RecordsMessage>,
+    pub receipt: Option<Receipt>,
+}
+
 /// Loads records into the database.
 #[derive(Debug)]
 pub struct Loader {
-    db: DatabaseConnection,
-    config: LoaderConfig,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) config: LoaderConfig,
     /// Per deposition, counts and conflicts accumulated until its end marker.
-    open: HashMap<String, (RowCounts, Vec<(String, String)>)>,
+    pub(crate) open: HashMap<String, (RowCounts, Vec<(String, String)>)>,
     reports: Option<mpsc::UnboundedSender<DepositionReport>>,
+    dead_letters: Option<mpsc::UnboundedSender<DeadLetter>>,
     /// Rows applied (or, in a dry run, that would be) since start, from committed batches only.
-    totals: RowCounts,
+    pub(crate) totals: RowCounts,
+    /// The next offsets this loader itself committed, per partition (to notice a rewind).
+    pub(crate) committed_next: BTreeMap<TopicPartition, i64>,
 }
+
+/// How often an idle loader looks for rewound offsets.
+const REWIND_CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// Longest pause between two attempts while the database is unreachable.
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
 impl Loader {
     pub fn new(db: DatabaseConnection, config: LoaderConfig) -> Self {
@@ -68,7 +93,9 @@ impl Loader {
             config,
             open: HashMap::new(),
             reports: None,
+            dead_letters: None,
             totals: RowCounts::default(),
+            committed_next: BTreeMap::new(),
         }
     }
 
@@ -78,46 +105,216 @@ impl Loader {
         self
     }
 
+    /// Sends a [`DeadLetter`] for every record the database refuses (poison) or that has a
+    /// payload version this build does not know. Without it, such a batch is an error.
+    pub fn with_dead_letters(mut self, tx: mpsc::UnboundedSender<DeadLetter>) -> Self {
+        self.dead_letters = Some(tx);
+        self
+    }
+
     /// Rows written by committed batches (file-reference reconciliation included).
     pub fn totals(&self) -> &RowCounts {
         &self.totals
     }
 
-    /// Consumes until the input closes; each batch is one transaction.
+    /// Consumes until the input closes; each batch is one transaction, acknowledged to the
+    /// input after it committed.
     ///
-    /// Errors: a database error that survived the retries (the batch is not half-applied: its
-    /// transaction rolled back).
+    /// Errors: a database error that is neither an outage (those are retried until the database
+    /// is back) nor a poison record (dead-lettered when a dead-letter channel is set), e.g. the
+    /// schema is missing. The failed batch is not half-applied: its transaction rolled back.
     pub async fn run<S: Subscriber<RecordsMessage>>(&mut self, mut input: S) -> Result<(), DbErr> {
-        while let Some(first) = input.next().await {
-            let mut batch = vec![first.payload];
+        let mut tick = tokio::time::interval(REWIND_CHECK_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let first = tokio::select! {
+                next = input.next() => match next {
+                    Some(first) => first,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    // Idle at the end of the topic: a replay must still be noticed.
+                    let rewound = self.check_rewind().await;
+                    self.seek_rewound(&mut input, &[], rewound)?;
+                    continue;
+                }
+            };
+            let mut batch = vec![self.item(first)];
             while batch.len() < self.config.batch_size {
                 match input.try_next() {
-                    Some(e) => batch.push(e.payload),
+                    Some(e) => batch.push(self.item(e)),
                     None => break,
                 }
             }
-            self.apply_batch(batch).await?;
+            let receipts: Vec<Receipt> = batch.iter().filter_map(|i| i.receipt.clone()).collect();
+            match self.apply_items(batch).await? {
+                None => input.ack(&receipts),
+                Some(rewound) => self.seek_rewound(&mut input, &receipts, rewound)?,
+            }
         }
         // Input done: close the report channel so its reader sees the end.
         self.reports = None;
         Ok(())
     }
 
-    /// Applies one batch (records and end markers in stream order) with retries on transient
-    /// errors (connection lost, deadlock): the whole batch is replanned and retried.
+    /// Partitions whose stored offset is now below what this loader committed (`msgmig
+    /// replay` or a restored backup while it runs). A database error is logged and ignored here:
+    /// the next batch runs the same check inside its transaction.
+    async fn check_rewind(&self) -> Vec<(TopicPartition, i64)> {
+        let Some(group) = &self.config.consumer_group else {
+            return Vec::new();
+        };
+        if self.committed_next.is_empty() {
+            return Vec::new();
+        }
+        let partitions: Vec<TopicPartition> = self.committed_next.keys().cloned().collect();
+        match offsets::stored(&self.db, group, &partitions).await {
+            Ok(stored) => partitions
+                .into_iter()
+                .filter_map(|tp| {
+                    let now = stored.get(&tp).copied().unwrap_or(0);
+                    (now < self.committed_next[&tp]).then_some((tp, now))
+                })
+                .collect(),
+            Err(e) => {
+                tracing::debug!(event = "rewind_check_failed", error = %e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Resumes consumption after a rewind: rewound partitions from their stored offset, the
+    /// other partitions of an unapplied batch (`receipts`) from their first item in it.
+    fn seek_rewound<S: Subscriber<RecordsMessage>>(
+        &mut self,
+        input: &mut S,
+        receipts: &[Receipt],
+        rewound: Vec<(TopicPartition, i64)>,
+    ) -> Result<(), DbErr> {
+        let mut from: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        for r in receipts {
+            let e = from.entry((r.topic.clone(), r.partition)).or_insert(r.offset);
+            *e = (*e).min(r.offset);
+        }
+        for (tp, offset) in rewound {
+            tracing::warn!(event = "offsets_rewound", topic = %tp.0, partition = tp.1, offset,
+                "stored offsets were lowered (replay or restored backup): re-applying from there");
+            self.committed_next.remove(&tp);
+            from.insert(tp, offset);
+        }
+        for ((topic, partition), offset) in from {
+            input
+                .seek(&topic, partition, offset)
+                .map_err(|e| DbErr::Custom(format!("cannot rewind {topic}/{partition}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Turns an envelope into a batch item; a payload of a newer schema version is
+    /// dead-lettered here (its offset still advances with the batch).
+    fn item(&self, envelope: msgmig_bus::Envelope<RecordsMessage>) -> Item {
+        let version = match &envelope.payload {
+            RecordsMessage::Message(r) => r.schema_version,
+            RecordsMessage::DepositionEnd(e) => e.schema_version,
+        };
+        if version > SCHEMA_VERSION {
+            let mut letter = DeadLetter::new(
+                Stage::Loader,
+                DeadLetterReason::BadPayload,
+                format!("schema_version {version} is newer than this msgmig understands ({SCHEMA_VERSION}): upgrade msgmig"),
+            );
+            letter.deposition_id = Some(envelope.payload.deposition_id().to_owned());
+            locate(&mut letter, envelope.receipt.as_ref());
+            letter.payload = serde_json::to_string(&envelope.payload).ok();
+            self.dead_letter(letter);
+            return Item { payload: None, receipt: envelope.receipt };
+        }
+        Item { payload: Some(envelope.payload), receipt: envelope.receipt }
+    }
+
+    fn dead_letter(&self, letter: DeadLetter) {
+        tracing::error!(event = "dead_letter", stage = "loader", reason = letter.reason.as_str(),
+            deposition_id = letter.deposition_id.as_deref().unwrap_or(""), "{}", letter.detail);
+        crate::metrics::DEAD_LETTERS
+            .with_label_values(&[letter.reason.as_str()])
+            .inc();
+        if let Some(tx) = &self.dead_letters {
+            let _ = tx.send(letter);
+        }
+    }
+
+    /// Applies one batch (records and end markers in stream order), retrying transient errors:
+    /// an unreachable database pauses the loader until it is back (never dead-letters);
+    /// deadlocks and id races are replanned a few times. A batch the database refuses for its
+    /// content is split per deposition, and the refused deposition is dead-lettered.
+    ///
+    /// Returns `Some(partitions)` when the stored offsets were rewound under this loader.
+    pub(crate) async fn apply_items(
+        &mut self,
+        batch: Vec<Item>,
+    ) -> Result<Option<Vec<(TopicPartition, i64)>>, DbErr> {
+        match self.apply_with_retries(&batch).await {
+            Ok(applied) => Ok(self.finish(applied)),
+            Err(e) if self.dead_letters.is_some() && is_content_error(&e) => {
+                tracing::warn!(event = "batch_refused", error = %e, "the database refused a batch: applying it deposition by deposition");
+                for part in split_by_deposition(batch) {
+                    match self.apply_with_retries(&part).await {
+                        Ok(applied) => {
+                            if let Some(rewound) = self.finish(applied) {
+                                return Ok(Some(rewound));
+                            }
+                        }
+                        Err(e) if is_content_error(&e) => self.poisoned(&part, &e).await?,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies records and end markers not read from a durable bus (no offsets), as
+    /// [`Loader::run`] does with each batch.
     pub async fn apply_batch(&mut self, batch: Vec<RecordsMessage>) -> Result<(), DbErr> {
-        let mut delay = std::time::Duration::from_millis(200);
+        let items = batch
+            .into_iter()
+            .map(|payload| Item { payload: Some(payload), receipt: None })
+            .collect();
+        self.apply_items(items).await.map(|_| ())
+    }
+
+    fn finish(&mut self, applied: Applied) -> Option<Vec<(TopicPartition, i64)>> {
+        match applied {
+            Applied::Done(reports) => {
+                for report in reports {
+                    if let Some(tx) = &self.reports {
+                        let _ = tx.send(report);
+                    }
+                }
+                None
+            }
+            Applied::Rewound(r) => Some(r),
+        }
+    }
+
+    async fn apply_with_retries(&mut self, batch: &[Item]) -> Result<Applied, DbErr> {
+        let mut delay = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_apply(&batch).await {
-                Ok(reports) => {
-                    for report in reports {
-                        if let Some(tx) = &self.reports {
-                            let _ = tx.send(report);
-                        }
-                    }
-                    return Ok(());
+            match self.try_apply(batch).await {
+                Ok(applied) => {
+                    crate::metrics::DB_UP.set(1);
+                    return Ok(applied);
+                }
+                Err(e) if is_outage(&e) => {
+                    crate::metrics::DB_RETRIES.inc();
+                    crate::metrics::DB_UP.set(0);
+                    tracing::warn!(event = "db_unavailable", attempt, retry_in_s = delay.as_secs_f64(), error = %e,
+                        "database unreachable: pausing, the batch will be applied when it is back");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
                 }
                 Err(e) if attempt < 5 && is_transient(&e) => {
                     crate::metrics::DB_RETRIES.inc();
@@ -130,319 +327,151 @@ impl Loader {
         }
     }
 
-    async fn try_apply(
-        &mut self,
-        batch: &[RecordsMessage],
-    ) -> Result<Vec<DepositionReport>, DbErr> {
-        let records: Vec<MessageRecord> = batch
+    /// Dead-letters one deposition's items the database refused, and records it as quarantined
+    /// (with the consumed offsets) so it is visible in `verify`/`status` and not retried forever.
+    async fn poisoned(&mut self, part: &[Item], error: &DbErr) -> Result<(), DbErr> {
+        let Some(first) = part.iter().find_map(|i| i.payload.as_ref()) else {
+            return Ok(());
+        };
+        let deposition_id = first.deposition_id().to_owned();
+        let detail = format!("the database refused the deposition's records: {error}");
+        let mut letter = DeadLetter::new(Stage::Loader, DeadLetterReason::DatabaseRejected, &detail);
+        letter.deposition_id = Some(deposition_id.clone());
+        locate(&mut letter, part.iter().find_map(|i| i.receipt.as_ref()));
+        let payloads: Vec<&RecordsMessage> = part.iter().filter_map(|i| i.payload.as_ref()).collect();
+        letter.payload = serde_json::to_string(&payloads).ok().map(|mut s| {
+            s.truncate(s.floor_char_boundary(64 * 1024));
+            s
+        });
+        self.dead_letter(letter);
+        let generation = part
             .iter()
-            .filter_map(|m| match m {
-                RecordsMessage::Message(r) => Some((**r).clone()),
-                RecordsMessage::DepositionEnd(_) => None,
+            .filter_map(|i| match &i.payload {
+                Some(RecordsMessage::Message(r)) => Some(r.provenance.generation),
+                Some(RecordsMessage::DepositionEnd(e)) => Some(e.generation),
+                None => None,
             })
-            .collect();
-        let ends: Vec<&DepositionEnd> = batch
-            .iter()
-            .filter_map(|m| match m {
-                RecordsMessage::DepositionEnd(e) => Some(e),
-                RecordsMessage::Message(_) => None,
-            })
-            .collect();
-        let mut ids: Vec<String> = records
-            .iter()
-            .map(|r| r.message.message_id.clone())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let started = std::time::Instant::now();
-        let txn = self.db.begin().await?;
-        let current = fetch_current(&txn, &ids).await?;
-        let planned = plan(records, current);
-        // Per-deposition counts: planned per record, so they add up to the batch totals.
-        let mut open = self.open.clone();
-        for p in &planned {
-            let entry = open.entry(p.record.deposition_id.clone()).or_default();
-            let single = std::slice::from_ref(p);
-            entry.0.add(&planned_counts(single));
-            if p.action == Action::Conflict {
-                let owner = p.owner.clone().unwrap_or_default();
-                tracing::warn!(event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %p.record.message.message_id, owner = %owner,
-                    "message id already belongs to another deposition: not overwritten");
-                entry.1.push((p.record.message.message_id.clone(), owner));
+            .max()
+            .unwrap_or(0);
+        let quarantine = Quarantine {
+            kind: QuarantineKind::BadValue,
+            path: None,
+            file_version: None,
+            line: None,
+            column: None,
+            message_id: None,
+            reason: detail,
+        };
+        let end = DepositionEnd {
+            schema_version: SCHEMA_VERSION,
+            deposition_id: deposition_id.clone(),
+            generation,
+            files: 0,
+            file_states: Vec::new(),
+            messages: 0,
+            outcome: DepositionOutcome::Quarantined(quarantine.clone()),
+        };
+        self.open.remove(&deposition_id);
+        let mut next: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        for r in part.iter().filter_map(|i| i.receipt.as_ref()) {
+            let e = next.entry((r.topic.clone(), r.partition)).or_insert(0);
+            *e = (*e).max(r.offset + 1);
+        }
+        loop {
+            let txn = self.db.begin().await?;
+            let written = async {
+                record_ends(&txn, &[(&end, Some(&quarantine), &[])]).await?;
+                if let Some(group) = &self.config.consumer_group {
+                    offsets::write(&txn, group, &next).await?;
+                }
+                txn.commit().await
+            }
+            .await;
+            match written {
+                Ok(()) => break,
+                Err(e) if is_outage(&e) => tokio::time::sleep(Duration::from_secs(1)).await,
+                Err(e) => return Err(e),
             }
         }
-        let counts = if self.config.dry_run {
-            dry_run(&txn, &planned).await?
-        } else {
-            apply(&txn, &planned, self.config.reconcile).await?
-        };
-        let mut reports = Vec::new();
-        let stored = if ends.is_empty() {
-            HashMap::new()
-        } else {
-            stored_generations(&txn, &ends).await?
-        };
-        for end in ends.iter().copied() {
-            let (counts, conflicts) = open.remove(&end.deposition_id).unwrap_or_default();
-            let stale = stored
-                .get(&end.deposition_id)
-                .is_some_and(|&g| g > end.generation);
-            let quarantine = match &end.outcome {
-                DepositionOutcome::Quarantined(q) => Some(q.clone()),
-                DepositionOutcome::Transformed => None,
-            };
-            reports.push(DepositionReport {
-                deposition_id: end.deposition_id.clone(),
-                files: end.files,
-                counts,
-                quarantine,
-                conflicts,
-                stale,
-                generation: end.generation,
-            });
-        }
-        if !self.config.dry_run {
-            let fresh: Vec<_> = ends
-                .iter()
-                .zip(&reports)
-                .filter(|(_, r)| !r.stale)
-                .map(|(e, r)| (*e, r.quarantine.as_ref(), r.conflicts.as_slice()))
-                .collect();
-            record_ends(&txn, &fresh).await?;
-        }
-        if self.config.dry_run {
-            txn.rollback().await?;
-        } else {
-            txn.commit().await?;
-        }
-        self.open = open;
-        self.totals.add(&counts);
-        if !self.config.dry_run {
-            observe(&counts, &reports, planned.len(), started.elapsed());
-        }
-        Ok(reports)
+        self.committed_next.extend(next);
+        Ok(())
     }
 }
 
-/// Updates the loader metrics after a committed batch.
-fn observe(
-    counts: &RowCounts,
-    reports: &[DepositionReport],
-    messages: usize,
-    elapsed: std::time::Duration,
-) {
-    use crate::metrics::*;
-    for (outcome, n) in [
-        ("inserted", counts.inserted),
-        ("updated", counts.updated),
-        ("unchanged", counts.unchanged),
-        ("stale", counts.stale),
-        ("conflict", counts.conflicts),
-    ] {
-        MESSAGES.with_label_values(&[outcome]).inc_by(n);
-    }
-    for (table, n) in [
-        (
-            "pdbx_deposition_message_info",
-            counts.inserted + counts.updated,
-        ),
-        (
-            "pdbx_deposition_message_file_reference",
-            counts.file_refs_inserted,
-        ),
-        ("pdbx_deposition_message_status", counts.statuses_written),
-        (
-            "pdbx_deposition_message_origcomm_reference",
-            counts.origcomm_written,
-        ),
-    ] {
-        ROWS.with_label_values(&[table]).inc_by(n);
-    }
-    BATCH_SECONDS.observe(elapsed.as_secs_f64());
-    BATCH_MESSAGES.observe(messages as f64);
-    let now_ns = msgmig_schemas::archive::unix_ns(std::time::SystemTime::now());
-    for r in reports.iter().filter(|r| !r.stale) {
-        let state = if r.quarantine.is_some() {
-            "quarantined"
-        } else if r.conflicts.is_empty() {
-            "loaded"
-        } else {
-            "conflicts"
-        };
-        DEPOSITIONS.with_label_values(&[state]).inc();
-        if r.counts.inserted + r.counts.updated > 0 && r.generation > 0 {
-            FRESHNESS_SECONDS.observe(((now_ns - r.generation) as f64 / 1e9).max(0.0));
-        }
+/// Fills the bus position of a dead letter.
+fn locate(letter: &mut DeadLetter, receipt: Option<&Receipt>) {
+    if let Some(r) = receipt {
+        letter.source_topic = Some(r.topic.clone());
+        letter.source_partition = Some(r.partition);
+        letter.source_offset = Some(r.offset);
     }
 }
 
-fn is_transient(e: &DbErr) -> bool {
+/// The batch's items grouped per deposition, in order of first appearance (order within a
+/// deposition kept).
+fn split_by_deposition(batch: Vec<Item>) -> Vec<Vec<Item>> {
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, Vec<Item>> = HashMap::new();
+    for item in batch {
+        let key = item.payload.as_ref().map(|p| p.deposition_id().to_owned()).unwrap_or_default();
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(item);
+    }
+    order.into_iter().filter_map(|k| groups.remove(&k)).collect()
+}
+
+/// The server is unreachable or the connection broke: wait for it, never give up.
+fn is_outage(e: &DbErr) -> bool {
     let text = e.to_string().to_ascii_lowercase();
     matches!(e, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
         || [
-            "deadlock",
-            // Two partitions inserting one message id at once: replanning turns it into a conflict.
-            "duplicate entry",
-            "unique constraint",
-            "lock wait timeout",
             "gone away",
             "lost connection",
             "broken pipe",
             "connection reset",
-            "database is locked",
+            "connection refused",
             "pool timed out",
+            "error communicating with database",
+            "server shutdown",
         ]
         .iter()
         .any(|s| text.contains(s))
 }
 
-async fn stored_generations<C: ConnectionTrait>(
-    conn: &C,
-    ends: &[&DepositionEnd],
-) -> Result<HashMap<String, i64>, DbErr> {
-    let ids: Vec<String> = ends.iter().map(|e| e.deposition_id.clone()).collect();
-    let rows = select_in(
-        conn,
-        "SELECT deposition_id, generation FROM msgmig_depositions WHERE deposition_id",
-        &ids,
-    )
-    .await?;
-    rows.into_iter()
-        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
-        .collect()
+/// Worth a few more attempts: lock conflicts, and two partitions inserting one message id at
+/// once (replanning turns it into a conflict).
+fn is_transient(e: &DbErr) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    [
+        "deadlock",
+        "duplicate entry",
+        "unique constraint",
+        "lock wait timeout",
+        "database is locked",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
-/// A committed end marker with its outcome: (marker, quarantine, conflicts as (id, owner)).
-type EndToRecord<'a> = (
-    &'a DepositionEnd,
-    Option<&'a Quarantine>,
-    &'a [(String, String)],
-);
-
-/// Records the outcome of every deposition that ended in this batch, in three statements: their
-/// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
-/// their state rows upserted.
-async fn record_ends<C: ConnectionTrait>(conn: &C, ends: &[EndToRecord<'_>]) -> Result<(), DbErr> {
-    // A deposition transformed twice within one batch has two end markers: the later one is
-    // its state (rows for both would collide on the keys).
-    let mut last: HashMap<&str, usize> = HashMap::new();
-    for (i, (end, _, _)) in ends.iter().enumerate() {
-        last.insert(end.deposition_id.as_str(), i);
-    }
-    let ends: Vec<_> = ends
+/// The database refused the data itself (too long, out of range, bad value): dead-letter
+/// material. A missing table or privilege is not: that stops the loader with the error.
+fn is_content_error(e: &DbErr) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    !is_outage(e)
+        && !is_transient(e)
+        && [
+            "data too long",
+            "out of range",
+            "incorrect",
+            "truncated",
+            "check constraint",
+            "cannot be null",
+            "foreign key constraint",
+            "invalid utf8",
+            "string or blob too big",
+        ]
         .iter()
-        .enumerate()
-        .filter(|(i, (e, _, _))| last[e.deposition_id.as_str()] == *i)
-        .map(|(_, e)| *e)
-        .collect();
-    let ends = ends.as_slice();
-    if ends.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Value> = ends
-        .iter()
-        .map(|(e, _, _)| e.deposition_id.clone().into())
-        .collect();
-    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
-        let sql = format!(
-            "DELETE FROM msgmig_quarantine WHERE deposition_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        exec(conn, &sql, chunk.to_vec()).await?;
-    }
-    let mut quarantine_rows = Vec::new();
-    let mut state_rows = Vec::new();
-    for (end, quarantine, conflicts) in ends {
-        let row = |kind: QuarantineKind,
-                   message_id: Option<String>,
-                   q: Option<&Quarantine>,
-                   reason: String|
-         -> Vec<Value> {
-            vec![
-                end.deposition_id.clone().into(),
-                kind.as_str().to_owned().into(),
-                message_id.into(),
-                q.and_then(|q| q.path.clone()).into(),
-                q.and_then(|q| q.file_version).map(i64::from).into(),
-                q.and_then(|q| q.line).map(|l| l as i64).into(),
-                q.and_then(|q| q.column).map(|c| c as i64).into(),
-                reason.into(),
-                end.generation.into(),
-            ]
-        };
-        if let Some(q) = quarantine {
-            quarantine_rows.push(row(q.kind, q.message_id.clone(), Some(q), q.reason.clone()));
-        }
-        for (id, owner) in conflicts.iter() {
-            quarantine_rows.push(row(
-                QuarantineKind::Conflict,
-                Some(id.clone()),
-                None,
-                format!("message id already stored for deposition {owner}"),
-            ));
-        }
-        let state = if quarantine.is_some() {
-            "quarantined"
-        } else if conflicts.is_empty() {
-            "loaded"
-        } else {
-            "conflicts"
-        };
-        state_rows.push(vec![
-            end.deposition_id.clone().into(),
-            end.generation.into(),
-            state.to_owned().into(),
-            i64::from(end.files).into(),
-            i64::from(end.messages).into(),
-            (conflicts.len() as i64).into(),
-        ]);
-    }
-    let columns = [
-        "deposition_id",
-        "kind",
-        "message_id",
-        "path",
-        "file_version",
-        "line_number",
-        "column_number",
-        "reason",
-        "generation",
-    ];
-    insert_rows(conn, "msgmig_quarantine", &columns, quarantine_rows, "").await?;
-    let updated = ["generation", "state", "files", "messages", "conflicts"];
-    let suffix = crate::sql::upsert_suffix(conn.get_database_backend(), "deposition_id", &updated);
-    let columns = [
-        "deposition_id",
-        "generation",
-        "state",
-        "files",
-        "messages",
-        "conflicts",
-    ];
-    insert_rows(conn, "msgmig_depositions", &columns, state_rows, &suffix).await?;
-    // The file ledger: exactly the files read for this state of each deposition.
-    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
-        let sql = format!(
-            "DELETE FROM msgmig_file_ledger WHERE deposition_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        exec(conn, &sql, chunk.to_vec()).await?;
-    }
-    let ledger_rows: Vec<Vec<Value>> = ends
-        .iter()
-        .flat_map(|(end, _, _)| {
-            end.file_states.iter().map(|f| {
-                vec![
-                    f.path.clone().into(),
-                    end.deposition_id.clone().into(),
-                    i64::from(f.version).into(),
-                    i64::try_from(f.size).unwrap_or(i64::MAX).into(),
-                    f.mtime_ns.into(),
-                ]
-            })
-        })
-        .collect();
-    let columns = ["path", "deposition_id", "version", "size", "mtime_ns"];
-    insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
-    Ok(())
+        .any(|s| text.contains(s))
 }

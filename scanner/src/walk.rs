@@ -119,11 +119,7 @@ impl Scanner {
                 crate::metrics::FILES_PUBLISHED
                     .with_label_values(&["present"])
                     .inc();
-                let envelope = Envelope {
-                    key: event.path.clone(),
-                    partition_key: event.deposition_id.clone(),
-                    payload: event,
-                };
+                let envelope = Envelope::new(event.path.clone(), event.deposition_id.clone(), event);
                 publisher.publish(envelope).await?;
             }
         }

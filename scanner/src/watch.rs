@@ -398,11 +398,7 @@ impl Watcher {
                 }])
                 .inc();
             tracing::info!(event = "file_published", deposition_id = %dep, file_path = %e.path, change = ?e.change);
-            let envelope = Envelope {
-                key: e.path.clone(),
-                partition_key: dep.to_owned(),
-                payload: e,
-            };
+            let envelope = Envelope::new(e.path.clone(), dep.to_owned(), e);
             publisher.publish(envelope).await?;
         }
         Ok(())

@@ -20,6 +20,7 @@ mod convert;
 pub mod metrics;
 mod order;
 pub mod read;
+pub mod validate;
 pub mod worker;
 
 pub use build::{build_records, DepositionRecords, Warning};

@@ -51,6 +51,16 @@ pub static WARNINGS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("registered once")
 });
 
+/// Inputs dead-lettered by the transformer, by `reason` (bad_path, bad_payload, quarantined).
+pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "msgmig_transformer_dead_letters_total",
+        "Inputs sent to the dead-letter topic by the transformer, by reason.",
+        &["reason"]
+    )
+    .expect("registered once")
+});
+
 /// Registers every transformer metric with its known label values at zero.
 pub fn init() {
     for outcome in ["transformed", "quarantined"] {
@@ -65,6 +75,9 @@ pub fn init() {
         "parent_cycle",
     ] {
         QUARANTINED.with_label_values(&[reason]);
+    }
+    for reason in ["bad_path", "bad_payload", "quarantined"] {
+        DEAD_LETTERS.with_label_values(&[reason]);
     }
     LazyLock::force(&RECORDS);
     LazyLock::force(&FILES_READ);

@@ -2,10 +2,11 @@
 
 use crate::build::{build_records, DepositionRecords};
 use crate::read::read_deposition;
-use msgmig_bus::{BusError, Envelope, Publisher, Subscriber};
+use crate::validate::{check_event, Refusal};
+use msgmig_bus::{BusError, Envelope, Publisher, Receipt, Subscriber};
 use msgmig_schemas::record::{
-    DepositionEnd, DepositionOutcome, FileEvent, Quarantine, QuarantineKind, RecordsMessage,
-    SCHEMA_VERSION,
+    DeadLetter, DeadLetterReason, DepositionEnd, DepositionOutcome, FileEvent, Quarantine,
+    QuarantineKind, RecordsMessage, Stage, SCHEMA_VERSION,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,8 @@ pub struct TransformStats {
     pub empty_files: AtomicU64,
     pub records: AtomicU64,
     pub warnings: AtomicU64,
+    /// File events refused as untrusted input (dead-lettered).
+    pub refused_events: AtomicU64,
 }
 
 /// Transforms depositions named by file events into records.
@@ -30,6 +33,9 @@ pub struct Transformer {
     parallelism: usize,
     /// Quiet period per deposition before it is transformed.
     debounce: std::time::Duration,
+    /// How often consumed events are acknowledged (after their records are durable).
+    checkpoint_every: std::time::Duration,
+    dead_letters: Option<tokio::sync::mpsc::UnboundedSender<DeadLetter>>,
     stats: Arc<TransformStats>,
 }
 
@@ -66,6 +72,8 @@ impl Transformer {
             root: root.into(),
             parallelism: parallelism.max(1),
             debounce: std::time::Duration::from_millis(20),
+            checkpoint_every: std::time::Duration::from_secs(1),
+            dead_letters: None,
             stats: Arc::default(),
         }
     }
@@ -75,6 +83,21 @@ impl Transformer {
     pub fn with_debounce(mut self, debounce: std::time::Duration) -> Self {
         self.debounce = debounce;
         self
+    }
+
+    /// Sends a [`DeadLetter`] for every refused event and quarantined deposition.
+    pub fn with_dead_letters(mut self, tx: tokio::sync::mpsc::UnboundedSender<DeadLetter>) -> Self {
+        self.dead_letters = Some(tx);
+        self
+    }
+
+    fn dead_letter(&self, letter: DeadLetter) {
+        crate::metrics::DEAD_LETTERS
+            .with_label_values(&[letter.reason.as_str()])
+            .inc();
+        if let Some(tx) = &self.dead_letters {
+            let _ = tx.send(letter);
+        }
     }
 
     pub fn stats(&self) -> Arc<TransformStats> {
@@ -88,6 +111,11 @@ impl Transformer {
     /// transformed schedules it again (the files may have changed after they were read). Output
     /// order per deposition: records, then its marker; finished work is published as soon as it
     /// is ready. `input.next()` must be cancel-safe (bounded channels and rdkafka streams are).
+    ///
+    /// Acknowledgement: an event is acked (its offset may be committed) only after the records
+    /// of its deposition were published *and* flushed, at most every `checkpoint_every` (1 s):
+    /// a crash re-delivers at most that much work, which transforms to the same records.
+    /// Events that fail [`check_event`] are dead-lettered and acked.
     pub async fn run<S, P>(&self, mut input: S, output: &P) -> Result<(), BusError>
     where
         S: Subscriber<FileEvent>,
@@ -103,6 +131,12 @@ impl Transformer {
         let mut waiting: HashMap<String, Instant> = HashMap::new();
         let mut queue: VecDeque<(Instant, String)> = VecDeque::new();
         let mut input_open = true;
+        // Receipts of the events behind each waiting deposition, each transformation (by
+        // sequence number), and those whose records are published but not yet flushed.
+        let mut receipts: HashMap<String, Vec<Receipt>> = HashMap::new();
+        let mut receipts_of: HashMap<u64, Vec<Receipt>> = HashMap::new();
+        let mut to_ack: Vec<Receipt> = Vec::new();
+        let mut last_checkpoint = Instant::now();
         loop {
             // Start every deposition whose quiet period is over (or all, once input is done).
             while let Some((deadline, id)) = queue.front().cloned() {
@@ -128,53 +162,99 @@ impl Transformer {
                         .expect("transform task does not panic");
                     in_flight.remove(&r.deposition_id);
                     done.insert(seq, r);
-                    self.flush(&mut done, &mut next_out, output).await?;
+                    for seq in self.flush(&mut done, &mut next_out, output).await? {
+                        to_ack.extend(receipts_of.remove(&seq).unwrap_or_default());
+                    }
                 }
                 waiting.remove(&id);
                 let root = self.root.clone();
                 let seq = next_seq;
                 next_seq += 1;
                 in_flight.insert(id.clone());
+                receipts_of.insert(seq, receipts.remove(&id).unwrap_or_default());
                 pending.spawn_blocking(move || (seq, transform_deposition(&root, &id)));
+            }
+            if !to_ack.is_empty()
+                && (!input_open || last_checkpoint.elapsed() >= self.checkpoint_every)
+            {
+                output.flush().await?;
+                input.ack(&to_ack);
+                to_ack.clear();
+                last_checkpoint = Instant::now();
             }
             if !input_open && queue.is_empty() && pending.is_empty() {
                 break;
             }
             let next_deadline = queue.front().map(|(d, _)| *d);
+            let checkpoint_at = last_checkpoint + self.checkpoint_every;
             tokio::select! {
                 finished = pending.join_next(), if !pending.is_empty() => {
                     let (seq, r) = finished.expect("non-empty").expect("transform task does not panic");
                     in_flight.remove(&r.deposition_id);
                     done.insert(seq, r);
-                    self.flush(&mut done, &mut next_out, output).await?;
+                    for seq in self.flush(&mut done, &mut next_out, output).await? {
+                        to_ack.extend(receipts_of.remove(&seq).unwrap_or_default());
+                    }
                 }
+                () = tokio::time::sleep_until(checkpoint_at), if !to_ack.is_empty() => {}
                 () = tokio::time::sleep_until(next_deadline.unwrap_or_else(Instant::now)), if next_deadline.is_some() && input_open => {}
                 event = input.next(), if input_open => {
                     match event {
                         None => input_open = false,
                         Some(event) => {
+                            if let Err(refusal) = check_event(&self.root, &event.payload) {
+                                self.refuse(&event, &refusal);
+                                to_ack.extend(event.receipt);
+                                continue;
+                            }
                             let deadline = Instant::now() + self.debounce;
-                            waiting.insert(event.payload.deposition_id.clone(), deadline);
-                            queue.push_back((deadline, event.payload.deposition_id));
+                            let id = event.payload.deposition_id;
+                            receipts.entry(id.clone()).or_default().extend(event.receipt);
+                            waiting.insert(id.clone(), deadline);
+                            queue.push_back((deadline, id));
                         }
                     }
                 }
             }
         }
-        self.flush(&mut done, &mut next_out, output).await
+        self.flush(&mut done, &mut next_out, output).await?;
+        output.flush().await
     }
 
+    /// Dead-letters a refused event.
+    fn refuse(&self, event: &Envelope<FileEvent>, refusal: &Refusal) {
+        self.stats.refused_events.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(event = "file_event_refused", file_path = %event.payload.path, reason = %refusal);
+        let reason = match refusal {
+            Refusal::SchemaVersion(_) => DeadLetterReason::BadPayload,
+            Refusal::BadPath(_) => DeadLetterReason::BadPath,
+        };
+        let mut letter = DeadLetter::new(Stage::Transformer, reason, refusal.to_string());
+        letter.path = Some(event.payload.path.clone());
+        letter.file_version = Some(event.payload.version);
+        if let Some(r) = &event.receipt {
+            letter.source_topic = Some(r.topic.clone());
+            letter.source_partition = Some(r.partition);
+            letter.source_offset = Some(r.offset);
+        }
+        letter.payload = serde_json::to_string(&event.payload).ok();
+        self.dead_letter(letter);
+    }
+
+    /// Publishes finished depositions in arrival order; returns their sequence numbers.
     async fn flush<P: Publisher<RecordsMessage>>(
         &self,
         done: &mut std::collections::BTreeMap<u64, DepositionRecords>,
         next_out: &mut u64,
         output: &P,
-    ) -> Result<(), BusError> {
+    ) -> Result<Vec<u64>, BusError> {
+        let mut published = Vec::new();
         while let Some(result) = done.remove(next_out) {
+            published.push(*next_out);
             *next_out += 1;
             self.publish(result, output).await?;
         }
-        Ok(())
+        Ok(published)
     }
 
     async fn publish<P: Publisher<RecordsMessage>>(
@@ -215,6 +295,18 @@ impl Transformer {
                 s.quarantined.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(event = "corrupted_file", deposition_id = %r.deposition_id, kind = q.kind.as_str(),
                     file_path = q.path.as_deref().unwrap_or(""), line = q.line, column = q.column, "{}", q.reason);
+                let mut letter = DeadLetter::new(
+                    Stage::Transformer,
+                    DeadLetterReason::Quarantined,
+                    format!("{}: {}", q.kind.as_str(), q.reason),
+                );
+                letter.deposition_id = Some(r.deposition_id.clone());
+                letter.path = q.path.clone();
+                letter.file_version = q.file_version;
+                letter.line = q.line;
+                letter.column = q.column;
+                letter.message_id = q.message_id.clone();
+                self.dead_letter(letter);
                 DepositionOutcome::Quarantined(q)
             }
             None => DepositionOutcome::Transformed,
@@ -222,11 +314,7 @@ impl Transformer {
         let messages = r.records.len() as u32;
         for record in r.records {
             s.records.fetch_add(1, Ordering::Relaxed);
-            let envelope = Envelope {
-                key: record.message.message_id.clone(),
-                partition_key: r.deposition_id.clone(),
-                payload: RecordsMessage::Message(Box::new(record)),
-            };
+            let envelope = Envelope::new(record.message.message_id.clone(), r.deposition_id.clone(), RecordsMessage::Message(Box::new(record)));
             output.publish(envelope).await?;
         }
         let end = DepositionEnd {
@@ -239,11 +327,7 @@ impl Transformer {
             outcome,
         };
         output
-            .publish(Envelope {
-                key: r.deposition_id.clone(),
-                partition_key: r.deposition_id,
-                payload: RecordsMessage::DepositionEnd(end),
-            })
+            .publish(Envelope::new(r.deposition_id.clone(), r.deposition_id, RecordsMessage::DepositionEnd(end)))
             .await
     }
 }

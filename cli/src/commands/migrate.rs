@@ -62,6 +62,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         batch_size: args.batch_size.max(1),
         dry_run: args.dry_run,
         reconcile: args.reconcile,
+        consumer_group: None,
     };
     let LoaderPool {
         publisher: records_tx,

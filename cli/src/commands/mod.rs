@@ -3,9 +3,15 @@
 pub mod db;
 pub mod export;
 pub mod generate;
+pub mod load;
 pub mod migrate;
+pub mod replay;
 pub mod run;
+pub mod scan;
+pub mod status;
+pub mod transform;
 pub mod verify;
+mod workers;
 
 use crate::cli::{DatabaseArgs, SelectionArgs};
 use crate::config::{database_url, redact};
@@ -161,3 +167,15 @@ impl LoaderPool {
         Ok(rows)
     }
 }
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!(event = "shutdown", "stopping: draining in-flight work");
+}
+

@@ -2,7 +2,7 @@
 //! loader(s) on the in-process bus, until SIGINT/SIGTERM. Shutdown drains: the watcher stops,
 //! the transformer finishes what it read, the loaders commit what they received.
 
-use super::{open_database, require_schema, LoaderPool, EXIT_OK};
+use super::{open_database, require_schema, shutdown_signal, LoaderPool, EXIT_OK};
 use crate::cli::RunArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::in_process::topic;
@@ -13,17 +13,6 @@ use msgmig_transformer::Transformer;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!(event = "shutdown", "stopping: draining in-flight work");
-}
-
 pub async fn run(args: RunArgs) -> Result<i32> {
     let db = open_database(&args.database).await?;
     if args.create_tables {
@@ -32,7 +21,11 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             .context("creating tables")?;
     }
     require_schema(&db).await?;
-    crate::serve::spawn(args.metrics_addr, db.clone())
+    let readiness = crate::serve::Readiness {
+        database: Some(db.clone()),
+        ..Default::default()
+    };
+    crate::serve::spawn(args.metrics_addr, readiness)
         .await
         .map_err(|e| super::UsageError(format!("{e:#}")))?;
     let ledger = file_ledger(&db).await.context("reading the file ledger")?;
@@ -67,6 +60,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         batch_size: args.batch_size.max(1),
         dry_run: false,
         reconcile: false,
+        consumer_group: None,
     };
     let LoaderPool {
         publisher: records_tx,

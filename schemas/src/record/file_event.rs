@@ -2,7 +2,7 @@ use crate::archive::ContentType;
 use serde::{Deserialize, Serialize};
 
 /// What happened to a message file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileChange {
     /// The file exists in this state (new, rewritten, or seen by a full walk).
@@ -13,7 +13,7 @@ pub enum FileChange {
 
 /// A message file seen by the scanner. Topic `msgmig.file-events`, key = `path`, partition by
 /// `deposition_id` (architecture.md §2). Only latest versions are published.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileEvent {
     /// Payload version ([`super::SCHEMA_VERSION`]).
     pub schema_version: u32,

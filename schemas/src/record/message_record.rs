@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 /// Columns of `pdbx_deposition_message_info` (domain.md §5.1) as msgmig writes them.
 /// Text columns keep `?`/`.` literally (architecture.md §4, D1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageColumns {
     /// UUID, ≤ 64 characters.
     pub message_id: String,
@@ -34,7 +34,7 @@ pub struct MessageColumns {
 }
 
 /// Columns of one `pdbx_deposition_message_file_reference` row (an attachment).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileRefColumns {
     pub deposition_data_set_id: String,
     /// Attachment content type (≤ 50), e.g. `model-annotate`.
@@ -52,7 +52,7 @@ pub struct FileRefColumns {
 }
 
 /// Columns of `pdbx_deposition_message_status` (one per message).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusColumns {
     pub deposition_data_set_id: String,
     pub read_status: String,
@@ -61,7 +61,7 @@ pub struct StatusColumns {
 }
 
 /// Columns of `pdbx_deposition_message_origcomm_reference` (msgmig's fourth table, §4.4).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrigcommColumns {
     pub deposition_data_set_id: String,
     pub orig_message_id: String,
@@ -74,7 +74,7 @@ pub struct OrigcommColumns {
 }
 
 /// Where a record came from; stored in `msgmig_message_provenance`, never in the app tables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Provenance {
     /// Archive-relative path of the file holding the info row.
     pub source_path: String,
@@ -95,7 +95,7 @@ pub struct Provenance {
 
 /// One message and everything attached to it (architecture.md §3). Topic `msgmig.records`,
 /// key = `message_id`, partition by `deposition_id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageRecord {
     /// Payload version ([`super::SCHEMA_VERSION`]).
     pub schema_version: u32,
@@ -148,7 +148,7 @@ pub fn content_sha256(
 }
 
 /// Why a deposition was withheld whole (nothing of it is loaded; architecture.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuarantineKind {
     /// A latest file is not valid CIF (position given).
@@ -184,7 +184,7 @@ impl QuarantineKind {
 }
 
 /// The reason a deposition (or one message, for conflicts) was not loaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Quarantine {
     pub kind: QuarantineKind,
     /// Archive-relative path of the offending file, if one.
@@ -201,7 +201,7 @@ pub struct Quarantine {
 }
 
 /// How the transformation of a deposition ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DepositionOutcome {
     /// All its records were emitted before this marker.
@@ -211,7 +211,7 @@ pub enum DepositionOutcome {
 }
 
 /// The state of one message file when it was read (the ledger that makes restarts cheap).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileState {
     /// Archive-relative path.
     pub path: String,
@@ -223,7 +223,7 @@ pub struct FileState {
 
 /// Marks the end of one deposition's records (same partition, after them), so the loader can
 /// keep per-deposition state (loaded, quarantined) exact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DepositionEnd {
     pub schema_version: u32,
     pub deposition_id: String,
@@ -239,7 +239,7 @@ pub struct DepositionEnd {
 }
 
 /// A payload of the records stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RecordsMessage {
     Message(Box<MessageRecord>),

@@ -1,0 +1,411 @@
+//! The consumer-group subscriber: decodes JSON envelopes, tracks which ones are unfinished, and
+//! stores the group offset only past finished work (Kafka "at least once" with manual offset
+//! store: `enable.auto.offset.store=false`, auto commit of stored offsets).
+
+use super::producer::PARTITION_KEY_HEADER;
+use super::KafkaConfig;
+use crate::{BusError, Envelope, Receipt, Subscriber};
+use futures::FutureExt;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeSet, HashMap};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+
+/// Where to start each newly assigned partition: called with the topic and the partitions just
+/// assigned, returns the next offset to read per partition; a partition it leaves out starts at
+/// the beginning of the topic. Errors abort the assignment (the worker stops with the error
+/// rather than read from a wrong place).
+///
+/// It runs inside librdkafka's rebalance callback, on the thread polling the consumer: the
+/// loader answers it from the database with `tokio::task::block_in_place` (multi-thread runtime).
+pub type StartOffsets =
+    Arc<dyn Fn(&str, &[i32]) -> Result<HashMap<i32, i64>, String> + Send + Sync>;
+
+/// A message that could not be decoded as the topic's payload: the worker dead-letters it.
+/// Its offset counts as finished.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub receipt: Receipt,
+    pub key: Option<String>,
+    /// The payload as (lossy) UTF-8, at most 64 KiB.
+    pub payload: String,
+    pub error: String,
+}
+
+/// How a [`KafkaSubscriber`] joins its group.
+#[derive(Clone, Default)]
+pub struct SubscriberOptions {
+    /// Start offsets from outside Kafka (the loader's DB-stored offsets); `None` = the group's
+    /// committed offsets, else the beginning (`auto.offset.reset=earliest`).
+    pub start_offsets: Option<StartOffsets>,
+    /// Where undecodable messages go.
+    pub rejected: Option<mpsc::UnboundedSender<Rejected>>,
+    /// `next()` returns `None` once this turns true (graceful shutdown).
+    pub shutdown: Option<watch::Receiver<bool>>,
+}
+
+impl std::fmt::Debug for SubscriberOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriberOptions")
+            .field("start_offsets", &self.start_offsets.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per partition: delivered-but-unfinished offsets, and the next offset after the last delivered.
+#[derive(Debug, Default)]
+struct Tracker {
+    unfinished: HashMap<i32, BTreeSet<i64>>,
+    next: HashMap<i32, i64>,
+    stored: HashMap<i32, i64>,
+    assigned: BTreeSet<i32>,
+}
+
+impl Tracker {
+    /// The offset the group may commit for `partition`: the lowest unfinished one, or past the
+    /// last delivered when all are finished.
+    fn committable(&self, partition: i32) -> Option<i64> {
+        match self.unfinished.get(&partition).and_then(|s| s.first()) {
+            Some(&lowest) => Some(lowest),
+            None => self.next.get(&partition).copied(),
+        }
+    }
+}
+
+struct Context {
+    topic: String,
+    tracker: Arc<Mutex<Tracker>>,
+    start_offsets: Option<StartOffsets>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl ClientContext for Context {}
+
+impl ConsumerContext for Context {
+    /// Eager rebalance (range/roundrobin assignors): on assign, start offsets come from
+    /// [`StartOffsets`] when given; on revoke, unfinished work of the revoked partitions is
+    /// forgotten (the next owner re-delivers it).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let partitions: Vec<i32> = tpl
+            .elements()
+            .iter()
+            .filter(|e| e.topic() == self.topic)
+            .map(|e| e.partition())
+            .collect();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Some(start) = &self.start_offsets {
+                    match start(&self.topic, &partitions) {
+                        Ok(offsets) => {
+                            for &p in &partitions {
+                                let offset = offsets
+                                    .get(&p)
+                                    .map_or(Offset::Beginning, |&o| Offset::Offset(o));
+                                let _ = tpl.set_partition_offset(&self.topic, p, offset);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(event = "assignment_failed", error = %e);
+                            *self.failure.lock().expect("not poisoned") = Some(e);
+                            let _ = consumer.unassign();
+                            return;
+                        }
+                    }
+                }
+                {
+                    let mut t = self.tracker.lock().expect("not poisoned");
+                    for &p in &partitions {
+                        t.unfinished.remove(&p);
+                        t.next.remove(&p);
+                        t.stored.remove(&p);
+                        t.assigned.insert(p);
+                    }
+                }
+                tracing::info!(event = "partitions_assigned", topic = %self.topic, partitions = ?partitions);
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(event = "assignment_failed", error = %e);
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                {
+                    let mut t = self.tracker.lock().expect("not poisoned");
+                    for &p in &partitions {
+                        t.unfinished.remove(&p);
+                        t.next.remove(&p);
+                        t.stored.remove(&p);
+                        t.assigned.remove(&p);
+                    }
+                }
+                tracing::info!(event = "partitions_revoked", topic = %self.topic, partitions = ?partitions);
+                let _ = consumer.unassign();
+            }
+            other => {
+                tracing::warn!(event = "rebalance_error", error = ?other);
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+/// Consumes JSON `T` from one topic in a consumer group.
+pub struct KafkaSubscriber<T> {
+    consumer: Arc<StreamConsumer<Context>>,
+    topic: String,
+    tracker: Arc<Mutex<Tracker>>,
+    failure: Arc<Mutex<Option<String>>>,
+    options: SubscriberOptions,
+    _payload: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for KafkaSubscriber<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSubscriber")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> KafkaSubscriber<T> {
+    /// Joins `group` and subscribes to `topic`.
+    ///
+    /// Consumer settings: `enable.auto.offset.store=false` (offsets are stored by
+    /// [`Subscriber::ack`] only), `enable.auto.commit=true` every second,
+    /// `auto.offset.reset=earliest`, `partition.assignment.strategy=range` (eager rebalance).
+    pub fn new(
+        config: &KafkaConfig,
+        topic: String,
+        group: &str,
+        options: SubscriberOptions,
+    ) -> Result<Self, BusError> {
+        let tracker = Arc::new(Mutex::new(Tracker::default()));
+        let failure = Arc::new(Mutex::new(None));
+        let context = Context {
+            topic: topic.clone(),
+            tracker: tracker.clone(),
+            start_offsets: options.start_offsets.clone(),
+            failure: failure.clone(),
+        };
+        let consumer: StreamConsumer<Context> = config
+            .client_config(&[
+                ("group.id", group),
+                ("enable.auto.offset.store", "false"),
+                ("enable.auto.commit", "true"),
+                ("auto.commit.interval.ms", "1000"),
+                ("auto.offset.reset", "earliest"),
+                ("partition.assignment.strategy", "range"),
+                ("session.timeout.ms", "10000"),
+                ("heartbeat.interval.ms", "1000"),
+            ])
+            .create_with_context(context)
+            .map_err(|e| BusError::Kafka(format!("cannot create a consumer: {e}")))?;
+        consumer
+            .subscribe(&[&topic])
+            .map_err(|e| BusError::Kafka(format!("cannot subscribe to {topic}: {e}")))?;
+        Ok(KafkaSubscriber {
+            consumer: Arc::new(consumer),
+            topic,
+            tracker,
+            failure,
+            options,
+            _payload: PhantomData,
+        })
+    }
+
+    /// Partitions currently assigned to this member (readiness).
+    pub fn assigned_partitions(&self) -> Vec<i32> {
+        let t = self.tracker.lock().expect("not poisoned");
+        t.assigned.iter().copied().collect()
+    }
+
+    /// A shared view of the assignment, for health checks outside the worker loop.
+    pub fn assignment_probe(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let tracker = self.tracker.clone();
+        move || tracker.lock().expect("not poisoned").assigned.len()
+    }
+
+    /// Reads the error that stopped partition assignment (e.g. the database holding the start
+    /// offsets stayed unreachable), if any; `next()` returns `None` once there is one. Take the
+    /// probe before handing the subscriber to a worker.
+    pub fn failure_probe(&self) -> impl Fn() -> Option<String> + Send + Sync + 'static {
+        let failure = self.failure.clone();
+        move || failure.lock().expect("not poisoned").clone()
+    }
+
+    /// Commits the stored offsets now and leaves the group (graceful shutdown).
+    pub fn close(self) {
+        let _ = self
+            .consumer
+            .commit_consumer_state(rdkafka::consumer::CommitMode::Sync);
+        self.consumer.unsubscribe();
+    }
+
+    /// Rewinds `partition` to `offset` (a replay requested while running).
+    fn rewind(&self, partition: i32, offset: i64) -> Result<(), BusError> {
+        {
+            let mut t = self.tracker.lock().expect("not poisoned");
+            t.unfinished.remove(&partition);
+            t.next.remove(&partition);
+            t.stored.remove(&partition);
+        }
+        self.consumer
+            .seek(
+                &self.topic,
+                partition,
+                Offset::Offset(offset),
+                std::time::Duration::from_secs(10),
+            )
+            .map_err(|e| BusError::Kafka(format!("cannot seek partition {partition}: {e}")))
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.options.shutdown.as_ref().is_some_and(|s| *s.borrow())
+    }
+}
+
+impl<T: DeserializeOwned + Send> KafkaSubscriber<T> {
+    /// Decodes one consumed message: an envelope, or `None` when it was rejected (and reported).
+    fn decode(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) -> Option<Envelope<T>> {
+        let receipt = Receipt {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+        };
+        {
+            let mut t = self.tracker.lock().expect("not poisoned");
+            t.unfinished
+                .entry(receipt.partition)
+                .or_default()
+                .insert(receipt.offset);
+            t.next.insert(receipt.partition, receipt.offset + 1);
+        }
+        let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
+        let partition_key = m
+            .headers()
+            .and_then(|h| {
+                h.iter()
+                    .find(|h| h.key == PARTITION_KEY_HEADER)
+                    .and_then(|h| h.value)
+            })
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        let bytes = m.payload().unwrap_or_default();
+        match serde_json::from_slice::<T>(bytes) {
+            Ok(payload) => Some(Envelope {
+                key: key.unwrap_or_default(),
+                partition_key,
+                payload,
+                receipt: Some(receipt),
+            }),
+            Err(e) => {
+                let shown = &bytes[..bytes.len().min(64 * 1024)];
+                let rejected = Rejected {
+                    receipt: receipt.clone(),
+                    key,
+                    payload: String::from_utf8_lossy(shown).into_owned(),
+                    error: format!("payload does not match the topic's schema: {e}"),
+                };
+                tracing::error!(event = "payload_rejected", topic = %receipt.topic, partition = receipt.partition, offset = receipt.offset, error = %rejected.error);
+                if let Some(tx) = &self.options.rejected {
+                    let _ = tx.send(rejected);
+                }
+                self.ack(std::slice::from_ref(&receipt));
+                None
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
+    /// The next decodable envelope; `None` after shutdown was requested or an assignment
+    /// failed (see [`KafkaSubscriber::failure_probe`]). Broker errors are
+    /// logged and retried (librdkafka reconnects by itself): an outage pauses, never ends, the
+    /// stream.
+    async fn next(&mut self) -> Option<Envelope<T>> {
+        let consumer = self.consumer.clone();
+        loop {
+            if self.shutting_down() || self.failure.lock().expect("not poisoned").is_some() {
+                return None;
+            }
+            let mut shutdown = self.options.shutdown.clone();
+            let received = tokio::select! {
+                m = consumer.recv() => m,
+                _ = async { match &mut shutdown { Some(s) => { let _ = s.changed().await; } None => std::future::pending().await } } => continue,
+                // Rebalance callbacks run inside recv(); look at their outcome now and then.
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+            };
+            match received {
+                Ok(m) => {
+                    if let Some(envelope) = self.decode(&m) {
+                        return Some(envelope);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(event = "kafka_consume_error", topic = %self.topic, error = %e);
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    fn try_next(&mut self) -> Option<Envelope<T>> {
+        let consumer = self.consumer.clone();
+        loop {
+            match consumer.recv().now_or_never()? {
+                Ok(m) => {
+                    if let Some(envelope) = self.decode(&m) {
+                        return Some(envelope);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<(), BusError> {
+        if topic != self.topic {
+            return Ok(());
+        }
+        self.rewind(partition, offset)
+    }
+
+    fn ack(&mut self, receipts: &[Receipt]) {
+        let mut tpl = TopicPartitionList::new();
+        {
+            let mut t = self.tracker.lock().expect("not poisoned");
+            let mut touched = BTreeSet::new();
+            for r in receipts.iter().filter(|r| r.topic == self.topic) {
+                if let Some(set) = t.unfinished.get_mut(&r.partition) {
+                    set.remove(&r.offset);
+                }
+                touched.insert(r.partition);
+            }
+            for p in touched {
+                let Some(offset) = t.committable(p) else {
+                    continue;
+                };
+                if t.stored.get(&p).is_some_and(|&s| s >= offset) {
+                    continue;
+                }
+                t.stored.insert(p, offset);
+                let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(offset));
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = self.consumer.store_offsets(&tpl) {
+                // The partition was revoked meanwhile: its next owner re-delivers.
+                tracing::debug!(event = "offset_store_skipped", error = %e);
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The idempotent JSON producer: explicit partition, key per architecture.md §2.
+
+use super::KafkaConfig;
+use crate::{partition_for, BusError, Envelope, Publisher};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Header carrying the partition key (deposition id), so consumers see it without decoding.
+pub(crate) const PARTITION_KEY_HEADER: &str = "msgmig-partition-key";
+
+/// Publishes `T` as JSON to one topic. `publish` only enqueues (librdkafka batches and retries
+/// up to `delivery.timeout.ms`); [`Publisher::flush`] waits for the broker's acknowledgements
+/// and reports the first delivery failure since the last flush.
+///
+/// Producer settings: `enable.idempotence=true`, `acks=all` (no duplicates or reordering on
+/// retries, Kafka's idempotent producer), `linger.ms=5`.
+pub struct KafkaPublisher<T> {
+    producer: FutureProducer,
+    topic: String,
+    partitions: usize,
+    deliveries: Arc<Deliveries>,
+    _payload: PhantomData<fn(T)>,
+}
+
+impl<T> std::fmt::Debug for KafkaPublisher<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaPublisher")
+            .field("topic", &self.topic)
+            .field("partitions", &self.partitions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Clone for KafkaPublisher<T> {
+    fn clone(&self) -> Self {
+        KafkaPublisher {
+            producer: self.producer.clone(),
+            topic: self.topic.clone(),
+            partitions: self.partitions,
+            deliveries: self.deliveries.clone(),
+            _payload: PhantomData,
+        }
+    }
+}
+
+/// Deliveries not yet acknowledged, and the first failure among them.
+#[derive(Debug, Default)]
+struct Deliveries {
+    outstanding: AtomicU64,
+    settled: Notify,
+    failure: Mutex<Option<String>>,
+}
+
+impl<T> KafkaPublisher<T> {
+    /// A producer for `topic`, which has `partitions` partitions (from
+    /// [`super::ensure_topics`]).
+    pub fn new(config: &KafkaConfig, topic: String, partitions: i32) -> Result<Self, BusError> {
+        let producer: FutureProducer = config
+            .client_config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                ("message.timeout.ms", "300000"),
+            ])
+            .create()
+            .map_err(|e| BusError::Kafka(format!("cannot create a producer: {e}")))?;
+        Ok(KafkaPublisher {
+            producer,
+            topic,
+            partitions: partitions.max(1) as usize,
+            deliveries: Arc::default(),
+            _payload: PhantomData,
+        })
+    }
+
+    /// The topic written to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Publishes raw bytes (tests that inject untrusted input; tools).
+    pub async fn publish_bytes(
+        &self,
+        key: &str,
+        partition_key: &str,
+        bytes: &[u8],
+    ) -> Result<(), BusError> {
+        let partition = partition_for(partition_key, self.partitions) as i32;
+        let headers = OwnedHeaders::new().insert(Header {
+            key: PARTITION_KEY_HEADER,
+            value: Some(partition_key),
+        });
+        loop {
+            let record = FutureRecord::to(&self.topic)
+                .key(key)
+                .payload(bytes)
+                .partition(partition)
+                .headers(headers.clone());
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    let deliveries = self.deliveries.clone();
+                    deliveries.outstanding.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        let failure = match delivery.await {
+                            Ok(Ok(_)) => None,
+                            Ok(Err((e, _))) => Some(e.to_string()),
+                            Err(_) => Some("the producer was dropped".to_owned()),
+                        };
+                        if let Some(f) = failure {
+                            tracing::error!(event = "kafka_delivery_failed", error = %f);
+                            deliveries.failure.lock().expect("not poisoned").get_or_insert(f);
+                        }
+                        if deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+                            deliveries.settled.notify_waiters();
+                        }
+                    });
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // librdkafka's local queue is full: wait for the broker to catch up.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err((e, _)) => return Err(BusError::Kafka(e.to_string())),
+            }
+        }
+    }
+}
+
+impl<T: Serialize + Send + Sync> Publisher<T> for KafkaPublisher<T> {
+    async fn publish(&self, envelope: Envelope<T>) -> Result<(), BusError> {
+        let bytes =
+            serde_json::to_vec(&envelope.payload).map_err(|e| BusError::Encode(e.to_string()))?;
+        self.publish_bytes(&envelope.key, &envelope.partition_key, &bytes)
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), BusError> {
+        loop {
+            let settled = self.deliveries.settled.notified();
+            if self.deliveries.outstanding.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            settled.await;
+        }
+        match self.deliveries.failure.lock().expect("not poisoned").take() {
+            Some(f) => Err(BusError::Kafka(format!("a message was not delivered: {f}"))),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The three topics of architecture.md §2 and their creation at start-up (never deletion).
+
+use super::KafkaConfig;
+use crate::BusError;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A topic of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Scanner → transformer: `FileEvent`, key = archive-relative path, compacted.
+    FileEvents,
+    /// Transformer → loader: `RecordsMessage`, key = message_id (or deposition id for end
+    /// markers), compacted: the replayable changelog of the database.
+    Records,
+    /// Rejected input of any stage, with reason and position; long time retention.
+    DeadLetter,
+}
+
+impl Topic {
+    /// The name after the prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::FileEvents => "file-events",
+            Topic::Records => "records",
+            Topic::DeadLetter => "dead-letter",
+        }
+    }
+
+    /// Topic configuration at creation (Kafka topic configs).
+    fn settings(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Topic::FileEvents | Topic::Records => &[("cleanup.policy", "compact")],
+            // 400 days: dead letters are evidence for curators, not a queue.
+            Topic::DeadLetter => &[
+                ("cleanup.policy", "delete"),
+                ("retention.ms", "34560000000"),
+            ],
+        }
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Creates the three topics if missing (an existing topic is left as it is, whatever its
+/// partition count) and returns each topic's partition count.
+///
+/// Errors: the broker is unreachable, refuses creation (other than "already exists"), or a topic
+/// still has no metadata after creation.
+pub async fn ensure_topics(config: &KafkaConfig) -> Result<HashMap<Topic, i32>, BusError> {
+    let admin: AdminClient<DefaultClientContext> = config
+        .client_config(&[])
+        .create()
+        .map_err(|e| BusError::Kafka(format!("cannot create an admin client: {e}")))?;
+    let names: Vec<(Topic, String)> = [Topic::FileEvents, Topic::Records, Topic::DeadLetter]
+        .into_iter()
+        .map(|t| (t, config.topic(t)))
+        .collect();
+    let existing = partition_counts(config, &names)?;
+    let missing: Vec<NewTopic<'_>> = names
+        .iter()
+        .filter(|(t, _)| !existing.contains_key(t))
+        .map(|(t, name)| {
+            let mut topic = NewTopic::new(
+                name,
+                config.partitions.max(1),
+                TopicReplication::Fixed(config.replication_factor.max(1)),
+            );
+            for (k, v) in t.settings() {
+                topic = topic.set(k, v);
+            }
+            topic
+        })
+        .collect();
+    if !missing.is_empty() {
+        let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT));
+        let results = admin
+            .create_topics(missing.iter(), &opts)
+            .await
+            .map_err(|e| BusError::Kafka(format!("creating topics: {e}")))?;
+        for result in results {
+            match result {
+                Ok(name) => tracing::info!(event = "topic_created", topic = %name),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(BusError::Kafka(format!("cannot create topic {name}: {code}")))
+                }
+            }
+        }
+    }
+    // Metadata can lag creation by a moment.
+    for _ in 0..50 {
+        let counts = partition_counts(config, &names)?;
+        if counts.len() == names.len() {
+            return Ok(counts);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(BusError::Kafka(
+        "topics were created but the broker lists no partitions for them".into(),
+    ))
+}
+
+/// Partition count of each topic the broker knows (a missing topic is absent from the map).
+fn partition_counts(
+    config: &KafkaConfig,
+    names: &[(Topic, String)],
+) -> Result<HashMap<Topic, i32>, BusError> {
+    let client: BaseConsumer = config
+        .client_config(&[])
+        .create()
+        .map_err(|e| BusError::Kafka(format!("cannot create a client: {e}")))?;
+    let metadata = client.fetch_metadata(None, TIMEOUT).map_err(|e| {
+        BusError::Kafka(format!(
+            "cannot reach the brokers {} ({e}): check --kafka-brokers and that Kafka runs",
+            config.brokers
+        ))
+    })?;
+    Ok(names
+        .iter()
+        .filter_map(|(t, name)| {
+            metadata
+                .topics()
+                .iter()
+                .find(|m| m.name() == name && m.error().is_none() && !m.partitions().is_empty())
+                .map(|m| (*t, m.partitions().len() as i32))
+        })
+        .collect())
+}

@@ -1,0 +1,97 @@
+//! `msgmig load`: the loader as a Kafka worker. Each batch and its consumed offsets commit in one
+//! transaction; on partition assignment the loader resumes from the offsets stored in the
+//! database, so a restored or emptied database is rebuilt from the records topic by itself
+//! (architecture.md §3).
+
+use super::workers::{grace_expired, shutdown_watch, DeadLetters, Kafka};
+use super::{open_database, require_schema, UsageError, EXIT_OK};
+use crate::worker_args::LoadArgs;
+use anyhow::{Context, Result};
+use msgmig_bus::kafka::{KafkaSubscriber, StartOffsets, SubscriberOptions, Topic};
+use msgmig_loader::{Loader, LoaderConfig};
+use msgmig_schemas::record::{RecordsMessage, Stage};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an assignment waits for the database before the worker gives up (and exits, to be
+/// restarted by its supervisor).
+const ASSIGNMENT_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Start offsets read from `msgmig_consumer_offsets` inside the rebalance callback (see
+/// [`StartOffsets`]); retried while the database is unreachable.
+fn start_offsets(db: DatabaseConnection, group: String) -> StartOffsets {
+    let handle = tokio::runtime::Handle::current();
+    Arc::new(move |topic: &str, partitions: &[i32]| {
+        let deadline = std::time::Instant::now() + ASSIGNMENT_PATIENCE;
+        loop {
+            let read = tokio::task::block_in_place(|| {
+                handle.block_on(msgmig_loader::offsets::all(&db, &group, topic))
+            });
+            match read {
+                Ok(all) => {
+                    let chosen: std::collections::HashMap<i32, i64> =
+                        all.into_iter().filter(|(p, _)| partitions.contains(p)).collect();
+                    tracing::info!(event = "offsets_from_database", topic, stored = ?chosen, "partitions without a stored offset start at the beginning");
+                    return Ok(chosen);
+                }
+                Err(e) if std::time::Instant::now() < deadline => {
+                    tracing::warn!(event = "db_unavailable", error = %e, "cannot read stored offsets: retrying");
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                Err(e) => return Err(format!("cannot read the stored offsets: {e}")),
+            }
+        }
+    })
+}
+
+pub async fn run(args: LoadArgs) -> Result<i32> {
+    let db = open_database(&args.database).await?;
+    if !args.no_create_tables {
+        msgmig_loader::database::init(&db).await.context("creating tables")?;
+    }
+    require_schema(&db).await?;
+    let kafka = Kafka::connect(&args.kafka).await?;
+    let shutdown = shutdown_watch();
+    let dead = DeadLetters::spawn(&kafka, Stage::Loader)?;
+    let subscriber: KafkaSubscriber<RecordsMessage> = KafkaSubscriber::new(
+        &kafka.config,
+        kafka.config.topic(Topic::Records),
+        &args.group_id,
+        SubscriberOptions {
+            start_offsets: Some(start_offsets(db.clone(), args.group_id.clone())),
+            rejected: Some(dead.rejected.clone()),
+            shutdown: Some(shutdown.clone()),
+        },
+    )?;
+    let addr = args.worker.metrics_addr.unwrap_or(([127, 0, 0, 1], 9467).into());
+    let readiness = crate::serve::Readiness {
+        database: Some(db.clone()),
+        kafka: Some(kafka.config.clone()),
+        assigned: Some(Arc::new(subscriber.assignment_probe())),
+    };
+    crate::serve::spawn(addr, readiness).await.map_err(|e| UsageError(format!("{e:#}")))?;
+    let config = LoaderConfig {
+        batch_size: args.batch_size.max(1),
+        dry_run: false,
+        reconcile: args.reconcile,
+        consumer_group: Some(args.group_id.clone()),
+    };
+    let mut loader = Loader::new(db, config).with_dead_letters(dead.letters.clone());
+    tracing::info!(event = "loader_start", group_id = %args.group_id);
+    let failure = subscriber.failure_probe();
+    tokio::select! {
+        done = loader.run(subscriber) => done.context("loading into the database")?,
+        () = grace_expired(shutdown, &args.worker) => {}
+    }
+    dead.finish().await;
+    if let Some(e) = failure() {
+        anyhow::bail!("partition assignment failed: {e}");
+    }
+    let t = loader.totals();
+    println!(
+        "Load stopped: messages {} inserted, {} updated, {} unchanged, {} stale, {} conflicts",
+        t.inserted, t.updated, t.unchanged, t.stale, t.conflicts
+    );
+    Ok(EXIT_OK)
+}

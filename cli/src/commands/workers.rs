@@ -1,0 +1,127 @@
+//! What the Kafka workers share: connecting (topics created if missing), graceful shutdown,
+//! the dead-letter publisher, and the metrics endpoint.
+
+use super::UsageError;
+use crate::worker_args::{KafkaArgs, WorkerArgs};
+use anyhow::Result;
+use msgmig_bus::kafka::{ensure_topics, is_secret_property, KafkaConfig, KafkaPublisher, Rejected, Topic};
+use msgmig_bus::{Envelope, Publisher};
+use msgmig_schemas::record::{DeadLetter, DeadLetterReason, Stage};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// A connected worker: its Kafka settings and each topic's partition count.
+#[derive(Debug, Clone)]
+pub struct Kafka {
+    pub config: KafkaConfig,
+    pub partitions: HashMap<Topic, i32>,
+}
+
+impl Kafka {
+    /// Reaches the brokers and creates missing topics. Errors (exit 2) say what to check.
+    pub async fn connect(args: &KafkaArgs) -> Result<Self> {
+        let config = args.config();
+        let shown: Vec<String> = config
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                if is_secret_property(k) {
+                    format!("{k}=***")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        tracing::info!(event = "kafka_connecting", brokers = %config.brokers, topic_prefix = %config.topic_prefix, properties = ?shown);
+        let partitions = ensure_topics(&config).await.map_err(|e| {
+            UsageError(format!(
+                "{e}\n  check --kafka-brokers / MSGMIG_KAFKA_BROKERS and that the brokers run"
+            ))
+        })?;
+        Ok(Kafka { config, partitions })
+    }
+
+    /// A JSON publisher to `topic`.
+    pub fn publisher<T>(&self, topic: Topic) -> Result<KafkaPublisher<T>> {
+        Ok(KafkaPublisher::new(
+            &self.config,
+            self.config.topic(topic),
+            self.partitions[&topic],
+        )?)
+    }
+}
+
+/// Turns true on SIGTERM/SIGINT.
+pub fn shutdown_watch() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        super::shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Completes `grace` after shutdown was requested: the bound on draining.
+pub async fn grace_expired(mut shutdown: watch::Receiver<bool>, args: &WorkerArgs) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+    tokio::time::sleep(Duration::from_secs(args.grace_secs)).await;
+    tracing::warn!(event = "grace_expired", grace_secs = args.grace_secs, "in-flight work abandoned: the next owner of the partitions redoes it");
+}
+
+/// Publishes dead letters of one stage: the worker's own, and payloads the subscriber could not
+/// decode. Ends (after a flush) when every sender is dropped.
+pub struct DeadLetters {
+    pub letters: mpsc::UnboundedSender<DeadLetter>,
+    pub rejected: mpsc::UnboundedSender<Rejected>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DeadLetters {
+    pub fn spawn(kafka: &Kafka, stage: Stage) -> Result<Self> {
+        let publisher: KafkaPublisher<DeadLetter> = kafka.publisher(Topic::DeadLetter)?;
+        let (letters, mut letters_rx) = mpsc::unbounded_channel::<DeadLetter>();
+        let (rejected, mut rejected_rx) = mpsc::unbounded_channel::<Rejected>();
+        let task = tokio::spawn(async move {
+            loop {
+                let letter = tokio::select! {
+                    Some(l) = letters_rx.recv() => l,
+                    Some(r) = rejected_rx.recv() => rejected_letter(stage, r),
+                    else => break,
+                };
+                let key = letter.key();
+                let partition_key = letter.deposition_id.clone().unwrap_or_else(|| key.clone());
+                if let Err(e) = publisher.publish(Envelope::new(key, partition_key, letter)).await {
+                    tracing::error!(event = "dead_letter_not_published", error = %e);
+                }
+            }
+            if let Err(e) = publisher.flush().await {
+                tracing::error!(event = "dead_letter_not_published", error = %e);
+            }
+        });
+        Ok(DeadLetters { letters, rejected, task })
+    }
+
+    /// Waits until every dead letter was published (drop the senders handed out first).
+    pub async fn finish(self) {
+        drop(self.letters);
+        drop(self.rejected);
+        let _ = self.task.await;
+    }
+}
+
+fn rejected_letter(stage: Stage, r: Rejected) -> DeadLetter {
+    let mut letter = DeadLetter::new(stage, DeadLetterReason::BadPayload, r.error);
+    letter.source_topic = Some(r.receipt.topic);
+    letter.source_partition = Some(r.receipt.partition);
+    letter.source_offset = Some(r.receipt.offset);
+    letter.payload = Some(r.payload);
+    if let Some(key) = r.key {
+        if key.contains('/') {
+            letter.path = Some(key);
+        } else {
+            letter.message_id = Some(key);
+        }
+    }
+    letter
+}

@@ -1,0 +1,210 @@
+//! One batch, one transaction: plan against the stored rows, write, record the deposition ends
+//! and (over Kafka) the consumed offsets, then commit (architecture.md §3).
+
+use crate::ends::{record_ends, stored_generations};
+use crate::offsets::{self, TopicPartition};
+use crate::plan::{plan, Action};
+use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
+use crate::worker::{DepositionReport, Item, Loader};
+use msgmig_schemas::record::{DepositionEnd, DepositionOutcome, MessageRecord, RecordsMessage};
+use sea_orm::{DbErr, TransactionTrait};
+use std::collections::{BTreeMap, HashMap};
+
+/// What a batch transaction did.
+#[derive(Debug)]
+pub(crate) enum Applied {
+    /// Committed (or, in a dry run, planned): the finished depositions.
+    Done(Vec<DepositionReport>),
+    /// Someone lowered the stored offsets of these partitions since this loader last wrote them
+    /// (`msgmig replay`, a restored backup): nothing was written; resume from these offsets.
+    Rewound(Vec<(TopicPartition, i64)>),
+}
+
+/// Per partition, the offset after the highest consumed item of the batch.
+fn next_offsets(batch: &[Item]) -> BTreeMap<TopicPartition, i64> {
+    let mut next = BTreeMap::new();
+    for r in batch.iter().filter_map(|i| i.receipt.as_ref()) {
+        let e = next.entry((r.topic.clone(), r.partition)).or_insert(0);
+        *e = (*e).max(r.offset + 1);
+    }
+    next
+}
+
+impl Loader {
+    pub(crate) async fn try_apply(&mut self, batch: &[Item]) -> Result<Applied, DbErr> {
+        let started = std::time::Instant::now();
+        let txn = self.db.begin().await?;
+        let group = self.config.consumer_group.clone().filter(|_| !self.config.dry_run);
+        let next = next_offsets(batch);
+        // The fence: items below the stored offset were applied by an earlier owner of the
+        // partition (a rebalance, a crash after commit); they are skipped.
+        let mut fence = BTreeMap::new();
+        if let Some(group) = &group {
+            let partitions: Vec<TopicPartition> = next.keys().cloned().collect();
+            fence = offsets::stored(&txn, group, &partitions).await?;
+            let rewound: Vec<(TopicPartition, i64)> = partitions
+                .iter()
+                .filter_map(|tp| {
+                    let mine = *self.committed_next.get(tp)?;
+                    let stored = fence.get(tp).copied().unwrap_or(0);
+                    (stored < mine).then(|| (tp.clone(), stored))
+                })
+                .collect();
+            if !rewound.is_empty() {
+                txn.rollback().await?;
+                return Ok(Applied::Rewound(rewound));
+            }
+        }
+        let live = |i: &&Item| match &i.receipt {
+            Some(r) => fence
+                .get(&(r.topic.clone(), r.partition))
+                .is_none_or(|&stored| r.offset >= stored),
+            None => true,
+        };
+        let items: Vec<&Item> = batch.iter().filter(live).collect();
+        let records: Vec<MessageRecord> = items
+            .iter()
+            .filter_map(|i| match &i.payload {
+                Some(RecordsMessage::Message(r)) => Some((**r).clone()),
+                _ => None,
+            })
+            .collect();
+        let ends: Vec<&DepositionEnd> = items
+            .iter()
+            .filter_map(|i| match &i.payload {
+                Some(RecordsMessage::DepositionEnd(e)) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let mut ids: Vec<String> = records
+            .iter()
+            .map(|r| r.message.message_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let current = fetch_current(&txn, &ids).await?;
+        let planned = plan(records, current);
+        // Per-deposition counts: planned per record, so they add up to the batch totals.
+        let mut open = self.open.clone();
+        for p in &planned {
+            let entry = open.entry(p.record.deposition_id.clone()).or_default();
+            entry.0.add(&planned_counts(std::slice::from_ref(p)));
+            if p.action == Action::Conflict {
+                let owner = p.owner.clone().unwrap_or_default();
+                tracing::warn!(event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %p.record.message.message_id, owner = %owner,
+                    "message id already belongs to another deposition: not overwritten");
+                entry.1.push((p.record.message.message_id.clone(), owner));
+            }
+        }
+        let counts = if self.config.dry_run {
+            dry_run(&txn, &planned).await?
+        } else {
+            apply(&txn, &planned, self.config.reconcile).await?
+        };
+        let stored = if ends.is_empty() {
+            HashMap::new()
+        } else {
+            stored_generations(&txn, &ends).await?
+        };
+        let mut reports = Vec::new();
+        for end in ends.iter().copied() {
+            let (counts, conflicts) = open.remove(&end.deposition_id).unwrap_or_default();
+            let stale = stored
+                .get(&end.deposition_id)
+                .is_some_and(|&g| g > end.generation);
+            let quarantine = match &end.outcome {
+                DepositionOutcome::Quarantined(q) => Some(q.clone()),
+                DepositionOutcome::Transformed => None,
+            };
+            reports.push(DepositionReport {
+                deposition_id: end.deposition_id.clone(),
+                files: end.files,
+                counts,
+                quarantine,
+                conflicts,
+                stale,
+                generation: end.generation,
+            });
+        }
+        if self.config.dry_run {
+            txn.rollback().await?;
+        } else {
+            let fresh: Vec<_> = ends
+                .iter()
+                .zip(&reports)
+                .filter(|(_, r)| !r.stale)
+                .map(|(e, r)| (*e, r.quarantine.as_ref(), r.conflicts.as_slice()))
+                .collect();
+            record_ends(&txn, &fresh).await?;
+            if let Some(group) = &group {
+                let advanced: BTreeMap<TopicPartition, i64> = next
+                    .iter()
+                    .filter(|(tp, &n)| fence.get(*tp).is_none_or(|&s| n > s))
+                    .map(|(tp, n)| (tp.clone(), *n))
+                    .collect();
+                offsets::write(&txn, group, &advanced).await?;
+            }
+            txn.commit().await?;
+            self.committed_next.extend(next);
+        }
+        self.open = open;
+        self.totals.add(&counts);
+        if !self.config.dry_run {
+            observe(&counts, &reports, planned.len(), started.elapsed());
+        }
+        Ok(Applied::Done(reports))
+    }
+}
+
+/// Updates the loader metrics after a committed batch.
+pub(crate) fn observe(
+    counts: &RowCounts,
+    reports: &[DepositionReport],
+    messages: usize,
+    elapsed: std::time::Duration,
+) {
+    use crate::metrics::*;
+    for (outcome, n) in [
+        ("inserted", counts.inserted),
+        ("updated", counts.updated),
+        ("unchanged", counts.unchanged),
+        ("stale", counts.stale),
+        ("conflict", counts.conflicts),
+    ] {
+        MESSAGES.with_label_values(&[outcome]).inc_by(n);
+    }
+    for (table, n) in [
+        (
+            "pdbx_deposition_message_info",
+            counts.inserted + counts.updated,
+        ),
+        (
+            "pdbx_deposition_message_file_reference",
+            counts.file_refs_inserted,
+        ),
+        ("pdbx_deposition_message_status", counts.statuses_written),
+        (
+            "pdbx_deposition_message_origcomm_reference",
+            counts.origcomm_written,
+        ),
+    ] {
+        ROWS.with_label_values(&[table]).inc_by(n);
+    }
+    BATCH_SECONDS.observe(elapsed.as_secs_f64());
+    BATCH_MESSAGES.observe(messages as f64);
+    let now_ns = msgmig_schemas::archive::unix_ns(std::time::SystemTime::now());
+    for r in reports.iter().filter(|r| !r.stale) {
+        let state = if r.quarantine.is_some() {
+            "quarantined"
+        } else if r.conflicts.is_empty() {
+            "loaded"
+        } else {
+            "conflicts"
+        };
+        DEPOSITIONS.with_label_values(&[state]).inc();
+        if r.counts.inserted + r.counts.updated > 0 && r.generation > 0 {
+            FRESHNESS_SECONDS.observe(((now_ns - r.generation) as f64 / 1e9).max(0.0));
+        }
+    }
+}
+

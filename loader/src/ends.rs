@@ -1,0 +1,160 @@
+//! Per-deposition outcome rows written when a deposition's end marker commits: state
+//! (`msgmig_depositions`), what was withheld (`msgmig_quarantine`) and the files read
+//! (`msgmig_file_ledger`).
+
+use crate::sql::{exec, insert_rows, select_in};
+use msgmig_schemas::record::{DepositionEnd, Quarantine, QuarantineKind};
+use sea_orm::{ConnectionTrait, DbErr, Value};
+use std::collections::HashMap;
+
+/// The stored generation of each deposition among `ends` (absent = never recorded).
+pub(crate) async fn stored_generations<C: ConnectionTrait>(
+    conn: &C,
+    ends: &[&DepositionEnd],
+) -> Result<HashMap<String, i64>, DbErr> {
+    let ids: Vec<String> = ends.iter().map(|e| e.deposition_id.clone()).collect();
+    let rows = select_in(
+        conn,
+        "SELECT deposition_id, generation FROM msgmig_depositions WHERE deposition_id",
+        &ids,
+    )
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
+}
+
+/// A committed end marker with its outcome: (marker, quarantine, conflicts as (id, owner)).
+pub(crate) type EndToRecord<'a> = (
+    &'a DepositionEnd,
+    Option<&'a Quarantine>,
+    &'a [(String, String)],
+);
+
+/// Records the outcome of every deposition that ended in this batch, in three statements: their
+/// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
+/// their state rows upserted.
+pub(crate) async fn record_ends<C: ConnectionTrait>(conn: &C, ends: &[EndToRecord<'_>]) -> Result<(), DbErr> {
+    // A deposition transformed twice within one batch has two end markers: the later one is
+    // its state (rows for both would collide on the keys).
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, (end, _, _)) in ends.iter().enumerate() {
+        last.insert(end.deposition_id.as_str(), i);
+    }
+    let ends: Vec<_> = ends
+        .iter()
+        .enumerate()
+        .filter(|(i, (e, _, _))| last[e.deposition_id.as_str()] == *i)
+        .map(|(_, e)| *e)
+        .collect();
+    let ends = ends.as_slice();
+    if ends.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Value> = ends
+        .iter()
+        .map(|(e, _, _)| e.deposition_id.clone().into())
+        .collect();
+    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
+        let sql = format!(
+            "DELETE FROM msgmig_quarantine WHERE deposition_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        exec(conn, &sql, chunk.to_vec()).await?;
+    }
+    let mut quarantine_rows = Vec::new();
+    let mut state_rows = Vec::new();
+    for (end, quarantine, conflicts) in ends {
+        let row = |kind: QuarantineKind,
+                   message_id: Option<String>,
+                   q: Option<&Quarantine>,
+                   reason: String|
+         -> Vec<Value> {
+            vec![
+                end.deposition_id.clone().into(),
+                kind.as_str().to_owned().into(),
+                message_id.into(),
+                q.and_then(|q| q.path.clone()).into(),
+                q.and_then(|q| q.file_version).map(i64::from).into(),
+                q.and_then(|q| q.line).map(|l| l as i64).into(),
+                q.and_then(|q| q.column).map(|c| c as i64).into(),
+                reason.into(),
+                end.generation.into(),
+            ]
+        };
+        if let Some(q) = quarantine {
+            quarantine_rows.push(row(q.kind, q.message_id.clone(), Some(q), q.reason.clone()));
+        }
+        for (id, owner) in conflicts.iter() {
+            quarantine_rows.push(row(
+                QuarantineKind::Conflict,
+                Some(id.clone()),
+                None,
+                format!("message id already stored for deposition {owner}"),
+            ));
+        }
+        let state = if quarantine.is_some() {
+            "quarantined"
+        } else if conflicts.is_empty() {
+            "loaded"
+        } else {
+            "conflicts"
+        };
+        state_rows.push(vec![
+            end.deposition_id.clone().into(),
+            end.generation.into(),
+            state.to_owned().into(),
+            i64::from(end.files).into(),
+            i64::from(end.messages).into(),
+            (conflicts.len() as i64).into(),
+        ]);
+    }
+    let columns = [
+        "deposition_id",
+        "kind",
+        "message_id",
+        "path",
+        "file_version",
+        "line_number",
+        "column_number",
+        "reason",
+        "generation",
+    ];
+    insert_rows(conn, "msgmig_quarantine", &columns, quarantine_rows, "").await?;
+    let updated = ["generation", "state", "files", "messages", "conflicts"];
+    let suffix = crate::sql::upsert_suffix(conn.get_database_backend(), "deposition_id", &updated);
+    let columns = [
+        "deposition_id",
+        "generation",
+        "state",
+        "files",
+        "messages",
+        "conflicts",
+    ];
+    insert_rows(conn, "msgmig_depositions", &columns, state_rows, &suffix).await?;
+    // The file ledger: exactly the files read for this state of each deposition.
+    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
+        let sql = format!(
+            "DELETE FROM msgmig_file_ledger WHERE deposition_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        exec(conn, &sql, chunk.to_vec()).await?;
+    }
+    let ledger_rows: Vec<Vec<Value>> = ends
+        .iter()
+        .flat_map(|(end, _, _)| {
+            end.file_states.iter().map(|f| {
+                vec![
+                    f.path.clone().into(),
+                    end.deposition_id.clone().into(),
+                    i64::from(f.version).into(),
+                    i64::try_from(f.size).unwrap_or(i64::MAX).into(),
+                    f.mtime_ns.into(),
+                ]
+            })
+        })
+        .collect();
+    let columns = ["path", "deposition_id", "version", "size", "mtime_ns"];
+    insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
+    Ok(())
+}
