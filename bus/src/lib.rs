@@ -109,6 +109,7 @@ pub fn partition_for(partition_key: &str, partitions: usize) -> usize {
     (hash % partitions.max(1) as u64) as usize
 }
 
+pub mod failpoint;
 pub mod kafka;
 
 pub mod in_process {

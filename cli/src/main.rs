@@ -5,9 +5,9 @@ mod cli;
 mod commands;
 mod config;
 mod generate;
-mod worker_args;
 mod serve;
 mod telemetry;
+mod worker_args;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -34,7 +34,11 @@ impl Loader {
     pub(crate) async fn try_apply(&mut self, batch: &[Item]) -> Result<Applied, DbErr> {
         let started = std::time::Instant::now();
         let txn = self.db.begin().await?;
-        let group = self.config.consumer_group.clone().filter(|_| !self.config.dry_run);
+        let group = self
+            .config
+            .consumer_group
+            .clone()
+            .filter(|_| !self.config.dry_run);
         let next = next_offsets(batch);
         // The fence: items below the stored offset were applied by an earlier owner of the
         // partition (a rebalance, a crash after commit); they are skipped.
@@ -144,6 +148,7 @@ impl Loader {
                     .collect();
                 offsets::write(&txn, group, &advanced).await?;
             }
+            msgmig_bus::failpoint::hit("loader_before_commit");
             txn.commit().await?;
             self.committed_next.extend(next);
         }
@@ -207,4 +212,3 @@ pub(crate) fn observe(
         }
     }
 }
-

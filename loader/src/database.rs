@@ -68,8 +68,21 @@ async fn open(url: &str, writer: bool) -> Result<DatabaseConnection, DbErr> {
 }
 
 /// Applies pending migrations (creates every table on an empty database).
+///
+/// Several processes may start on one empty database at once (loaders of one group): a
+/// migration another process applied meanwhile shows as a duplicate key in the migration
+/// ledger; then the pending list is read again.
 pub async fn init(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    let mut attempt = 0;
+    loop {
+        match Migrator::up(db, None).await {
+            Err(e) if attempt < 10 && e.to_string().to_ascii_lowercase().contains("duplicate") => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Drops every msgmig table (app tables included) and the migration ledger: `--drop-and-recreate`.

@@ -34,7 +34,10 @@ pub(crate) type EndToRecord<'a> = (
 /// Records the outcome of every deposition that ended in this batch, in three statements: their
 /// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
 /// their state rows upserted.
-pub(crate) async fn record_ends<C: ConnectionTrait>(conn: &C, ends: &[EndToRecord<'_>]) -> Result<(), DbErr> {
+pub(crate) async fn record_ends<C: ConnectionTrait>(
+    conn: &C,
+    ends: &[EndToRecord<'_>],
+) -> Result<(), DbErr> {
     // A deposition transformed twice within one batch has two end markers: the later one is
     // its state (rows for both would collide on the keys).
     let mut last: HashMap<&str, usize> = HashMap::new();

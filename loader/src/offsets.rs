@@ -22,7 +22,11 @@ pub async fn stored<C: ConnectionTrait>(
         return Ok(out);
     }
     let backend = conn.get_database_backend();
-    let lock = if backend == DbBackend::MySql { " FOR UPDATE" } else { "" };
+    let lock = if backend == DbBackend::MySql {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let mut topics: Vec<&str> = partitions.iter().map(|(t, _)| t.as_str()).collect();
     topics.dedup();
     for topic in topics {

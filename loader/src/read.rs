@@ -247,10 +247,13 @@ pub async fn progress<C: ConnectionTrait>(conn: &C) -> Result<Progress, DbErr> {
     let query = |sql: &str| Statement::from_string(backend, sql.to_owned());
     let mut out = Progress::default();
     for r in conn
-        .query_all_raw(query("SELECT state, COUNT(*) FROM msgmig_depositions GROUP BY state"))
+        .query_all_raw(query(
+            "SELECT state, COUNT(*) FROM msgmig_depositions GROUP BY state",
+        ))
         .await?
     {
-        out.depositions.insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
+        out.depositions
+            .insert(r.try_get_by_index(0)?, r.try_get_by_index(1)?);
     }
     let count = |r: Option<sea_orm::QueryResult>| -> Result<i64, DbErr> {
         r.map_or(Ok(0), |r| r.try_get_by_index(0))

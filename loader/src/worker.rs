@@ -148,7 +148,10 @@ impl Loader {
             }
             let receipts: Vec<Receipt> = batch.iter().filter_map(|i| i.receipt.clone()).collect();
             match self.apply_items(batch).await? {
-                None => input.ack(&receipts),
+                None => {
+                    msgmig_bus::failpoint::hit("loader_after_commit");
+                    input.ack(&receipts);
+                }
                 Some(rewound) => self.seek_rewound(&mut input, &receipts, rewound)?,
             }
         }
@@ -193,7 +196,9 @@ impl Loader {
     ) -> Result<(), DbErr> {
         let mut from: BTreeMap<TopicPartition, i64> = BTreeMap::new();
         for r in receipts {
-            let e = from.entry((r.topic.clone(), r.partition)).or_insert(r.offset);
+            let e = from
+                .entry((r.topic.clone(), r.partition))
+                .or_insert(r.offset);
             *e = (*e).min(r.offset);
         }
         for (tp, offset) in rewound {
@@ -227,14 +232,26 @@ impl Loader {
             locate(&mut letter, envelope.receipt.as_ref());
             letter.payload = serde_json::to_string(&envelope.payload).ok();
             self.dead_letter(letter);
-            return Item { payload: None, receipt: envelope.receipt };
+            return Item {
+                payload: None,
+                receipt: envelope.receipt,
+            };
         }
-        Item { payload: Some(envelope.payload), receipt: envelope.receipt }
+        Item {
+            payload: Some(envelope.payload),
+            receipt: envelope.receipt,
+        }
     }
 
     fn dead_letter(&self, letter: DeadLetter) {
-        tracing::error!(event = "dead_letter", stage = "loader", reason = letter.reason.as_str(),
-            deposition_id = letter.deposition_id.as_deref().unwrap_or(""), "{}", letter.detail);
+        tracing::error!(
+            event = "dead_letter",
+            stage = "loader",
+            reason = letter.reason.as_str(),
+            deposition_id = letter.deposition_id.as_deref().unwrap_or(""),
+            "{}",
+            letter.detail
+        );
         crate::metrics::DEAD_LETTERS
             .with_label_values(&[letter.reason.as_str()])
             .inc();
@@ -279,7 +296,10 @@ impl Loader {
     pub async fn apply_batch(&mut self, batch: Vec<RecordsMessage>) -> Result<(), DbErr> {
         let items = batch
             .into_iter()
-            .map(|payload| Item { payload: Some(payload), receipt: None })
+            .map(|payload| Item {
+                payload: Some(payload),
+                receipt: None,
+            })
             .collect();
         self.apply_items(items).await.map(|_| ())
     }
@@ -335,10 +355,12 @@ impl Loader {
         };
         let deposition_id = first.deposition_id().to_owned();
         let detail = format!("the database refused the deposition's records: {error}");
-        let mut letter = DeadLetter::new(Stage::Loader, DeadLetterReason::DatabaseRejected, &detail);
+        let mut letter =
+            DeadLetter::new(Stage::Loader, DeadLetterReason::DatabaseRejected, &detail);
         letter.deposition_id = Some(deposition_id.clone());
         locate(&mut letter, part.iter().find_map(|i| i.receipt.as_ref()));
-        let payloads: Vec<&RecordsMessage> = part.iter().filter_map(|i| i.payload.as_ref()).collect();
+        let payloads: Vec<&RecordsMessage> =
+            part.iter().filter_map(|i| i.payload.as_ref()).collect();
         letter.payload = serde_json::to_string(&payloads).ok().map(|mut s| {
             s.truncate(s.floor_char_boundary(64 * 1024));
             s
@@ -413,13 +435,20 @@ fn split_by_deposition(batch: Vec<Item>) -> Vec<Vec<Item>> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Vec<Item>> = HashMap::new();
     for item in batch {
-        let key = item.payload.as_ref().map(|p| p.deposition_id().to_owned()).unwrap_or_default();
+        let key = item
+            .payload
+            .as_ref()
+            .map(|p| p.deposition_id().to_owned())
+            .unwrap_or_default();
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
         groups.entry(key).or_default().push(item);
     }
-    order.into_iter().filter_map(|k| groups.remove(&k)).collect()
+    order
+        .into_iter()
+        .filter_map(|k| groups.remove(&k))
+        .collect()
 }
 
 /// The server is unreachable or the connection broke: wait for it, never give up.

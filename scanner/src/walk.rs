@@ -119,7 +119,8 @@ impl Scanner {
                 crate::metrics::FILES_PUBLISHED
                     .with_label_values(&["present"])
                     .inc();
-                let envelope = Envelope::new(event.path.clone(), event.deposition_id.clone(), event);
+                let envelope =
+                    Envelope::new(event.path.clone(), event.deposition_id.clone(), event);
                 publisher.publish(envelope).await?;
             }
         }

@@ -16,8 +16,12 @@ fn checked_in_topic_schemas_match_the_payload_types() {
             std::fs::write(&path, &text).unwrap();
             continue;
         }
-        let stored = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with MSGMIG_BLESS=1 to create it)", path.display()));
+        let stored = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with MSGMIG_BLESS=1 to create it)",
+                path.display()
+            )
+        });
         assert_eq!(
             stored, text,
             "{name} is out of date with the payload types: rerun with MSGMIG_BLESS=1 and review the diff"
@@ -28,11 +32,24 @@ fn checked_in_topic_schemas_match_the_payload_types() {
 #[test]
 fn schemas_name_the_fields_consumers_rely_on() {
     let schemas = msgmig_schemas::record::topic_json_schemas();
-    let text = |n: &str| serde_json::to_string(&schemas.iter().find(|(f, _)| *f == n).unwrap().1).unwrap();
-    for field in ["schema_version", "path", "deposition_id", "mtime_ns", "change"] {
+    let text =
+        |n: &str| serde_json::to_string(&schemas.iter().find(|(f, _)| *f == n).unwrap().1).unwrap();
+    for field in [
+        "schema_version",
+        "path",
+        "deposition_id",
+        "mtime_ns",
+        "change",
+    ] {
         assert!(text("file-event.schema.json").contains(field), "{field}");
     }
-    for field in ["message_id", "generation", "file_refs", "deposition_end", "file_states"] {
+    for field in [
+        "message_id",
+        "generation",
+        "file_refs",
+        "deposition_end",
+        "file_states",
+    ] {
         assert!(text("records.schema.json").contains(field), "{field}");
     }
     for field in ["stage", "reason", "source_offset", "detail"] {

@@ -121,7 +121,10 @@ mod tests {
             ("D_1/D_1_messages-to-depositor_P1.cif.V2", "D_1"),
         ] {
             assert!(
-                matches!(check_event(root.path(), &event(path, dep)), Err(Refusal::BadPath(_))),
+                matches!(
+                    check_event(root.path(), &event(path, dep)),
+                    Err(Refusal::BadPath(_))
+                ),
                 "{path} must be refused"
             );
         }
@@ -133,7 +136,10 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("D_1")).unwrap();
         let e = event("D_1/D_1_messages-to-depositor_P1.cif.V1", "D_1");
-        assert!(matches!(check_event(root.path(), &e), Err(Refusal::BadPath(_))));
+        assert!(matches!(
+            check_event(root.path(), &e),
+            Err(Refusal::BadPath(_))
+        ));
     }
 
     #[test]
@@ -141,6 +147,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut e = event("D_1/D_1_messages-to-depositor_P1.cif.V1", "D_1");
         e.schema_version = SCHEMA_VERSION + 1;
-        assert_eq!(check_event(root.path(), &e), Err(Refusal::SchemaVersion(SCHEMA_VERSION + 1)));
+        assert_eq!(
+            check_event(root.path(), &e),
+            Err(Refusal::SchemaVersion(SCHEMA_VERSION + 1))
+        );
     }
 }

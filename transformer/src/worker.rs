@@ -178,6 +178,7 @@ impl Transformer {
                 && (!input_open || last_checkpoint.elapsed() >= self.checkpoint_every)
             {
                 output.flush().await?;
+                msgmig_bus::failpoint::hit("transformer_before_ack");
                 input.ack(&to_ack);
                 to_ack.clear();
                 last_checkpoint = Instant::now();
@@ -314,7 +315,11 @@ impl Transformer {
         let messages = r.records.len() as u32;
         for record in r.records {
             s.records.fetch_add(1, Ordering::Relaxed);
-            let envelope = Envelope::new(record.message.message_id.clone(), r.deposition_id.clone(), RecordsMessage::Message(Box::new(record)));
+            let envelope = Envelope::new(
+                record.message.message_id.clone(),
+                r.deposition_id.clone(),
+                RecordsMessage::Message(Box::new(record)),
+            );
             output.publish(envelope).await?;
         }
         let end = DepositionEnd {
@@ -327,7 +332,11 @@ impl Transformer {
             outcome,
         };
         output
-            .publish(Envelope::new(r.deposition_id.clone(), r.deposition_id, RecordsMessage::DepositionEnd(end)))
+            .publish(Envelope::new(
+                r.deposition_id.clone(),
+                r.deposition_id,
+                RecordsMessage::DepositionEnd(end),
+            ))
             .await
     }
 }

@@ -70,9 +70,9 @@ pub fn partition_offsets(
     }
     ids.into_iter()
         .map(|p| {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p, TIMEOUT)
-                .map_err(|e| BusError::Kafka(format!("cannot read watermarks of {topic}/{p}: {e}")))?;
+            let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT).map_err(|e| {
+                BusError::Kafka(format!("cannot read watermarks of {topic}/{p}: {e}"))
+            })?;
             Ok(PartitionOffsets {
                 partition: p,
                 low,
@@ -111,7 +111,11 @@ pub fn offsets_for_time(
             .fetch_watermarks(topic, p, TIMEOUT)
             .map_err(|err| BusError::Kafka(err.to_string()))?;
         let offset = match e.offset() {
-            Offset::Offset(o) if o < high && timestamp_at(config, topic, p, o)? >= Some(since_ms) => o,
+            Offset::Offset(o)
+                if o < high && timestamp_at(config, topic, p, o)? >= Some(since_ms) =>
+            {
+                o
+            }
             _ => high,
         };
         out.insert(p, offset);

@@ -206,9 +206,34 @@ impl<T> KafkaSubscriber<T> {
                 ("partition.assignment.strategy", "range"),
                 ("session.timeout.ms", "10000"),
                 ("heartbeat.interval.ms", "1000"),
+                // The group leader assigns from its metadata cache: refresh it often enough
+                // that a topic created meanwhile is not left unassigned for long.
+                ("topic.metadata.refresh.interval.ms", "10000"),
             ])
             .create_with_context(context)
             .map_err(|e| BusError::Kafka(format!("cannot create a consumer: {e}")))?;
+        // Load the topic's partitions into the client's metadata cache before joining: the
+        // group leader computes the assignment from it (an unknown topic gets no partitions).
+        for attempt in 0..50 {
+            match consumer.fetch_metadata(Some(&topic), std::time::Duration::from_secs(5)) {
+                Ok(m)
+                    if m.topics()
+                        .iter()
+                        .any(|t| t.name() == topic && !t.partitions().is_empty()) =>
+                {
+                    break
+                }
+                Ok(_) | Err(_) if attempt < 49 => {
+                    std::thread::sleep(std::time::Duration::from_millis(100))
+                }
+                Ok(_) => return Err(BusError::Kafka(format!("topic {topic} has no partitions"))),
+                Err(e) => {
+                    return Err(BusError::Kafka(format!(
+                        "cannot read metadata of {topic}: {e}"
+                    )))
+                }
+            }
+        }
         consumer
             .subscribe(&[&topic])
             .map_err(|e| BusError::Kafka(format!("cannot subscribe to {topic}: {e}")))?;

@@ -114,7 +114,11 @@ impl<T> KafkaPublisher<T> {
                         };
                         if let Some(f) = failure {
                             tracing::error!(event = "kafka_delivery_failed", error = %f);
-                            deliveries.failure.lock().expect("not poisoned").get_or_insert(f);
+                            deliveries
+                                .failure
+                                .lock()
+                                .expect("not poisoned")
+                                .get_or_insert(f);
                         }
                         if deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
                             deliveries.settled.notify_waiters();

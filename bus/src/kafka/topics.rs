@@ -87,7 +87,9 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<HashMap<Topic, i32>, 
                 Ok(name) => tracing::info!(event = "topic_created", topic = %name),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((name, code)) => {
-                    return Err(BusError::Kafka(format!("cannot create topic {name}: {code}")))
+                    return Err(BusError::Kafka(format!(
+                        "cannot create topic {name}: {code}"
+                    )))
                 }
             }
         }

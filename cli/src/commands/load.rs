@@ -30,8 +30,10 @@ fn start_offsets(db: DatabaseConnection, group: String) -> StartOffsets {
             });
             match read {
                 Ok(all) => {
-                    let chosen: std::collections::HashMap<i32, i64> =
-                        all.into_iter().filter(|(p, _)| partitions.contains(p)).collect();
+                    let chosen: std::collections::HashMap<i32, i64> = all
+                        .into_iter()
+                        .filter(|(p, _)| partitions.contains(p))
+                        .collect();
                     tracing::info!(event = "offsets_from_database", topic, stored = ?chosen, "partitions without a stored offset start at the beginning");
                     return Ok(chosen);
                 }
@@ -48,7 +50,9 @@ fn start_offsets(db: DatabaseConnection, group: String) -> StartOffsets {
 pub async fn run(args: LoadArgs) -> Result<i32> {
     let db = open_database(&args.database).await?;
     if !args.no_create_tables {
-        msgmig_loader::database::init(&db).await.context("creating tables")?;
+        msgmig_loader::database::init(&db)
+            .await
+            .context("creating tables")?;
     }
     require_schema(&db).await?;
     let kafka = Kafka::connect(&args.kafka).await?;
@@ -64,13 +68,18 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
             shutdown: Some(shutdown.clone()),
         },
     )?;
-    let addr = args.worker.metrics_addr.unwrap_or(([127, 0, 0, 1], 9467).into());
+    let addr = args
+        .worker
+        .metrics_addr
+        .unwrap_or(([127, 0, 0, 1], 9467).into());
     let readiness = crate::serve::Readiness {
         database: Some(db.clone()),
         kafka: Some(kafka.config.clone()),
         assigned: Some(Arc::new(subscriber.assignment_probe())),
     };
-    crate::serve::spawn(addr, readiness).await.map_err(|e| UsageError(format!("{e:#}")))?;
+    crate::serve::spawn(addr, readiness)
+        .await
+        .map_err(|e| UsageError(format!("{e:#}")))?;
     let config = LoaderConfig {
         batch_size: args.batch_size.max(1),
         dry_run: false,
@@ -84,11 +93,12 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
         done = loader.run(subscriber) => done.context("loading into the database")?,
         () = grace_expired(shutdown, &args.worker) => {}
     }
+    let t = loader.totals().clone();
+    drop(loader); // its dead-letter sender: `finish` waits for every sender to go
     dead.finish().await;
     if let Some(e) = failure() {
         anyhow::bail!("partition assignment failed: {e}");
     }
-    let t = loader.totals();
     println!(
         "Load stopped: messages {} inserted, {} updated, {} unchanged, {} stale, {} conflicts",
         t.inserted, t.updated, t.unchanged, t.stale, t.conflicts

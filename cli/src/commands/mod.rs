@@ -178,4 +178,3 @@ pub async fn shutdown_signal() {
     }
     tracing::info!(event = "shutdown", "stopping: draining in-flight work");
 }
-

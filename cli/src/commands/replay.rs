@@ -19,7 +19,11 @@ pub fn parse_time(s: &str) -> Result<i64, UsageError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }
-    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format) {
             return Ok(t.and_utc().timestamp_millis());
         }
@@ -67,7 +71,11 @@ pub async fn run(args: ReplayArgs) -> Result<i32> {
     println!(
         "Replay of {topic} for consumer group {}{}",
         args.group_id,
-        if args.dry_run { " (dry run: nothing changed)" } else { "" }
+        if args.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
     );
     if plan.is_empty() {
         println!("  nothing to replay: no stored offset is after the requested point");
@@ -76,7 +84,11 @@ pub async fn run(args: ReplayArgs) -> Result<i32> {
     for (p, (current, target)) in &plan {
         println!(
             "  partition {p}: {} offset {current} → {target} ({} records to re-apply)",
-            if args.dry_run { "would rewind" } else { "rewound" },
+            if args.dry_run {
+                "would rewind"
+            } else {
+                "rewound"
+            },
             current - target
         );
     }
@@ -88,7 +100,9 @@ pub async fn run(args: ReplayArgs) -> Result<i32> {
         .iter()
         .map(|(p, (_, target))| ((topic.clone(), *p), *target))
         .collect();
-    offsets::write(&db, &args.group_id, &rewound).await.context("storing the rewound offsets")?;
+    offsets::write(&db, &args.group_id, &rewound)
+        .await
+        .context("storing the rewound offsets")?;
     tracing::info!(event = "replay_requested", topic = %topic, group_id = %args.group_id, records = total);
     println!("  running loaders re-apply within seconds; stopped ones when they start");
     Ok(EXIT_OK)
@@ -101,8 +115,14 @@ mod tests {
     #[test]
     fn accepts_the_three_time_forms() {
         assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_time("2023-11-14 22:13:20").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            parse_time("2023-11-14 22:13:20").unwrap(),
+            1_700_000_000_000
+        );
         assert!(parse_time("yesterday").is_err());
     }
 }

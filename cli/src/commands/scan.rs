@@ -14,18 +14,33 @@ use std::time::{Duration, Instant};
 
 pub async fn run(args: ScanArgs) -> Result<i32> {
     if !args.directory.is_dir() {
-        return Err(UsageError(format!("--directory {} is not a folder", args.directory.display())).into());
+        return Err(UsageError(format!(
+            "--directory {} is not a folder",
+            args.directory.display()
+        ))
+        .into());
     }
     let started = Instant::now();
     let kafka = Kafka::connect(&args.kafka).await?;
-    let addr = args.worker.metrics_addr.unwrap_or(([127, 0, 0, 1], 9465).into());
-    let readiness = crate::serve::Readiness { kafka: Some(kafka.config.clone()), ..Default::default() };
-    crate::serve::spawn(addr, readiness).await.map_err(|e| UsageError(format!("{e:#}")))?;
+    let addr = args
+        .worker
+        .metrics_addr
+        .unwrap_or(([127, 0, 0, 1], 9465).into());
+    let readiness = crate::serve::Readiness {
+        kafka: Some(kafka.config.clone()),
+        ..Default::default()
+    };
+    crate::serve::spawn(addr, readiness)
+        .await
+        .map_err(|e| UsageError(format!("{e:#}")))?;
     let publisher: KafkaPublisher<FileEvent> = kafka.publisher(Topic::FileEvents)?;
     if args.once {
         let scanner = Scanner::new(&args.directory, Selection::All);
         let stats = scanner.stats();
-        scanner.run_once(&publisher).await.context("scanning the archive")?;
+        scanner
+            .run_once(&publisher)
+            .await
+            .context("scanning the archive")?;
         publisher.flush().await.context("publishing file events")?;
         println!("Scan Summary");
         println!(

@@ -18,8 +18,9 @@ struct PartitionLag {
     committed: Option<i64>,
     /// The offset stored in the database (the loader's real position).
     stored: Option<i64>,
-    /// end − position (the stored offset when there is one, else the committed one, else the
-    /// start of the log).
+    /// end − position. The loader's position is the offset stored in the database (the start
+    /// of the log when none is stored: that is where it will start); the transformer's is its
+    /// committed offset.
     lag: i64,
 }
 
@@ -42,12 +43,22 @@ struct Status {
     database_error: Option<String>,
 }
 
-fn stage(topic: String, group: &str, offsets: &[PartitionOffsets], stored: &BTreeMap<i32, i64>) -> Stage {
+/// `stored`: the database's offsets when they are the authority (the loader), else `None`.
+fn stage(
+    topic: String,
+    group: &str,
+    offsets: &[PartitionOffsets],
+    stored: Option<&BTreeMap<i32, i64>>,
+) -> Stage {
     let partitions: Vec<PartitionLag> = offsets
         .iter()
         .map(|o| {
-            let stored = stored.get(&o.partition).copied();
-            let position = stored.or(o.committed).unwrap_or(o.low);
+            let stored_offset = stored.and_then(|s| s.get(&o.partition).copied());
+            let position = match stored {
+                Some(_) => stored_offset.unwrap_or(o.low),
+                None => o.committed.unwrap_or(o.low),
+            };
+            let stored = stored_offset;
             PartitionLag {
                 partition: o.partition,
                 end: o.high,
@@ -73,7 +84,11 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
         config.topic(Topic::Records),
         config.topic(Topic::DeadLetter),
     );
-    let (t, l, d) = (events_topic.clone(), records_topic.clone(), dead_topic.clone());
+    let (t, l, d) = (
+        events_topic.clone(),
+        records_topic.clone(),
+        dead_topic.clone(),
+    );
     let (tg, lg) = (args.transformer_group.clone(), args.loader_group.clone());
     let (events, records, dead) = tokio::task::spawn_blocking(move || {
         Ok::<_, msgmig_bus::BusError>((
@@ -85,16 +100,20 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
     .await
     .expect("blocking task")
     .context("reading offsets from Kafka")?;
-    let (mut database, mut database_error, mut stored) = (None, None, BTreeMap::new());
+    // The loader's positions: the database's offsets (none stored = it starts at the beginning);
+    // only when the database cannot be read, the group's committed offsets stand in.
+    let (mut database, mut database_error, mut stored) = (None, None, None);
     match open_database_reader(&args.database).await {
         Ok(db) => {
             match msgmig_loader::read::progress(&db).await {
                 Ok(p) => database = Some(p),
                 Err(e) => database_error = Some(e.to_string()),
             }
-            stored = msgmig_loader::offsets::all(&db, &args.loader_group, &records_topic)
-                .await
-                .unwrap_or_default();
+            stored = Some(
+                msgmig_loader::offsets::all(&db, &args.loader_group, &records_topic)
+                    .await
+                    .unwrap_or_default(),
+            );
         }
         Err(e) => database_error = Some(format!("{e:#}")),
     }
@@ -103,8 +122,8 @@ pub async fn run(args: StatusArgs) -> Result<i32> {
         file_events_published: events.iter().map(|p| p.high).sum(),
         records_published: records.iter().map(|p| p.high).sum(),
         dead_letters: sum(&dead),
-        transformer: stage(events_topic, &args.transformer_group, &events, &BTreeMap::new()),
-        loader: stage(records_topic, &args.loader_group, &records, &stored),
+        transformer: stage(events_topic, &args.transformer_group, &events, None),
+        loader: stage(records_topic, &args.loader_group, &records, stored.as_ref()),
         database,
         database_error,
     };
@@ -123,7 +142,10 @@ fn print_status(s: &Status) {
         s.file_events_published, s.records_published, s.dead_letters
     );
     for (name, st) in [("transformer", &s.transformer), ("loader", &s.loader)] {
-        println!("  {name} (group {}, topic {}): lag {}", st.consumer_group, st.topic, st.lag);
+        println!(
+            "  {name} (group {}, topic {}): lag {}",
+            st.consumer_group, st.topic, st.lag
+        );
         for p in &st.partitions {
             let show = |o: Option<i64>| o.map_or("-".to_owned(), |o| o.to_string());
             println!(
@@ -138,10 +160,18 @@ fn print_status(s: &Status) {
     }
     match (&s.database, &s.database_error) {
         (Some(db), _) => {
-            let states: Vec<String> = db.depositions.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            let states: Vec<String> = db
+                .depositions
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
             println!(
                 "  database: depositions {}; {} messages loaded; {} quarantine rows",
-                if states.is_empty() { "none".to_owned() } else { states.join(", ") },
+                if states.is_empty() {
+                    "none".to_owned()
+                } else {
+                    states.join(", ")
+                },
                 db.messages,
                 db.quarantine_rows
             );

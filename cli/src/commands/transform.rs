@@ -14,7 +14,11 @@ use std::time::Duration;
 
 pub async fn run(args: TransformArgs) -> Result<i32> {
     if !args.directory.is_dir() {
-        return Err(UsageError(format!("--directory {} is not a folder", args.directory.display())).into());
+        return Err(UsageError(format!(
+            "--directory {} is not a folder",
+            args.directory.display()
+        ))
+        .into());
     }
     let kafka = Kafka::connect(&args.kafka).await?;
     let shutdown = shutdown_watch();
@@ -29,13 +33,18 @@ pub async fn run(args: TransformArgs) -> Result<i32> {
             shutdown: Some(shutdown.clone()),
         },
     )?;
-    let addr = args.worker.metrics_addr.unwrap_or(([127, 0, 0, 1], 9466).into());
+    let addr = args
+        .worker
+        .metrics_addr
+        .unwrap_or(([127, 0, 0, 1], 9466).into());
     let readiness = crate::serve::Readiness {
         kafka: Some(kafka.config.clone()),
         assigned: Some(Arc::new(subscriber.assignment_probe())),
         ..Default::default()
     };
-    crate::serve::spawn(addr, readiness).await.map_err(|e| UsageError(format!("{e:#}")))?;
+    crate::serve::spawn(addr, readiness)
+        .await
+        .map_err(|e| UsageError(format!("{e:#}")))?;
     let publisher: KafkaPublisher<RecordsMessage> = kafka.publisher(Topic::Records)?;
     let parallelism = args
         .parallelism
@@ -49,6 +58,7 @@ pub async fn run(args: TransformArgs) -> Result<i32> {
         done = transformer.run(subscriber, &publisher) => done.context("transforming")?,
         () = grace_expired(shutdown, &args.worker) => {}
     }
+    drop(transformer); // its dead-letter sender: `finish` waits for every sender to go
     dead.finish().await;
     println!(
         "Transform stopped: {} depositions transformed ({} quarantined), {} records, {} events refused",

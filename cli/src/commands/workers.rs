@@ -4,7 +4,9 @@
 use super::UsageError;
 use crate::worker_args::{KafkaArgs, WorkerArgs};
 use anyhow::Result;
-use msgmig_bus::kafka::{ensure_topics, is_secret_property, KafkaConfig, KafkaPublisher, Rejected, Topic};
+use msgmig_bus::kafka::{
+    ensure_topics, is_secret_property, KafkaConfig, KafkaPublisher, Rejected, Topic,
+};
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::record::{DeadLetter, DeadLetterReason, Stage};
 use std::collections::HashMap;
@@ -66,7 +68,11 @@ pub fn shutdown_watch() -> watch::Receiver<bool> {
 pub async fn grace_expired(mut shutdown: watch::Receiver<bool>, args: &WorkerArgs) {
     let _ = shutdown.wait_for(|stop| *stop).await;
     tokio::time::sleep(Duration::from_secs(args.grace_secs)).await;
-    tracing::warn!(event = "grace_expired", grace_secs = args.grace_secs, "in-flight work abandoned: the next owner of the partitions redoes it");
+    tracing::warn!(
+        event = "grace_expired",
+        grace_secs = args.grace_secs,
+        "in-flight work abandoned: the next owner of the partitions redoes it"
+    );
 }
 
 /// Publishes dead letters of one stage: the worker's own, and payloads the subscriber could not
@@ -91,7 +97,10 @@ impl DeadLetters {
                 };
                 let key = letter.key();
                 let partition_key = letter.deposition_id.clone().unwrap_or_else(|| key.clone());
-                if let Err(e) = publisher.publish(Envelope::new(key, partition_key, letter)).await {
+                if let Err(e) = publisher
+                    .publish(Envelope::new(key, partition_key, letter))
+                    .await
+                {
                     tracing::error!(event = "dead_letter_not_published", error = %e);
                 }
             }
@@ -99,7 +108,11 @@ impl DeadLetters {
                 tracing::error!(event = "dead_letter_not_published", error = %e);
             }
         });
-        Ok(DeadLetters { letters, rejected, task })
+        Ok(DeadLetters {
+            letters,
+            rejected,
+            task,
+        })
     }
 
     /// Waits until every dead letter was published (drop the senders handed out first).

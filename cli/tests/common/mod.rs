@@ -70,3 +70,48 @@ impl Drop for MariaDb {
         mariadb_sql(&format!("DROP DATABASE IF EXISTS {}", self.name));
     }
 }
+
+pub mod kafka;
+
+impl MariaDb {
+    /// Runs SQL in this database; returns the tab-separated output without headers.
+    pub fn query(&self, q: &str) -> String {
+        let out = Command::new("mariadb")
+            .args(["-uroot", "-h127.0.0.1", "-N", "-B", &self.name, "-e", q])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{q}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Drops the database and creates it empty (a lost or wiped database).
+    pub fn recreate(&self) {
+        assert!(mariadb_sql(&format!(
+            "DROP DATABASE IF EXISTS {0}; CREATE DATABASE {0}",
+            self.name
+        )));
+    }
+
+    /// A checksum of everything the app tables hold, except what the database itself assigns
+    /// (auto-increment `ordinal_id`, `created_at`/`updated_at`): equal checksums = equal content.
+    pub fn content_checksum(&self) -> String {
+        self.query(
+            "SET SESSION group_concat_max_len = 1073741824;
+             SELECT SHA2(CONCAT_WS('|',
+               (SELECT GROUP_CONCAT(CONCAT_WS(',', message_id, deposition_data_set_id, timestamp, sender, context_type, context_value,
+                    IFNULL(parent_message_id,'NULL'), SHA2(message_subject,256), SHA2(message_text,256), message_type, send_status, content_type)
+                    ORDER BY 1 SEPARATOR ';') FROM pdbx_deposition_message_info),
+               (SELECT GROUP_CONCAT(CONCAT_WS(',', message_id, deposition_data_set_id, content_type, content_format, partition_number,
+                    version_id, storage_type, upload_file_name) ORDER BY 1 SEPARATOR ';')
+                    FROM pdbx_deposition_message_file_reference),
+               (SELECT GROUP_CONCAT(CONCAT_WS(',', message_id, deposition_data_set_id, read_status, action_reqd, for_release)
+                    ORDER BY 1 SEPARATOR ';') FROM pdbx_deposition_message_status),
+               (SELECT COUNT(*) FROM pdbx_deposition_message_info),
+               (SELECT COUNT(*) FROM pdbx_deposition_message_file_reference)), 256)",
+        )
+    }
+}

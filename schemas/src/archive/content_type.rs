@@ -3,7 +3,19 @@ use std::fmt;
 
 /// The three message content types (domain.md §2); the DB column is an ENUM of exactly these.
 /// Declaration order is the processing order of the old migrator (from-depositor first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum ContentType {
     /// Depositor → annotator messages (deposition UI).
     #[serde(rename = "messages-from-depositor")]

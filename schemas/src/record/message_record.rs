@@ -34,7 +34,9 @@ pub struct MessageColumns {
 }
 
 /// Columns of one `pdbx_deposition_message_file_reference` row (an attachment).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct FileRefColumns {
     pub deposition_data_set_id: String,
     /// Attachment content type (≤ 50), e.g. `model-annotate`.
@@ -61,7 +63,9 @@ pub struct StatusColumns {
 }
 
 /// Columns of `pdbx_deposition_message_origcomm_reference` (msgmig's fourth table, §4.4).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct OrigcommColumns {
     pub deposition_data_set_id: String,
     pub orig_message_id: String,

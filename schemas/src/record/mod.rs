@@ -23,8 +23,17 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// contract published under `schemas/json/` for other consumers of the topics.
 pub fn topic_json_schemas() -> Vec<(&'static str, serde_json::Value)> {
     vec![
-        ("file-event.schema.json", serde_json::to_value(schemars::schema_for!(FileEvent)).expect("schema")),
-        ("records.schema.json", serde_json::to_value(schemars::schema_for!(RecordsMessage)).expect("schema")),
-        ("dead-letter.schema.json", serde_json::to_value(schemars::schema_for!(DeadLetter)).expect("schema")),
+        (
+            "file-event.schema.json",
+            serde_json::to_value(schemars::schema_for!(FileEvent)).expect("schema"),
+        ),
+        (
+            "records.schema.json",
+            serde_json::to_value(schemars::schema_for!(RecordsMessage)).expect("schema"),
+        ),
+        (
+            "dead-letter.schema.json",
+            serde_json::to_value(schemars::schema_for!(DeadLetter)).expect("schema"),
+        ),
     ]
 }

@@ -1,0 +1,267 @@
+//! A real Kafka-protocol broker (tansu, via `scripts/kafka`) and msgmig worker processes for the
+//! distributed end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A broker of its own for one test (topics, groups and offsets start empty), stopped on drop.
+pub struct Broker {
+    dir: tempfile::TempDir,
+    port: u16,
+    pub brokers: String,
+}
+
+impl Broker {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let broker = Broker {
+            brokers: format!("127.0.0.1:{port}"),
+            dir,
+            port,
+        };
+        broker.up();
+        broker
+    }
+
+    fn up(&self) {
+        let out = Command::new(script())
+            .args(["start", self.dir.path().to_str().unwrap()])
+            .env("KAFKA_PORT", self.port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cannot start the test broker (scripts/kafka start; install it with scripts/kafka install): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn down(&self) {
+        let _ = Command::new(script())
+            .args(["stop", self.dir.path().to_str().unwrap()])
+            .status();
+    }
+
+    /// Stops and starts the broker on the same data (topics and committed offsets are kept),
+    /// forgetting group membership: tansu 0.6 never expires a member killed with `kill -9`, and
+    /// it stores membership in its SQLite file, so a plain restart still hands that dead member
+    /// the partitions. Real Kafka expires it after `session.timeout.ms`.
+    pub fn restart(&self) {
+        self.down();
+        let db = self.dir.path().join("tansu.db");
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM consumer_group_detail'); c.commit()",
+                db.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.up();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// The environment every msgmig process of one test shares.
+#[derive(Clone)]
+pub struct Cluster {
+    pub brokers: String,
+    pub prefix: String,
+    pub database_url: String,
+    pub cwd: PathBuf,
+}
+
+impl Cluster {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_msgmig"));
+        c.current_dir(&self.cwd)
+            .args(args)
+            .env("MSGMIG_KAFKA_BROKERS", &self.brokers)
+            .env("MSGMIG_TOPIC_PREFIX", &self.prefix)
+            .env("MSGMIG_DATABASE_URL", &self.database_url)
+            .env_remove("MSGMIG_FAILPOINT")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Runs a short command to its end.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Starts a long-running worker (`transform`, `load`, …) with its log in `cwd/<name>.log`.
+    pub fn spawn(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        let log = self.cwd.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut c = self.command(args);
+        c.args(["--metrics-addr", "127.0.0.1:0"])
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file));
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Worker {
+            child: c.spawn().unwrap(),
+            log,
+        }
+    }
+
+    /// `msgmig status --json`.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Waits until the transformer and loader groups have no lag and `records` records were
+    /// published (at least), for up to `timeout`.
+    pub fn wait_caught_up(&self, min_records: i64, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.status();
+            let done = s["transformer"]["lag"] == 0
+                && s["loader"]["lag"] == 0
+                && s["records_published"].as_i64().unwrap_or(0) >= min_records;
+            if done {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pipeline did not catch up: {s:#}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// `msgmig verify` of `archive` against the database: (exit code, stdout).
+    pub fn verify(&self, archive: &Path) -> (i32, String) {
+        let out = self.run(&["verify", "--directory", archive.to_str().unwrap()]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+}
+
+/// A worker process, killed on drop.
+pub struct Worker {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for a graceful exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait(Duration::from_secs(60))
+            .expect("worker exits after SIGTERM")
+    }
+
+    /// Waits for the process to end by itself.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The metrics address the worker logged at start.
+    pub fn metrics_url(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self
+                .log()
+                .lines()
+                .find(|l| l.contains("metrics on http://"))
+            {
+                let url = line.split("metrics on ").nth(1).unwrap().trim();
+                return url.trim_end_matches("/metrics").to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no metrics address in {}",
+                self.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET `url` over plain HTTP/1.1: (status code, body).
+pub fn http_get(url: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((code, body))
+}

@@ -1,0 +1,378 @@
+//! The distributed pipeline (issue 3) as separate processes over a real Kafka-protocol broker
+//! (tansu, one per test) into a real MariaDB: parity, scale-out, crashes at several points,
+//! rebuild after a lost database, replay, stale records, poison input and dead letters.
+
+mod common;
+
+use common::kafka::{Broker, Cluster, Worker};
+use common::MariaDb;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The tests start many processes each: one at a time on a 2-core machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    broker: Broker,
+    /// (messages, file references) the generator wrote.
+    expected: (String, String),
+    db: MariaDb,
+    cluster: Cluster,
+    archive: PathBuf,
+}
+
+/// A broker, a database and a generated archive of `depositions` folders.
+fn setup(name: &str, depositions: u32) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let out = common::msgmig(
+        dir.path(),
+        &[
+            "generate",
+            "--output",
+            archive.to_str().unwrap(),
+            "--depositions",
+            &depositions.to_string(),
+            "--seed",
+            "11",
+        ],
+    );
+    assert!(out.status.success());
+    // "wrote N depositions, F files, M messages, R file references, S statuses to DIR"
+    let said = common::stdout(&out);
+    let number = |what: &str| {
+        said.split(", ")
+            .find(|part| part.ends_with(what))
+            .and_then(|part| part.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{what} in {said}"))
+            .to_owned()
+    };
+    let expected = (number("messages"), number("file references"));
+    let broker = Broker::start();
+    let db = MariaDb::create(&format!("msgmig_kafka_{name}"));
+    let cluster = Cluster {
+        brokers: broker.brokers.clone(),
+        prefix: format!("{name}."),
+        database_url: db.url.clone(),
+        cwd: dir.path().to_owned(),
+    };
+    Setup {
+        _dir: dir,
+        broker,
+        expected,
+        db,
+        cluster,
+        archive,
+    }
+}
+
+impl Setup {
+    fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    fn dir(&self) -> &str {
+        self.archive.to_str().unwrap()
+    }
+
+    fn scan(&self) {
+        let out = self.cluster.run(&[
+            "scan",
+            "--once",
+            "--directory",
+            self.dir(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ]);
+        assert!(
+            out.status.success(),
+            "scan: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn transformer(&self, name: &str, env: &[(&str, &str)]) -> Worker {
+        self.cluster.spawn(
+            name,
+            &[
+                "transform",
+                "--directory",
+                self.dir(),
+                "--debounce-ms",
+                "50",
+            ],
+            env,
+        )
+    }
+
+    fn loader(&self, name: &str, env: &[(&str, &str)]) -> Worker {
+        self.cluster
+            .spawn(name, &["load", "--batch-size", "50"], env)
+    }
+
+    fn assert_parity(&self) {
+        let (code, out) = self.cluster.verify(&self.archive);
+        assert_eq!(code, 0, "verify must report parity:\n{out}");
+        assert!(out.contains("differences: 0"), "{out}");
+    }
+
+    /// Every message stored once, with exactly its file references and its status: no
+    /// duplicated row, no lost one (the generator writes one status per message).
+    fn assert_exact_rows(&self) {
+        let (messages, file_refs) = &self.expected;
+        assert_eq!(
+            &self
+                .db
+                .query("SELECT COUNT(*) FROM pdbx_deposition_message_info"),
+            messages
+        );
+        assert_eq!(
+            &self
+                .db
+                .query("SELECT COUNT(*) FROM pdbx_deposition_message_file_reference"),
+            file_refs
+        );
+        assert_eq!(
+            &self
+                .db
+                .query("SELECT COUNT(*) FROM pdbx_deposition_message_status"),
+            messages
+        );
+    }
+}
+
+#[test]
+fn three_processes_reach_parity_and_a_lost_database_is_rebuilt_from_the_topic() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = setup("e2e", 60);
+    s.scan();
+    let mut transformer = s.transformer("transformer", &[]);
+    let mut loader = s.loader("loader", &[]);
+    let status = s.cluster.wait_caught_up(1, Duration::from_secs(120));
+    s.assert_parity();
+    let before = s.db.content_checksum();
+    let messages =
+        s.db.query("SELECT COUNT(*) FROM pdbx_deposition_message_info");
+    assert_eq!(status["database"]["messages"].to_string(), messages);
+
+    // The database is lost: restart the loader on an empty one, nothing else.
+    assert!(loader.stop().success(), "graceful stop:\n{}", loader.log());
+    s.db.recreate();
+    let _loader = s.loader("loader2", &[]);
+    s.cluster.wait_caught_up(1, Duration::from_secs(120));
+    assert_eq!(
+        s.db.content_checksum(),
+        before,
+        "rebuilt identically from the records topic"
+    );
+    s.assert_parity();
+    s.assert_exact_rows();
+
+    // A time after the last record replays nothing (never "from 0").
+    let out = s
+        .cluster
+        .run(&["replay", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to replay"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        transformer.stop().success(),
+        "graceful stop:\n{}",
+        transformer.log()
+    );
+}
+
+#[test]
+fn replay_since_re_applies_only_what_followed_and_changes_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = setup("replay", 30);
+    s.scan();
+    let _transformer = s.transformer("transformer", &[]);
+    let _loader = s.loader("loader", &[]);
+    let first = s.cluster.wait_caught_up(1, Duration::from_secs(120));
+    let published_before = first["records_published"].as_i64().unwrap();
+    let checksum = s.db.content_checksum();
+    std::thread::sleep(Duration::from_millis(1500));
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::thread::sleep(Duration::from_millis(500));
+    // A second pass publishes every file again: every deposition is re-transformed.
+    s.scan();
+    let second = s
+        .cluster
+        .wait_caught_up(published_before + 1, Duration::from_secs(120));
+    let published_after = second["records_published"].as_i64().unwrap();
+
+    let out = s.cluster.run(&["replay", "--since", &since, "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    let total: i64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("total: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no total in {text}"));
+    assert_eq!(
+        total,
+        published_after - published_before,
+        "only the records published after --since:\n{text}"
+    );
+
+    let out = s.cluster.run(&["replay", "--since", &since]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed = s.cluster.status();
+    assert!(
+        replayed["loader"]["lag"].as_i64().unwrap() > 0,
+        "rewound: {replayed:#}"
+    );
+    s.cluster
+        .wait_caught_up(published_after, Duration::from_secs(120));
+    assert_eq!(
+        s.db.content_checksum(),
+        checksum,
+        "re-applying the same records changes nothing"
+    );
+    s.assert_parity();
+}
+
+#[test]
+fn two_transformers_and_two_loaders_split_the_partitions() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = setup("scale", 60);
+    // Topics first (status creates them), then the members join and split the partitions,
+    // then the work arrives.
+    s.cluster.status();
+    let t1 = s.transformer("transformer1", &[]);
+    let t2 = s.transformer("transformer2", &[]);
+    let l1 = s.loader("loader1", &[]);
+    let l2 = s.loader("loader2", &[]);
+    for (a, b) in [(&t1, &t2), (&l1, &l2)] {
+        wait_for_split(a, b);
+    }
+    s.scan();
+    s.cluster.wait_caught_up(1, Duration::from_secs(180));
+    s.assert_parity();
+    s.assert_exact_rows();
+    for (a, b) in [(&t1, &t2), (&l1, &l2)] {
+        let (pa, pb) = (last_assignment(a), last_assignment(b));
+        assert!(
+            !pa.is_empty() && !pb.is_empty(),
+            "both members kept partitions: {pa:?} {pb:?}"
+        );
+        assert!(
+            pa.iter().all(|p| !pb.contains(p)),
+            "disjoint: {pa:?} {pb:?}"
+        );
+    }
+}
+
+/// Waits until two members of a group both hold partitions, disjoint, 6 in all.
+fn wait_for_split(a: &Worker, b: &Worker) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let (pa, pb) = (last_assignment(a), last_assignment(b));
+        if !pa.is_empty()
+            && !pb.is_empty()
+            && pa.len() + pb.len() == 6
+            && pa.iter().all(|p| !pb.contains(p))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group did not split its partitions: {pa:?} {pb:?}\n{}\n{}",
+            a.log(),
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The partitions a worker logged at its last assignment (empty before the first, or after a
+/// revocation).
+fn last_assignment(w: &Worker) -> Vec<i32> {
+    let log = w.log();
+    let Some(line) = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("partitions_assigned") || l.contains("partitions_revoked"))
+    else {
+        return Vec::new();
+    };
+    if line.contains("partitions_revoked") {
+        return Vec::new();
+    }
+    let list = line
+        .rsplit_once('[')
+        .map(|(_, r)| r.split(']').next().unwrap_or(""))
+        .unwrap_or("");
+    list.split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_loader_killed_mid_batch_resumes_from_the_database_offsets() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = setup("crashload", 60);
+    s.scan();
+    let _transformer = s.transformer("transformer", &[]);
+    // Two crash points inside the batch, then a kill -9 at an arbitrary moment.
+    for (i, point) in ["loader_before_commit:3", "loader_after_commit:4"]
+        .iter()
+        .enumerate()
+    {
+        let mut crashing = s.loader(&format!("crash{i}"), &[("MSGMIG_FAILPOINT", point)]);
+        let status = crashing.wait(Duration::from_secs(120)).unwrap_or_else(|| {
+            panic!(
+                "the failpoint {point} must abort the loader:\n{}",
+                crashing.log()
+            )
+        });
+        assert!(!status.success(), "aborted at {point}:\n{}", crashing.log());
+        assert!(crashing.log().contains("failpoint"), "{}", crashing.log());
+        // tansu keeps a member killed by a signal in its group: restart the broker (data kept).
+        s.broker().restart();
+    }
+    let mut loader = s.loader("loader-kill", &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    loader.kill9();
+    s.broker().restart();
+    let _loader = s.loader("loader", &[]);
+    s.cluster.wait_caught_up(1, Duration::from_secs(180));
+    s.assert_parity();
+    s.assert_exact_rows();
+}
+
+#[test]
+fn a_transformer_killed_before_acknowledging_redoes_its_work_without_duplicates() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let s = setup("crashtransform", 60);
+    s.scan();
+    let mut crashing = s.transformer("crash", &[("MSGMIG_FAILPOINT", "transformer_before_ack:1")]);
+    let status = crashing.wait(Duration::from_secs(120)).unwrap_or_else(|| {
+        panic!(
+            "the failpoint must abort the transformer:\n{}",
+            crashing.log()
+        )
+    });
+    assert!(!status.success(), "{}", crashing.log());
+    s.broker().restart();
+    let _transformer = s.transformer("transformer", &[]);
+    let _loader = s.loader("loader", &[]);
+    s.cluster.wait_caught_up(1, Duration::from_secs(180));
+    s.assert_parity();
+    s.assert_exact_rows();
+}
