@@ -96,6 +96,13 @@ pub trait Subscriber<T>: Send {
         let _ = (topic, partition, offset);
         Ok(())
     }
+
+    /// Per partition, the offset below which every delivered envelope is finished (acked, or
+    /// rejected by the transport itself): a worker that stores positions elsewhere persists
+    /// these when idle, so input the transport rejected is not counted as lag. In-process: none.
+    fn positions(&self) -> Vec<Receipt> {
+        Vec::new()
+    }
 }
 
 /// The partition of `partition_key` among `partitions` (FNV-1a 64, stable across processes and

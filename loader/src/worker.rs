@@ -135,6 +135,9 @@ impl Loader {
                 _ = tick.tick() => {
                     // Idle at the end of the topic: a replay must still be noticed.
                     let rewound = self.check_rewind().await;
+                    if rewound.is_empty() {
+                        self.store_idle_positions(&input).await;
+                    }
                     self.seek_rewound(&mut input, &[], rewound)?;
                     continue;
                 }
@@ -183,6 +186,44 @@ impl Loader {
                 tracing::debug!(event = "rewind_check_failed", error = %e);
                 Vec::new()
             }
+        }
+    }
+
+    /// Stores positions the input moved past without a batch (payloads it rejected itself), so
+    /// they do not show as lag. Only raises offsets this loader owns: a stored value that is not
+    /// the one it last wrote belongs to someone else (a rebalance, a replay) and is left alone.
+    async fn store_idle_positions<S: Subscriber<RecordsMessage>>(&mut self, input: &S) {
+        let Some(group) = self.config.consumer_group.clone() else {
+            return;
+        };
+        let ahead: Vec<(TopicPartition, i64)> = input
+            .positions()
+            .into_iter()
+            .map(|r| ((r.topic, r.partition), r.offset))
+            .filter(|(tp, next)| self.committed_next.get(tp).is_none_or(|mine| next > mine))
+            .collect();
+        if ahead.is_empty() {
+            return;
+        }
+        let written: Result<BTreeMap<TopicPartition, i64>, DbErr> = async {
+            let txn = self.db.begin().await?;
+            let keys: Vec<TopicPartition> = ahead.iter().map(|(tp, _)| tp.clone()).collect();
+            let stored = offsets::stored(&txn, &group, &keys).await?;
+            let raise: BTreeMap<TopicPartition, i64> = ahead
+                .into_iter()
+                .filter(|(tp, next)| {
+                    let now = stored.get(tp).copied();
+                    now.is_none_or(|s| s < *next) && now == self.committed_next.get(tp).copied()
+                })
+                .collect();
+            offsets::write(&txn, &group, &raise).await?;
+            txn.commit().await?;
+            Ok(raise)
+        }
+        .await;
+        match written {
+            Ok(raised) => self.committed_next.extend(raised),
+            Err(e) => tracing::debug!(event = "idle_offsets_not_stored", error = %e),
         }
     }
 

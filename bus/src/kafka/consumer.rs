@@ -404,6 +404,19 @@ impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
         self.rewind(partition, offset)
     }
 
+    fn positions(&self) -> Vec<Receipt> {
+        let t = self.tracker.lock().expect("not poisoned");
+        t.stored
+            .iter()
+            .filter(|(p, _)| t.unfinished.get(p).is_none_or(|s| s.is_empty()))
+            .map(|(&partition, &offset)| Receipt {
+                topic: self.topic.clone(),
+                partition,
+                offset,
+            })
+            .collect()
+    }
+
     fn ack(&mut self, receipts: &[Receipt]) {
         let mut tpl = TopicPartitionList::new();
         {
