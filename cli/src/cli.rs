@@ -21,6 +21,11 @@ pub struct Cli {
     /// Also write JSON lines (one event per line, event names of the old tools) to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub json_log: Option<PathBuf>,
+
+    /// Format of the log on stderr: `text` for people, `json` (one JSON object per line) for
+    /// log shippers.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "MSGMIG_LOG_FORMAT")]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +144,9 @@ pub struct MigrateArgs {
     /// Site id (accepted for compatibility with the old scripts; recorded in the log).
     #[arg(long)]
     pub site_id: Option<String>,
+    /// Serve /metrics, /healthz and /readyz here while the migration runs (off by default).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

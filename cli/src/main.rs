@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod gauges;
 mod generate;
 mod serve;
 mod telemetry;
@@ -15,7 +16,7 @@ use cli::{Cli, Command};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    if let Err(e) = telemetry::init(&cli.log_level, cli.json_log.as_deref()) {
+    if let Err(e) = telemetry::init(&cli.log_level, cli.json_log.as_deref(), cli.log_format) {
         eprintln!("error: {e:#}");
         std::process::exit(2);
     }

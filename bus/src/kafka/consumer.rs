@@ -259,6 +259,28 @@ impl<T> KafkaSubscriber<T> {
         move || tracker.lock().expect("not poisoned").assigned.len()
     }
 
+    /// Lag of this member per assigned partition: (partition, end of log − offset below which
+    /// all work is finished). Blocking (one watermark request per partition): call it from a
+    /// blocking thread every few seconds.
+    pub fn lag_probe(&self) -> impl Fn() -> Vec<(i32, i64)> + Send + Sync + 'static {
+        let (consumer, tracker, topic) = (self.consumer.clone(), self.tracker.clone(), self.topic.clone());
+        move || {
+            let (assigned, stored): (Vec<i32>, HashMap<i32, i64>) = {
+                let t = tracker.lock().expect("not poisoned");
+                (t.assigned.iter().copied().collect(), t.stored.clone())
+            };
+            assigned
+                .into_iter()
+                .filter_map(|p| {
+                    let (low, high) = consumer
+                        .fetch_watermarks(&topic, p, std::time::Duration::from_secs(5))
+                        .ok()?;
+                    Some((p, (high - stored.get(&p).copied().unwrap_or(low)).max(0)))
+                })
+                .collect()
+        }
+    }
+
     /// Reads the error that stopped partition assignment (e.g. the database holding the start
     /// offsets stayed unreachable), if any; `next()` returns `None` once there is one. Take the
     /// probe before handing the subscriber to a worker.

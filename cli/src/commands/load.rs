@@ -80,6 +80,8 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
     crate::serve::spawn(addr, readiness)
         .await
         .map_err(|e| UsageError(format!("{e:#}")))?;
+    crate::gauges::spawn_lag("loader", subscriber.lag_probe());
+    crate::gauges::spawn_progress(db.clone());
     let config = LoaderConfig {
         batch_size: args.batch_size.max(1),
         dry_run: false,

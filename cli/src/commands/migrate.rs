@@ -47,6 +47,11 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         tracing::info!(event = "tables_created");
     }
     require_schema(&db).await?;
+    if let Some(addr) = args.metrics_addr {
+        let readiness = crate::serve::Readiness { database: Some(db.clone()), ..Default::default() };
+        crate::serve::spawn(addr, readiness).await.map_err(|e| super::UsageError(format!("{e:#}")))?;
+        crate::gauges::spawn_progress(db.clone());
+    }
 
     let bar = progress_bar(ids.len() as u64, "depositions");
     let scanner = Scanner::new(&args.selection.directory, Selection::Depositions(ids));

@@ -28,6 +28,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     crate::serve::spawn(args.metrics_addr, readiness)
         .await
         .map_err(|e| super::UsageError(format!("{e:#}")))?;
+    crate::gauges::spawn_progress(db.clone());
     let ledger = file_ledger(&db).await.context("reading the file ledger")?;
     tracing::info!(event = "run_start", directory = %args.directory.display(), ledger_files = ledger.len(), poll_only = args.poll_only);
     let config = WatchConfig {

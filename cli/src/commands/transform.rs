@@ -45,6 +45,7 @@ pub async fn run(args: TransformArgs) -> Result<i32> {
     crate::serve::spawn(addr, readiness)
         .await
         .map_err(|e| UsageError(format!("{e:#}")))?;
+    crate::gauges::spawn_lag("transformer", subscriber.lag_probe());
     let publisher: KafkaPublisher<RecordsMessage> = kafka.publisher(Topic::Records)?;
     let parallelism = args
         .parallelism
