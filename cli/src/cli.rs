@@ -24,7 +24,13 @@ pub struct Cli {
 
     /// Format of the log on stderr: `text` for people, `json` (one JSON object per line) for
     /// log shippers.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "MSGMIG_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "MSGMIG_LOG_FORMAT"
+    )]
     pub log_format: crate::telemetry::LogFormat,
 }
 

@@ -263,7 +263,11 @@ impl<T> KafkaSubscriber<T> {
     /// all work is finished). Blocking (one watermark request per partition): call it from a
     /// blocking thread every few seconds.
     pub fn lag_probe(&self) -> impl Fn() -> Vec<(i32, i64)> + Send + Sync + 'static {
-        let (consumer, tracker, topic) = (self.consumer.clone(), self.tracker.clone(), self.topic.clone());
+        let (consumer, tracker, topic) = (
+            self.consumer.clone(),
+            self.tracker.clone(),
+            self.topic.clone(),
+        );
         move || {
             let (assigned, stored): (Vec<i32>, HashMap<i32, i64>) = {
                 let t = tracker.lock().expect("not poisoned");

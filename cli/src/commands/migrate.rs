@@ -48,8 +48,13 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     }
     require_schema(&db).await?;
     if let Some(addr) = args.metrics_addr {
-        let readiness = crate::serve::Readiness { database: Some(db.clone()), ..Default::default() };
-        crate::serve::spawn(addr, readiness).await.map_err(|e| super::UsageError(format!("{e:#}")))?;
+        let readiness = crate::serve::Readiness {
+            database: Some(db.clone()),
+            ..Default::default()
+        };
+        crate::serve::spawn(addr, readiness)
+            .await
+            .map_err(|e| super::UsageError(format!("{e:#}")))?;
         crate::gauges::spawn_progress(db.clone());
     }
 

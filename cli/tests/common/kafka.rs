@@ -9,7 +9,7 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -80,6 +80,23 @@ impl Broker {
     }
 }
 
+/// A broker stopped by a test, to be started again on the same data.
+pub struct Stopped<'a>(&'a Broker);
+
+impl Stopped<'_> {
+    pub fn start_again(self) {
+        self.0.up();
+    }
+}
+
+impl Broker {
+    /// Stops the broker (an outage); `start_again` brings it back with its data.
+    pub fn stop_for_test(&self) -> Stopped<'_> {
+        self.down();
+        Stopped(self)
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         self.down();
@@ -113,8 +130,20 @@ impl Cluster {
         self.command(args).output().unwrap()
     }
 
-    /// Starts a long-running worker (`transform`, `load`, …) with its log in `cwd/<name>.log`.
+    /// Starts a long-running worker (`transform`, `load`, …) with its log in `cwd/<name>.log`,
+    /// metrics on a free port.
     pub fn spawn(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        let mut args = args.to_vec();
+        args.extend(["--metrics-addr", "127.0.0.1:0"]);
+        self.spawn_with(name, &args, env)
+    }
+
+    /// Starts a worker with exactly these arguments.
+    pub fn spawn_exact(&self, name: &str, args: &[&str]) -> Worker {
+        self.spawn_with(name, args, &[])
+    }
+
+    fn spawn_with(&self, name: &str, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let log = self.cwd.join(format!("{name}.log"));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -122,8 +151,7 @@ impl Cluster {
             .open(&log)
             .unwrap();
         let mut c = self.command(args);
-        c.args(["--metrics-addr", "127.0.0.1:0"])
-            .stdout(Stdio::from(file.try_clone().unwrap()))
+        c.stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file));
         for (k, v) in env {
             c.env(k, v);

@@ -1,0 +1,349 @@
+//! ops/ is backed by what the code exports (issue 5): promtool accepts the config and the rules;
+//! a real Prometheus scraping real workers answers every dashboard query with data and every
+//! alert expression without error; /readyz follows the broker; docker-compose.yml agrees with the
+//! scrape config and the command's flags.
+
+mod common;
+
+use common::kafka::{free_port, http_get, Broker, Cluster, Worker};
+use common::MariaDb;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+fn ops() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops")
+}
+
+#[test]
+fn promtool_accepts_the_scrape_config_and_the_alert_rules() {
+    for args in [
+        vec!["check", "config", "prometheus/prometheus.yml"],
+        vec!["check", "rules", "prometheus/alerts.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .current_dir(ops())
+            .args(&args)
+            .output()
+            .expect("promtool is required (Debian package `prometheus`; scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `docker-compose.yml` as JSON (PyYAML reads it; no Docker engine on this machine).
+fn compose() -> serde_json::Value {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker-compose.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_compose_stack_matches_the_scrape_config_and_the_command_line() {
+    let c = compose();
+    let services = c["services"].as_object().unwrap();
+    for s in [
+        "mysql",
+        "kafka",
+        "prometheus",
+        "grafana",
+        "scanner",
+        "transformer",
+        "loader",
+    ] {
+        assert!(services.contains_key(s), "service {s}");
+    }
+    let scrape = std::fs::read_to_string(ops().join("prometheus/prometheus.yml")).unwrap();
+    for (service, port) in [
+        ("scanner", "9465"),
+        ("transformer", "9466"),
+        ("loader", "9467"),
+    ] {
+        let svc = &services[service];
+        let command: Vec<&str> = svc["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            command.join(" ").contains(&format!(":{port}")),
+            "{service} serves metrics on {port}"
+        );
+        assert!(
+            scrape.contains(&format!("{service}:{port}")),
+            "prometheus.yml scrapes {service}:{port}"
+        );
+        let volumes = svc["volumes"].as_array().unwrap();
+        assert!(
+            volumes.iter().all(|v| v.as_str().unwrap().ends_with(":ro")),
+            "{service}: the archive is read-only"
+        );
+        // The flags are the command's own: clap rejects an unknown flag before it sees --help.
+        let mut args = command.clone();
+        args.push("--help");
+        let out = Command::new(env!("CARGO_BIN_EXE_msgmig"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{service}: msgmig {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let grafana = services["grafana"]["volumes"].to_string();
+    assert!(
+        grafana.contains("ops/grafana/provisioning") && grafana.contains("ops/grafana/dashboards")
+    );
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+struct Prometheus {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(dir: &Path, targets: &[(&str, u16)]) -> Self {
+        std::fs::copy(ops().join("prometheus/alerts.yml"), dir.join("alerts.yml")).unwrap();
+        let mut config = String::from("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - alerts.yml\nscrape_configs:\n");
+        for (job, port) in targets {
+            config.push_str(&format!("  - job_name: {job}\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n"));
+        }
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .current_dir(dir)
+            .args([
+                "--config.file=prometheus.yml",
+                &format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+            ])
+            .stdout(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .stderr(std::fs::File::create(dir.join("prometheus.err")).unwrap())
+            .spawn()
+            .expect(
+                "prometheus is required (Debian package `prometheus`; scripts/test installs it)",
+            );
+        Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn query(&self, q: &str) -> serde_json::Value {
+        let (code, body) = http_get(&format!("{}/api/v1/query?query={}", self.url, encode(q)))
+            .expect("prometheus answers");
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("{code}: {body}"));
+        assert_eq!(v["status"], "success", "{q}: {body}");
+        v["data"]["result"].clone()
+    }
+}
+
+/// Every `msgmig_…` metric name in a PromQL expression.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(i) = rest.find("msgmig_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let out = common::msgmig(
+        dir.path(),
+        &[
+            "generate",
+            "--output",
+            archive.to_str().unwrap(),
+            "--depositions",
+            "30",
+            "--seed",
+            "9",
+        ],
+    );
+    assert!(out.status.success());
+    let broker = Broker::start();
+    let db = MariaDb::create("msgmig_ops_live");
+    let cluster = Cluster {
+        brokers: broker.brokers.clone(),
+        prefix: "ops.".into(),
+        database_url: db.url.clone(),
+        cwd: dir.path().to_owned(),
+    };
+    let (ps, pt, pl) = (free_port(), free_port(), free_port());
+    let a = archive.to_str().unwrap();
+    let spawn = |name: &str, args: &[&str], port: u16| -> Worker {
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.extend(["--metrics-addr".into(), format!("127.0.0.1:{port}")]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cluster.spawn_exact(name, &refs)
+    };
+    let _scanner = spawn(
+        "scanner",
+        &[
+            "scan",
+            "--directory",
+            a,
+            "--poll-only",
+            "--poll-interval",
+            "1",
+        ],
+        ps,
+    );
+    let _transformer = spawn(
+        "transformer",
+        &["transform", "--directory", a, "--debounce-ms", "50"],
+        pt,
+    );
+    let loader = spawn("loader", &["load"], pl);
+    let prometheus = Prometheus::start(
+        dir.path(),
+        &[
+            ("msgmig-scanner", ps),
+            ("msgmig-transformer", pt),
+            ("msgmig-loader", pl),
+        ],
+    );
+    cluster.wait_caught_up(1, Duration::from_secs(120));
+    // Enough scrapes for rate() windows and the gauges refreshed after the load (10 s period).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let loaded = prometheus.query("sum(msgmig_progress_depositions{state=\"loaded\"})");
+        let ok = loaded
+            .as_array()
+            .is_some_and(|r| r.first().is_some_and(|s| s["value"][1] == "30"));
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus never saw 30 loaded depositions: {loaded}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+
+    let (_, names) = http_get(&format!("{}/api/v1/label/__name__/values", prometheus.url)).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ops().join("grafana/dashboards/msgmig.json")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in metric_names(expr) {
+                assert!(
+                    names.contains(&format!("\"{name}\"")),
+                    "panel {:?}: {name} is not exported",
+                    panel["title"]
+                );
+            }
+            let result = prometheus.query(expr);
+            assert!(
+                result.as_array().is_some_and(|r| !r.is_empty()),
+                "panel {:?}: {expr} returned no data",
+                panel["title"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} dashboard queries");
+    let rules = std::fs::read_to_string(ops().join("prometheus/alerts.yml")).unwrap();
+    let exprs: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr: "))
+        .collect();
+    assert_eq!(
+        exprs.len(),
+        rules.matches("- alert:").count(),
+        "one single-line expr per alert"
+    );
+    for expr in exprs {
+        for name in metric_names(expr) {
+            assert!(
+                names.contains(&format!("\"{name}\"")),
+                "alert {expr}: {name} is not exported"
+            );
+        }
+        prometheus.query(expr); // parses and evaluates (a series or an empty vector)
+    }
+
+    // /healthz stays up; /readyz follows the broker.
+    let base = format!("http://127.0.0.1:{pl}");
+    assert_eq!(http_get(&format!("{base}/readyz")).unwrap().0, 200);
+    drop(prometheus);
+    let stopped = broker.stop_for_test();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, body) = http_get(&format!("{base}/readyz")).unwrap();
+        if code == 503 {
+            assert!(body.contains("brokers"), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz stayed {code} without a broker"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        http_get(&format!("{base}/healthz")).unwrap().0,
+        200,
+        "alive while not ready"
+    );
+    stopped.start_again();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&format!("{base}/readyz")).unwrap().0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "/readyz did not come back:\n{}",
+            loader.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
