@@ -17,6 +17,7 @@ mod apply;
 mod columns;
 pub mod database;
 mod ends;
+mod faults;
 pub mod metrics;
 pub mod offsets;
 pub mod plan;
