@@ -197,7 +197,7 @@ pub mod in_process {
             let (tx, mut rx) = topic::<u32>(2);
             let producer = tokio::spawn(async move {
                 for i in 0..10 {
-                    let env = Envelope::new(i.to_string(), "D_1".into(), i);
+                    let env = Envelope::new(i.to_string(), "D_1", i);
                     tx.publish(env).await.unwrap();
                 }
             });
@@ -213,7 +213,7 @@ pub mod in_process {
         async fn a_partition_key_always_maps_to_the_same_queue() {
             let (tx, mut rxs) = partitioned_topic::<u32>(3, 16);
             for i in 0..6 {
-                let env = Envelope::new(i.to_string(), "D_000219".into(), i);
+                let env = Envelope::new(i.to_string(), "D_000219", i);
                 tx.publish(env).await.unwrap();
             }
             drop(tx);
@@ -234,7 +234,7 @@ pub mod in_process {
         async fn publishing_to_a_dropped_subscriber_is_an_error() {
             let (tx, rx) = topic::<u32>(1);
             drop(rx);
-            let env = Envelope::new(String::new(), String::new(), 1);
+            let env = Envelope::new("", "", 1);
             assert!(matches!(tx.publish(env).await, Err(BusError::Closed)));
         }
     }
