@@ -160,6 +160,9 @@ fn three_processes_reach_parity_and_a_lost_database_is_rebuilt_from_the_topic() 
     // The database is lost: restart the loader on an empty one, nothing else.
     assert!(loader.stop().success(), "graceful stop:\n{}", loader.log());
     s.db.recreate();
+    // tansu 0.6 does not always drop a member that left gracefully (it keeps membership in its
+    // own storage); a broker restart clears it. Real Kafka handles LeaveGroup.
+    s.broker().restart();
     let _loader = s.loader("loader2", &[]);
     s.cluster.wait_caught_up(1, Duration::from_secs(120));
     assert_eq!(
