@@ -165,21 +165,8 @@ pub struct RunArgs {
     /// Create missing tables first.
     #[arg(long)]
     pub create_tables: bool,
-    /// Seconds between reconciliation passes (they find what file watching missed).
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub poll_interval: f64,
-    /// Do not watch, poll only (NFS/GPFS, where inotify sees nothing).
-    #[arg(long)]
-    pub poll_only: bool,
-    /// Quiet period (ms) a changed file must keep its size and mtime before it is read.
-    #[arg(long, default_value_t = 300)]
-    pub settle_ms: u64,
-    /// Seconds after which a legacy `.lock` is stale and ignored.
-    #[arg(long, default_value_t = 120)]
-    pub stale_lock_secs: u64,
-    /// Every n-th reconciliation pass lists every folder (the others skip unchanged folders).
-    #[arg(long, default_value_t = 12)]
-    pub full_pass_every: u32,
+    #[command(flatten)]
+    pub watch: WatchArgs,
     /// Loader partitions (MySQL only).
     #[arg(long, default_value_t = 2)]
     pub loaders: usize,
@@ -247,4 +234,37 @@ pub struct GenerateArgs {
     /// Random seed: the same seed gives byte-identical archives.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// How the archive is watched (`run`, `scan`).
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Seconds between reconciliation passes (they find what file watching missed).
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub poll_interval: f64,
+    /// Do not watch, poll only (NFS/GPFS, where inotify sees nothing).
+    #[arg(long)]
+    pub poll_only: bool,
+    /// Quiet period (ms) a changed file must keep its size and mtime before it is read.
+    #[arg(long, default_value_t = 300)]
+    pub settle_ms: u64,
+    /// Seconds after which a legacy `.lock` is stale and ignored.
+    #[arg(long, default_value_t = 120)]
+    pub stale_lock_secs: u64,
+    /// Every n-th reconciliation pass lists every folder (the others skip unchanged folders).
+    #[arg(long, default_value_t = 12)]
+    pub full_pass_every: u32,
+}
+
+impl WatchArgs {
+    pub fn config(&self) -> msgmig_scanner::WatchConfig {
+        use std::time::Duration;
+        msgmig_scanner::WatchConfig {
+            poll_interval: Duration::from_secs_f64(self.poll_interval.max(0.1)),
+            poll_only: self.poll_only,
+            settle: Duration::from_millis(self.settle_ms),
+            stale_lock_after: Duration::from_secs(self.stale_lock_secs),
+            full_pass_every: self.full_pass_every,
+        }
+    }
 }

@@ -74,21 +74,8 @@ pub struct ScanArgs {
     /// One pass over the archive, then exit (a backfill). Without it: walk, then watch.
     #[arg(long)]
     pub once: bool,
-    /// Seconds between reconciliation passes when watching.
-    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
-    pub poll_interval: f64,
-    /// Do not watch, poll only (NFS/GPFS, where inotify sees nothing).
-    #[arg(long)]
-    pub poll_only: bool,
-    /// Quiet period (ms) a changed file must keep its size and mtime before it is published.
-    #[arg(long, default_value_t = 300)]
-    pub settle_ms: u64,
-    /// Seconds after which a legacy `.lock` is stale and ignored.
-    #[arg(long, default_value_t = 120)]
-    pub stale_lock_secs: u64,
-    /// Every n-th reconciliation pass lists every folder.
-    #[arg(long, default_value_t = 12)]
-    pub full_pass_every: u32,
+    #[command(flatten)]
+    pub watch: crate::cli::WatchArgs,
 }
 
 #[derive(Debug, Args)]

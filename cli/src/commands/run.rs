@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use msgmig_bus::in_process::topic;
 use msgmig_loader::read::file_ledger;
 use msgmig_loader::LoaderConfig;
-use msgmig_scanner::{WatchConfig, Watcher};
+use msgmig_scanner::Watcher;
 use msgmig_transformer::Transformer;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -30,14 +30,8 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .map_err(|e| super::UsageError(format!("{e:#}")))?;
     crate::gauges::spawn_progress(db.clone());
     let ledger = file_ledger(&db).await.context("reading the file ledger")?;
-    tracing::info!(event = "run_start", directory = %args.directory.display(), ledger_files = ledger.len(), poll_only = args.poll_only);
-    let config = WatchConfig {
-        poll_interval: Duration::from_secs_f64(args.poll_interval.max(0.1)),
-        poll_only: args.poll_only,
-        settle: Duration::from_millis(args.settle_ms),
-        stale_lock_after: Duration::from_secs(args.stale_lock_secs),
-        full_pass_every: args.full_pass_every,
-    };
+    tracing::info!(event = "run_start", directory = %args.directory.display(), ledger_files = ledger.len(), poll_only = args.watch.poll_only);
+    let config = args.watch.config();
     let watcher = Watcher::new(&args.directory, config, ledger);
     let watch_stats = watcher.stats();
     // Progress of the initial walk (a bar on a terminal; hidden otherwise).

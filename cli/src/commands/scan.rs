@@ -7,10 +7,10 @@ use crate::worker_args::ScanArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::kafka::{KafkaPublisher, Topic};
 use msgmig_bus::Publisher;
-use msgmig_scanner::{Scanner, Selection, WatchConfig, Watcher};
+use msgmig_scanner::{Scanner, Selection, Watcher};
 use msgmig_schemas::record::FileEvent;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub async fn run(args: ScanArgs) -> Result<i32> {
     if !args.directory.is_dir() {
@@ -53,13 +53,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         println!("  time: {:.2} s", started.elapsed().as_secs_f64());
         return Ok(EXIT_OK);
     }
-    let config = WatchConfig {
-        poll_interval: Duration::from_secs_f64(args.poll_interval.max(0.1)),
-        poll_only: args.poll_only,
-        settle: Duration::from_millis(args.settle_ms),
-        stale_lock_after: Duration::from_secs(args.stale_lock_secs),
-        full_pass_every: args.full_pass_every,
-    };
+    let config = args.watch.config();
     // No ledger: a restarted scanner publishes every file once more; the transformer and the
     // loader turn unchanged files into no writes.
     let watcher = Watcher::new(&args.directory, config, Vec::new());
