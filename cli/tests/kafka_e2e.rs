@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::kafka::{Broker, Cluster, Worker};
+use common::kafka::{Broker, Cluster, Fixture, Worker};
 use common::MariaDb;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -25,39 +25,19 @@ struct Setup {
 
 /// A broker, a database and a generated archive of `depositions` folders.
 fn setup(name: &str, depositions: u32) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
-    let out = common::msgmig(
-        dir.path(),
-        &[
-            "generate",
-            "--output",
-            archive.to_str().unwrap(),
-            "--depositions",
-            &depositions.to_string(),
-            "--seed",
-            "11",
-        ],
+    let fx = Fixture::new(&format!("kafka_{name}"), depositions, 11);
+    let expected = (
+        fx.generated_count("messages"),
+        fx.generated_count("file references"),
     );
-    assert!(out.status.success());
-    // "wrote N depositions, F files, M messages, R file references, S statuses to DIR"
-    let said = common::stdout(&out);
-    let number = |what: &str| {
-        said.split(", ")
-            .find(|part| part.ends_with(what))
-            .and_then(|part| part.split_whitespace().next())
-            .unwrap_or_else(|| panic!("{what} in {said}"))
-            .to_owned()
-    };
-    let expected = (number("messages"), number("file references"));
-    let broker = Broker::start();
-    let db = MariaDb::create(&format!("msgmig_kafka_{name}"));
-    let cluster = Cluster {
-        brokers: broker.brokers.clone(),
-        prefix: format!("{name}."),
-        database_url: db.url.clone(),
-        cwd: dir.path().to_owned(),
-    };
+    let Fixture {
+        dir,
+        archive,
+        broker,
+        db,
+        cluster,
+        ..
+    } = fx;
     Setup {
         _dir: dir,
         broker,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::kafka::{http_get, Broker, Cluster, Worker};
+use common::kafka::{http_get, Broker, Cluster, Fixture, Worker};
 use common::MariaDb;
 use msgmig_bus::kafka::{KafkaConfig, KafkaPublisher, KafkaSubscriber, SubscriberOptions, Topic};
 use msgmig_bus::{Envelope, Publisher, Subscriber};
@@ -26,29 +26,14 @@ struct Setup {
 }
 
 fn setup(name: &str, depositions: u32) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
-    let out = common::msgmig(
-        dir.path(),
-        &[
-            "generate",
-            "--output",
-            archive.to_str().unwrap(),
-            "--depositions",
-            &depositions.to_string(),
-            "--seed",
-            "5",
-        ],
-    );
-    assert!(out.status.success());
-    let broker = Broker::start();
-    let db = MariaDb::create(&format!("msgmig_faults_{name}"));
-    let cluster = Cluster {
-        brokers: broker.brokers.clone(),
-        prefix: format!("{name}."),
-        database_url: db.url.clone(),
-        cwd: dir.path().to_owned(),
-    };
+    let Fixture {
+        dir,
+        archive,
+        broker,
+        db,
+        cluster,
+        ..
+    } = Fixture::new(&format!("faults_{name}"), depositions, 5);
     Setup {
         dir,
         _broker: broker,

@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::kafka::{free_port, http_get, Broker, Cluster, Worker};
-use common::MariaDb;
+use common::kafka::{free_port, http_get, Fixture, Worker};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -191,29 +190,14 @@ fn metric_names(expr: &str) -> Vec<String> {
 
 #[test]
 fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_prometheus() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
-    let out = common::msgmig(
-        dir.path(),
-        &[
-            "generate",
-            "--output",
-            archive.to_str().unwrap(),
-            "--depositions",
-            "30",
-            "--seed",
-            "9",
-        ],
-    );
-    assert!(out.status.success());
-    let broker = Broker::start();
-    let db = MariaDb::create("msgmig_ops_live");
-    let cluster = Cluster {
-        brokers: broker.brokers.clone(),
-        prefix: "ops.".into(),
-        database_url: db.url.clone(),
-        cwd: dir.path().to_owned(),
-    };
+    let Fixture {
+        dir,
+        archive,
+        broker,
+        db: _db,
+        cluster,
+        ..
+    } = Fixture::new("ops_live", 30, 9);
     let (ps, pt, pl) = (free_port(), free_port(), free_port());
     let a = archive.to_str().unwrap();
     let spawn = |name: &str, args: &[&str], port: u16| -> Worker {

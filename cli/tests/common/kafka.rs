@@ -293,3 +293,61 @@ pub fn http_get(url: &str) -> Option<(u16, String)> {
         .unwrap_or_default();
     Some((code, body))
 }
+
+/// What a distributed test starts from: a generated archive, a broker and a database of its own,
+/// and the environment every msgmig process of the test shares (topic prefix `<name>.`).
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub archive: PathBuf,
+    pub broker: Broker,
+    pub db: super::MariaDb,
+    pub cluster: Cluster,
+    /// What `msgmig generate` printed: "wrote N depositions, F files, M messages, …".
+    pub generated: String,
+}
+
+impl Fixture {
+    pub fn new(name: &str, depositions: u32, seed: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive");
+        let out = super::msgmig(
+            dir.path(),
+            &[
+                "generate",
+                "--output",
+                archive.to_str().unwrap(),
+                "--depositions",
+                &depositions.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ],
+        );
+        assert!(out.status.success());
+        let broker = Broker::start();
+        let db = super::MariaDb::create(&format!("msgmig_{name}"));
+        let cluster = Cluster {
+            brokers: broker.brokers.clone(),
+            prefix: format!("{name}."),
+            database_url: db.url.clone(),
+            cwd: dir.path().to_owned(),
+        };
+        Fixture {
+            generated: super::stdout(&out),
+            dir,
+            archive,
+            broker,
+            db,
+            cluster,
+        }
+    }
+
+    /// A count `msgmig generate` reported, e.g. `generated_count("file references")`.
+    pub fn generated_count(&self, what: &str) -> String {
+        self.generated
+            .split(", ")
+            .find(|part| part.ends_with(what))
+            .and_then(|part| part.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{what} in {}", self.generated))
+            .to_owned()
+    }
+}
