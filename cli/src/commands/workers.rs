@@ -37,9 +37,12 @@ impl Kafka {
             .collect();
         tracing::info!(event = "kafka_connecting", brokers = %config.brokers, topic_prefix = %config.topic_prefix, properties = ?shown);
         let partitions = ensure_topics(&config).await.map_err(|e| {
-            UsageError(format!(
-                "{e}\n  check --kafka-brokers / MSGMIG_KAFKA_BROKERS and that the brokers run"
-            ))
+            let hint = if e.to_string().contains("config") {
+                "check the --kafka-config properties (librdkafka's CONFIGURATION.md lists them)"
+            } else {
+                "check --kafka-brokers / MSGMIG_KAFKA_BROKERS and that the brokers run"
+            };
+            UsageError(format!("{e}\n  {hint}"))
         })?;
         Ok(Kafka { config, partitions })
     }
