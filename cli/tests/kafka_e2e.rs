@@ -58,19 +58,7 @@ impl Setup {
     }
 
     fn scan(&self) {
-        let out = self.cluster.run(&[
-            "scan",
-            "--once",
-            "--directory",
-            self.dir(),
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ]);
-        assert!(
-            out.status.success(),
-            "scan: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.cluster.scan_once(&self.archive);
     }
 
     fn transformer(&self, name: &str, env: &[(&str, &str)]) -> Worker {

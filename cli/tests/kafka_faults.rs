@@ -46,19 +46,7 @@ fn setup(name: &str, depositions: u32) -> Setup {
 impl Setup {
     fn start(&self, loader_url: Option<&str>) -> (Worker, Worker) {
         let dir = self.archive.to_str().unwrap();
-        let out = self.cluster.run(&[
-            "scan",
-            "--once",
-            "--directory",
-            dir,
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.cluster.scan_once(&self.archive);
         let t = self.cluster.spawn(
             "transformer",
             &["transform", "--directory", dir, "--debounce-ms", "50"],

@@ -198,6 +198,8 @@ fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_promet
         cluster,
         ..
     } = Fixture::new("ops_live", 30, 9);
+    // Topics first (status creates them), so the three workers do not race to create them.
+    cluster.status();
     let (ps, pt, pl) = (free_port(), free_port(), free_port());
     let a = archive.to_str().unwrap();
     let spawn = |name: &str, args: &[&str], port: u16| -> Worker {

@@ -4,7 +4,7 @@
 //! (architecture.md §3).
 
 use super::workers::{grace_expired, shutdown_watch, DeadLetters, Kafka};
-use super::{open_database, require_schema, UsageError, EXIT_OK};
+use super::{open_database, require_schema, EXIT_OK};
 use crate::worker_args::LoadArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::kafka::{KafkaSubscriber, StartOffsets, SubscriberOptions, Topic};
@@ -68,18 +68,12 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
             shutdown: Some(shutdown.clone()),
         },
     )?;
-    let addr = args
-        .worker
-        .metrics_addr
-        .unwrap_or(([127, 0, 0, 1], 9467).into());
     let readiness = crate::serve::Readiness {
         database: Some(db.clone()),
         kafka: Some(kafka.config.clone()),
         assigned: Some(Arc::new(subscriber.assignment_probe())),
     };
-    crate::serve::spawn(addr, readiness)
-        .await
-        .map_err(|e| UsageError(format!("{e:#}")))?;
+    args.worker.serve(9467, readiness).await?;
     crate::gauges::spawn_lag("loader", subscriber.lag_probe());
     crate::gauges::spawn_progress(db.clone());
     let config = LoaderConfig {

@@ -22,17 +22,11 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
     }
     let started = Instant::now();
     let kafka = Kafka::connect(&args.kafka).await?;
-    let addr = args
-        .worker
-        .metrics_addr
-        .unwrap_or(([127, 0, 0, 1], 9465).into());
     let readiness = crate::serve::Readiness {
         kafka: Some(kafka.config.clone()),
         ..Default::default()
     };
-    crate::serve::spawn(addr, readiness)
-        .await
-        .map_err(|e| UsageError(format!("{e:#}")))?;
+    args.worker.serve(9465, readiness).await?;
     let publisher: KafkaPublisher<FileEvent> = kafka.publisher(Topic::FileEvents)?;
     if args.once {
         let scanner = Scanner::new(&args.directory, Selection::All);

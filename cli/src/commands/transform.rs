@@ -33,18 +33,12 @@ pub async fn run(args: TransformArgs) -> Result<i32> {
             shutdown: Some(shutdown.clone()),
         },
     )?;
-    let addr = args
-        .worker
-        .metrics_addr
-        .unwrap_or(([127, 0, 0, 1], 9466).into());
     let readiness = crate::serve::Readiness {
         kafka: Some(kafka.config.clone()),
         assigned: Some(Arc::new(subscriber.assignment_probe())),
         ..Default::default()
     };
-    crate::serve::spawn(addr, readiness)
-        .await
-        .map_err(|e| UsageError(format!("{e:#}")))?;
+    args.worker.serve(9466, readiness).await?;
     crate::gauges::spawn_lag("transformer", subscriber.lag_probe());
     let publisher: KafkaPublisher<RecordsMessage> = kafka.publisher(Topic::Records)?;
     let parallelism = args

@@ -57,6 +57,21 @@ impl Kafka {
     }
 }
 
+impl WorkerArgs {
+    /// Serves /metrics, /healthz and /readyz on `--metrics-addr`, else on 127.0.0.1:`default_port`
+    /// (each worker kind has its own, so they can share a host). Errors (exit 2): the address is
+    /// taken or invalid.
+    pub async fn serve(&self, default_port: u16, readiness: crate::serve::Readiness) -> Result<()> {
+        let addr = self
+            .metrics_addr
+            .unwrap_or(([127, 0, 0, 1], default_port).into());
+        crate::serve::spawn(addr, readiness)
+            .await
+            .map_err(|e| UsageError(format!("{e:#}")))?;
+        Ok(())
+    }
+}
+
 /// Turns true on SIGTERM/SIGINT.
 pub fn shutdown_watch() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);

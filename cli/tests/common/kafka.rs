@@ -162,6 +162,23 @@ impl Cluster {
         }
     }
 
+    /// `msgmig scan --once` of `archive`: every file event published.
+    pub fn scan_once(&self, archive: &Path) {
+        let out = self.run(&[
+            "scan",
+            "--once",
+            "--directory",
+            archive.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ]);
+        assert!(
+            out.status.success(),
+            "scan: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `msgmig status --json`.
     pub fn status(&self) -> serde_json::Value {
         let out = self.run(&["status", "--json"]);
