@@ -1,5 +1,5 @@
 //! Faults of the distributed pipeline (issue 3): a database outage mid-load, stale and poison
-//! records, untrusted file events. Real broker (tansu), real MariaDB, separate processes.
+//! records, untrusted file events. Real broker (Apache Kafka), real MariaDB, separate processes.
 
 mod common;
 

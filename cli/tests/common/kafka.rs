@@ -1,5 +1,5 @@
-//! A real Kafka-protocol broker (tansu, via `scripts/kafka`) and msgmig worker processes for the
-//! distributed end-to-end tests.
+//! A real Apache Kafka broker (KRaft, one node, via `scripts/kafka`) and msgmig worker processes
+//! for the distributed end-to-end tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -17,7 +17,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A broker of its own for one test (topics, groups and offsets start empty), stopped on drop.
+/// An Apache Kafka broker of its own for one test (topics, groups and offsets start empty),
+/// stopped on drop. Its data lives in a temporary directory and survives `restart`/`kill9`.
 pub struct Broker {
     dir: tempfile::TempDir,
     port: u16,
@@ -26,6 +27,11 @@ pub struct Broker {
 
 impl Broker {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A broker with extra environment for `scripts/kafka start` (e.g. `KAFKA_EXTRA_PROPERTIES`).
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let broker = Broker {
@@ -33,50 +39,50 @@ impl Broker {
             dir,
             port,
         };
-        broker.up();
+        broker.up(env);
         broker
     }
 
-    fn up(&self) {
-        let out = Command::new(script())
-            .args(["start", self.dir.path().to_str().unwrap()])
-            .env("KAFKA_PORT", self.port.to_string())
-            .output()
-            .unwrap();
+    /// The broker's data directory (its log is `broker.log` there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn script(&self, verb: &str, env: &[(&str, &str)]) -> std::process::Output {
+        let mut c = Command::new(script());
+        c.args([verb, self.dir.path().to_str().unwrap()])
+            .env("KAFKA_PORT", self.port.to_string());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    fn up(&self, env: &[(&str, &str)]) {
+        let out = self.script("start", env);
         assert!(
             out.status.success(),
-            "cannot start the test broker (scripts/kafka start; install it with scripts/kafka install): {}",
+            "cannot start the Apache Kafka test broker (scripts/kafka start; resolve it first with \
+             scripts/kafka install): {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
 
     fn down(&self) {
-        let _ = Command::new(script())
-            .args(["stop", self.dir.path().to_str().unwrap()])
-            .status();
+        let _ = self.script("stop", &[]);
     }
 
-    /// Stops and starts the broker on the same data (topics and committed offsets are kept),
-    /// forgetting group membership: tansu 0.6 never expires a member killed with `kill -9`, and
-    /// it stores membership in its SQLite file, so a plain restart still hands that dead member
-    /// the partitions. Real Kafka expires it after `session.timeout.ms`.
+    /// A controlled shutdown (SIGTERM) and a start on the same data.
     pub fn restart(&self) {
         self.down();
-        let db = self.dir.path().join("tansu.db");
-        let out = Command::new("python3")
-            .args([
-                "-c",
-                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DELETE FROM consumer_group_detail'); c.commit()",
-                db.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        self.up();
+        self.up(&[]);
+    }
+
+    /// `kill -9` of the broker, then a start on the same data (log recovery included).
+    pub fn kill9_and_restart(&self) {
+        let out = self.script("kill", &[]);
+        assert!(out.status.success());
+        self.up(&[]);
     }
 }
 
@@ -85,7 +91,7 @@ pub struct Stopped<'a>(&'a Broker);
 
 impl Stopped<'_> {
     pub fn start_again(self) {
-        self.0.up();
+        self.0.up(&[]);
     }
 }
 
@@ -99,7 +105,7 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        self.down();
+        let _ = self.script("kill", &[]);
     }
 }
 
