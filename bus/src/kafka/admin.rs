@@ -44,6 +44,35 @@ fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, BusError
     Ok(ids)
 }
 
+/// Runs a group-coordinator request, retrying for up to [`TIMEOUT`] while the broker answers
+/// that the coordinator is not there yet: a fresh cluster creates `__consumer_offsets` on the
+/// first group request and answers `NOT_COORDINATOR` / `COORDINATOR_NOT_AVAILABLE` /
+/// `COORDINATOR_LOAD_IN_PROGRESS` meanwhile (all retriable in Kafka's protocol guide).
+/// Blocking: call it from a blocking thread.
+fn retry_coordinator<T>(
+    mut request: impl FnMut() -> rdkafka::error::KafkaResult<T>,
+) -> rdkafka::error::KafkaResult<T> {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        match request() {
+            Err(e)
+                if matches!(
+                    e.rdkafka_error_code(),
+                    Some(
+                        Code::NotCoordinator
+                            | Code::CoordinatorNotAvailable
+                            | Code::CoordinatorLoadInProgress
+                    )
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Watermarks of every partition of `topic`, with `group`'s committed offsets when a group is
 /// given (Kafka OffsetFetch; lag = high − committed).
 pub fn partition_offsets(
@@ -59,8 +88,7 @@ pub fn partition_offsets(
         for &p in &ids {
             tpl.add_partition(topic, p);
         }
-        let got = consumer
-            .committed_offsets(tpl, TIMEOUT)
+        let got = retry_coordinator(|| consumer.committed_offsets(tpl.clone(), TIMEOUT))
             .map_err(|e| BusError::Kafka(format!("cannot read committed offsets: {e}")))?;
         for e in got.elements() {
             if let Offset::Offset(o) = e.offset() {
