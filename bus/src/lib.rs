@@ -61,6 +61,10 @@ pub enum BusError {
     /// A payload that could not be encoded.
     #[error("cannot encode payload: {0}")]
     Encode(String),
+    /// A payload larger than the transport takes ([`Publisher::max_payload_bytes`]); nothing
+    /// was sent.
+    #[error("payload of {size} bytes exceeds the bus limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
 }
 
 /// Sends envelopes; waits (backpressure) when the transport is full.
@@ -72,6 +76,14 @@ pub trait Publisher<T>: Send + Sync {
     /// with `acks=all`). In-process: nothing to wait for.
     fn flush(&self) -> impl Future<Output = Result<(), BusError>> + Send {
         std::future::ready(Ok(()))
+    }
+
+    /// The largest encoded payload (bytes of JSON) this publisher can deliver, or `None` when
+    /// there is no limit (in-process). A producer checks a payload against it *before*
+    /// publishing and withholds what is larger, so an oversized record becomes a reported
+    /// quarantine instead of a delivery failure that stops the worker.
+    fn max_payload_bytes(&self) -> Option<usize> {
+        None
     }
 }
 

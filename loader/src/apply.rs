@@ -6,7 +6,9 @@ use crate::offsets::{self, TopicPartition};
 use crate::plan::{plan, Action};
 use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
 use crate::worker::{DepositionReport, Item, Loader};
-use msgmig_schemas::record::{DepositionEnd, DepositionOutcome, MessageRecord, RecordsMessage};
+use msgmig_schemas::record::{
+    DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage,
+};
 use sea_orm::{DbErr, TransactionTrait};
 use std::collections::{BTreeMap, HashMap};
 
@@ -66,20 +68,62 @@ impl Loader {
             None => true,
         };
         let items: Vec<&Item> = batch.iter().filter(live).collect();
+        // Rows the server cannot take in one packet withhold their whole deposition, until its
+        // end marker records it as quarantined (issue 10 §2).
+        let limit = match self.packet_limit {
+            Some(limit) => limit,
+            None => {
+                let limit = crate::limits::packet_limit(&txn).await?;
+                self.packet_limit = Some(limit);
+                limit
+            }
+        };
+        let mut refused = self.refused.clone();
+        let mut new_refusals: Vec<(Quarantine, Option<msgmig_bus::Receipt>)> = Vec::new();
+        for item in &items {
+            let Some(RecordsMessage::Message(r)) = &item.payload else {
+                continue;
+            };
+            if refused.contains_key(&r.deposition_id) {
+                continue;
+            }
+            if let Some(reason) = crate::limits::too_large(r, limit) {
+                let q = Quarantine {
+                    kind: QuarantineKind::RowTooLarge,
+                    path: Some(r.provenance.source_path.clone()),
+                    file_version: Some(r.provenance.file_version),
+                    line: None,
+                    column: None,
+                    message_id: Some(r.message.message_id.clone()),
+                    reason,
+                };
+                refused.insert(r.deposition_id.clone(), q.clone());
+                new_refusals.push((q, item.receipt.clone()));
+            }
+        }
         let records: Vec<MessageRecord> = items
             .iter()
             .filter_map(|i| match &i.payload {
-                Some(RecordsMessage::Message(r)) => Some((**r).clone()),
+                Some(RecordsMessage::Message(r)) if !refused.contains_key(&r.deposition_id) => {
+                    Some((**r).clone())
+                }
                 _ => None,
             })
             .collect();
-        let ends: Vec<&DepositionEnd> = items
+        let ends: Vec<DepositionEnd> = items
             .iter()
             .filter_map(|i| match &i.payload {
-                Some(RecordsMessage::DepositionEnd(e)) => Some(e),
+                Some(RecordsMessage::DepositionEnd(e)) => {
+                    let mut end = e.clone();
+                    if let Some(q) = refused.remove(&e.deposition_id) {
+                        end.outcome = DepositionOutcome::Quarantined(q);
+                    }
+                    Some(end)
+                }
                 _ => None,
             })
             .collect();
+        let ends: Vec<&DepositionEnd> = ends.iter().collect();
         let mut ids: Vec<String> = records
             .iter()
             .map(|r| r.message.message_id.clone())
@@ -153,6 +197,10 @@ impl Loader {
             self.committed_next.extend(next);
         }
         self.open = open;
+        self.refused = refused;
+        for (q, receipt) in new_refusals {
+            self.refuse_row(q, receipt.as_ref());
+        }
         self.totals.add(&counts);
         if !self.config.dry_run {
             observe(&counts, &reports, planned.len(), started.elapsed());

@@ -9,7 +9,7 @@ pub const MAX_ROWS: usize = 400;
 /// MariaDB 10.11, 64 MiB on MySQL 8).
 pub const MAX_BYTES: usize = 4 << 20;
 
-fn value_len(v: &Value) -> usize {
+pub(crate) fn value_len(v: &Value) -> usize {
     match v {
         Value::String(Some(s)) => s.len(),
         _ => 8,

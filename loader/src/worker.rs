@@ -79,6 +79,11 @@ pub struct Loader {
     pub(crate) totals: RowCounts,
     /// The next offsets this loader itself committed, per partition (to notice a rewind).
     pub(crate) committed_next: BTreeMap<TopicPartition, i64>,
+    /// The server's largest packet (bytes), read at the first batch.
+    pub(crate) packet_limit: Option<usize>,
+    /// Depositions withheld for a row too large for the server, until their end marker
+    /// records them as quarantined.
+    pub(crate) refused: HashMap<String, Quarantine>,
 }
 
 /// How often an idle loader looks for rewound offsets.
@@ -97,7 +102,28 @@ impl Loader {
             dead_letters: None,
             totals: RowCounts::default(),
             committed_next: BTreeMap::new(),
+            packet_limit: None,
+            refused: HashMap::new(),
         }
+    }
+
+    /// Reports a message withheld for its size (dead letter with size and limit).
+    pub(crate) fn refuse_row(&self, q: Quarantine, receipt: Option<&Receipt>) {
+        let mut letter = DeadLetter::new(
+            Stage::Loader,
+            DeadLetterReason::DatabaseRejected,
+            format!("{}: {}", q.kind.as_str(), q.reason),
+        );
+        letter.deposition_id = q
+            .path
+            .as_deref()
+            .and_then(|p| p.split('/').next())
+            .map(str::to_owned);
+        letter.path = q.path;
+        letter.file_version = q.file_version;
+        letter.message_id = q.message_id;
+        locate(&mut letter, receipt);
+        self.dead_letter(letter);
     }
 
     /// Sends a [`DepositionReport`] for every finished deposition (progress, summaries).

@@ -39,6 +39,33 @@ pub struct Transformer {
     stats: Arc<TransformStats>,
 }
 
+/// Quarantines the whole deposition (nothing of it is published) when one of its records
+/// encodes to more than `limit` bytes, the bus's largest payload: a record that cannot be
+/// delivered must become a listed quarantine, never a worker failure (issue 13 §6).
+fn withhold_oversized(r: &mut DepositionRecords, limit: usize) {
+    if r.quarantine.is_some() {
+        return;
+    }
+    let oversized = r.records.iter().find_map(|record| {
+        let size = crate::size::encoded_len_if_over(record, limit)?;
+        Some((record, size))
+    });
+    if let Some((record, size)) = oversized {
+        r.quarantine = Some(Quarantine {
+            kind: QuarantineKind::RecordTooLarge,
+            path: Some(record.provenance.source_path.clone()),
+            file_version: Some(record.provenance.file_version),
+            line: None,
+            column: None,
+            message_id: Some(record.message.message_id.clone()),
+            reason: format!(
+                "the message's record is {size} bytes; the records topic takes at most {limit} bytes (max.message.bytes)"
+            ),
+        });
+        r.records.clear();
+    }
+}
+
 /// Reads and builds one deposition (blocking: run it off the async reactor).
 pub fn transform_deposition(root: &std::path::Path, deposition_id: &str) -> DepositionRecords {
     match read_deposition(root, deposition_id) {
@@ -260,9 +287,12 @@ impl Transformer {
 
     async fn publish<P: Publisher<RecordsMessage>>(
         &self,
-        r: DepositionRecords,
+        mut r: DepositionRecords,
         output: &P,
     ) -> Result<(), BusError> {
+        if let Some(limit) = output.max_payload_bytes() {
+            withhold_oversized(&mut r, limit);
+        }
         let s = &self.stats;
         s.depositions.fetch_add(1, Ordering::Relaxed);
         s.files.fetch_add(u64::from(r.files), Ordering::Relaxed);

@@ -209,6 +209,11 @@ impl<T> KafkaSubscriber<T> {
                 // The group leader assigns from its metadata cache: refresh it often enough
                 // that a topic created meanwhile is not left unassigned for long.
                 ("topic.metadata.refresh.interval.ms", "10000"),
+                // A fetch can carry one record batch as large as the topics take
+                // (`max.message.bytes`, 64 MiB) plus framing; librdkafka needs the receive
+                // buffer at least 512 bytes above the fetch size.
+                ("fetch.max.bytes", "68157440"),
+                ("receive.message.max.bytes", "100000000"),
             ])
             .create_with_context(context)
             .map_err(|e| BusError::Kafka(format!("cannot create a consumer: {e}")))?;

@@ -1,9 +1,9 @@
 //! The Kafka transport (architecture.md §2): topics, an idempotent JSON producer, a consumer-group
 //! subscriber with per-envelope acknowledgement, and the admin reads `status` and `replay` need.
 //!
-//! Broker-agnostic: only standard Kafka APIs are used (tested against Apache Kafka's protocol as
-//! implemented by tansu; no transactions are needed: exactly-once *effect* comes from offsets
-//! stored in the database by the loader, architecture.md §3).
+//! Broker-agnostic: only standard Kafka APIs are used (tested against Apache Kafka 4.1 in KRaft
+//! mode; no transactions are needed: exactly-once *effect* comes from offsets stored in the
+//! database by the loader, architecture.md §3).
 
 mod admin;
 mod consumer;
@@ -13,7 +13,7 @@ mod topics;
 pub use admin::{offsets_for_time, partition_offsets, ping, PartitionOffsets};
 pub use consumer::{KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
 pub use producer::KafkaPublisher;
-pub use topics::{ensure_topics, Topic};
+pub use topics::{ensure_topics, topic_max_message_bytes, Topic, MAX_MESSAGE_BYTES};
 
 use rdkafka::ClientConfig;
 

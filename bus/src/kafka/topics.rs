@@ -31,20 +31,54 @@ impl Topic {
         }
     }
 
-    /// Topic configuration at creation (Kafka topic configs).
+    /// Topic configuration at creation (Kafka topic configs). Every topic takes record
+    /// batches up to [`MAX_MESSAGE_BYTES`] (the broker's default, 1 MiB, is smaller than a
+    /// message the database can hold: a pasted validation report runs to megabytes).
     fn settings(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Topic::FileEvents | Topic::Records => &[("cleanup.policy", "compact")],
+            Topic::FileEvents | Topic::Records => &[
+                ("cleanup.policy", "compact"),
+                ("max.message.bytes", MAX_MESSAGE_BYTES_STR),
+            ],
             // 400 days: dead letters are evidence for curators, not a queue.
             Topic::DeadLetter => &[
                 ("cleanup.policy", "delete"),
                 ("retention.ms", "34560000000"),
+                ("max.message.bytes", MAX_MESSAGE_BYTES_STR),
             ],
         }
     }
 }
 
 const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Largest record batch msgmig's topics accept (Kafka topic config `max.message.bytes`):
+/// 64 MiB, MySQL 8's default `max_allowed_packet`, so any message a default MySQL 8 can store
+/// fits in one record. Producers and consumers are sized to match (see `producer.rs`,
+/// `consumer.rs`).
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+const MAX_MESSAGE_BYTES_STR: &str = "67108864";
+const _: () = assert!(MAX_MESSAGE_BYTES == 67_108_864);
+
+/// What a topic that exists already takes per record batch, when the broker says
+/// (`max.message.bytes`, Kafka DescribeConfigs); `None` when it cannot be read.
+pub async fn topic_max_message_bytes(config: &KafkaConfig, topic: &str) -> Option<usize> {
+    use rdkafka::admin::{ConfigResourceResult, ResourceSpecifier};
+    let admin: AdminClient<DefaultClientContext> = config.client_config(&[]).create().ok()?;
+    let opts = AdminOptions::new().request_timeout(Some(TIMEOUT));
+    let results = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
+        .await
+        .ok()?;
+    let found: Option<usize> = results.into_iter().find_map(|r: ConfigResourceResult| {
+        let resource = r.ok()?;
+        resource
+            .get("max.message.bytes")
+            .and_then(|e| e.value.as_deref())
+            .and_then(|v| v.parse().ok())
+    });
+    found
+}
 
 /// Creates the three topics if missing (an existing topic is left as it is, whatever its
 /// partition count) and returns each topic's partition count.

@@ -5,7 +5,8 @@ use super::UsageError;
 use crate::worker_args::{KafkaArgs, WorkerArgs};
 use anyhow::Result;
 use msgmig_bus::kafka::{
-    ensure_topics, is_secret_property, KafkaConfig, KafkaPublisher, Rejected, Topic,
+    ensure_topics, is_secret_property, topic_max_message_bytes, KafkaConfig, KafkaPublisher,
+    Rejected, Topic, MAX_MESSAGE_BYTES,
 };
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::record::{DeadLetter, DeadLetterReason, Stage};
@@ -13,11 +14,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-/// A connected worker: its Kafka settings and each topic's partition count.
+/// A connected worker: its Kafka settings, each topic's partition count and, where the broker
+/// says, each topic's `max.message.bytes`.
 #[derive(Debug, Clone)]
 pub struct Kafka {
     pub config: KafkaConfig,
     pub partitions: HashMap<Topic, i32>,
+    pub max_message_bytes: HashMap<Topic, usize>,
 }
 
 impl Kafka {
@@ -44,16 +47,34 @@ impl Kafka {
             };
             UsageError(format!("{e}\n  {hint}"))
         })?;
-        Ok(Kafka { config, partitions })
+        let mut max_message_bytes = HashMap::new();
+        for topic in [Topic::FileEvents, Topic::Records, Topic::DeadLetter] {
+            if let Some(limit) = topic_max_message_bytes(&config, &config.topic(topic)).await {
+                if limit < MAX_MESSAGE_BYTES {
+                    tracing::warn!(event = "topic_limit_small", topic = %config.topic(topic), max_message_bytes = limit,
+                        "the topic takes smaller records than msgmig creates topics with (67108864): larger records are quarantined as record_too_large");
+                }
+                max_message_bytes.insert(topic, limit);
+            }
+        }
+        Ok(Kafka {
+            config,
+            partitions,
+            max_message_bytes,
+        })
     }
 
     /// A JSON publisher to `topic`.
     pub fn publisher<T>(&self, topic: Topic) -> Result<KafkaPublisher<T>> {
-        Ok(KafkaPublisher::new(
+        let publisher = KafkaPublisher::new(
             &self.config,
             self.config.topic(topic),
             self.partitions[&topic],
-        )?)
+        )?;
+        Ok(match self.max_message_bytes.get(&topic) {
+            Some(&limit) => publisher.with_topic_limit(limit),
+            None => publisher,
+        })
     }
 }
 

@@ -170,6 +170,12 @@ pub enum QuarantineKind {
     ParentCycle,
     /// The message id is already stored for another deposition (per message, not whole).
     Conflict,
+    /// A message whose record is larger than the bus takes (Kafka topic `max.message.bytes`):
+    /// size and limit in the reason.
+    RecordTooLarge,
+    /// A message whose row is larger than the database server takes in one packet (MySQL
+    /// `max_allowed_packet`): size and limit in the reason.
+    RowTooLarge,
 }
 
 impl QuarantineKind {
@@ -183,6 +189,8 @@ impl QuarantineKind {
             QuarantineKind::DuplicateMessageId => "duplicate_message_id",
             QuarantineKind::ParentCycle => "parent_cycle",
             QuarantineKind::Conflict => "conflict",
+            QuarantineKind::RecordTooLarge => "record_too_large",
+            QuarantineKind::RowTooLarge => "row_too_large",
         }
     }
 }
