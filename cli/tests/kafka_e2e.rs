@@ -15,7 +15,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Setup {
     _dir: tempfile::TempDir,
-    broker: Broker,
+    _broker: Broker,
     /// (messages, file references) the generator wrote.
     expected: (String, String),
     db: MariaDb,
@@ -40,7 +40,7 @@ fn setup(name: &str, depositions: u32) -> Setup {
     } = fx;
     Setup {
         _dir: dir,
-        broker,
+        _broker: broker,
         expected,
         db,
         cluster,
@@ -49,10 +49,6 @@ fn setup(name: &str, depositions: u32) -> Setup {
 }
 
 impl Setup {
-    fn broker(&self) -> &Broker {
-        &self.broker
-    }
-
     fn dir(&self) -> &str {
         self.archive.to_str().unwrap()
     }
@@ -234,7 +230,7 @@ fn two_transformers_and_two_loaders_split_the_partitions() {
     s.assert_parity();
     s.assert_exact_rows();
     for (a, b) in [(&t1, &t2), (&l1, &l2)] {
-        let (pa, pb) = (last_assignment(a), last_assignment(b));
+        let (pa, pb) = (a.last_assignment(), b.last_assignment());
         assert!(
             !pa.is_empty() && !pb.is_empty(),
             "both members kept partitions: {pa:?} {pb:?}"
@@ -250,7 +246,7 @@ fn two_transformers_and_two_loaders_split_the_partitions() {
 fn wait_for_split(a: &Worker, b: &Worker) {
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let (pa, pb) = (last_assignment(a), last_assignment(b));
+        let (pa, pb) = (a.last_assignment(), b.last_assignment());
         if !pa.is_empty()
             && !pb.is_empty()
             && pa.len() + pb.len() == 6
@@ -266,29 +262,6 @@ fn wait_for_split(a: &Worker, b: &Worker) {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-}
-
-/// The partitions a worker logged at its last assignment (empty before the first, or after a
-/// revocation).
-fn last_assignment(w: &Worker) -> Vec<i32> {
-    let log = w.log();
-    let Some(line) = log
-        .lines()
-        .rev()
-        .find(|l| l.contains("partitions_assigned") || l.contains("partitions_revoked"))
-    else {
-        return Vec::new();
-    };
-    if line.contains("partitions_revoked") {
-        return Vec::new();
-    }
-    let list = line
-        .rsplit_once('[')
-        .map(|(_, r)| r.split(']').next().unwrap_or(""))
-        .unwrap_or("");
-    list.split(',')
-        .filter_map(|p| p.trim().parse().ok())
-        .collect()
 }
 
 #[test]

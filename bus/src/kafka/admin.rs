@@ -184,3 +184,57 @@ pub fn ping(config: &KafkaConfig, timeout: Duration) -> Result<(), BusError> {
         .map(|_| ())
         .map_err(|e| BusError::Kafka(format!("brokers {} do not answer: {e}", config.brokers)))
 }
+
+/// Reads every partition of `topic` from its start to its current end and counts the records
+/// still in the log (a compacted topic holds fewer than its end offsets say). Blocking.
+pub fn count_records(config: &KafkaConfig, topic: &str) -> Result<i64, BusError> {
+    let consumer = client(config, None)?;
+    let ids = partitions(&consumer, topic)?;
+    let mut total = 0;
+    for p in ids {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, TIMEOUT)
+            .map_err(|e| BusError::Kafka(e.to_string()))?;
+        if high <= low {
+            continue;
+        }
+        let reader = client(config, None)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(low))
+            .map_err(|e| BusError::Kafka(e.to_string()))?;
+        reader
+            .assign(&tpl)
+            .map_err(|e| BusError::Kafka(e.to_string()))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match reader.poll(Duration::from_millis(500)) {
+                Some(Ok(m)) => {
+                    total += 1;
+                    if m.offset() + 1 >= high {
+                        break;
+                    }
+                }
+                Some(Err(e)) => return Err(BusError::Kafka(e.to_string())),
+                None if std::time::Instant::now() > deadline => {
+                    return Err(BusError::Kafka(format!(
+                        "reading {topic}/{p} did not reach offset {high} within 60 s"
+                    )))
+                }
+                None => {
+                    // Compaction can remove the last records before `high`: at the position
+                    // that equals the end, nothing more will come.
+                    if let Ok(tpl) = reader.position() {
+                        if tpl
+                            .elements()
+                            .iter()
+                            .any(|e| matches!(e.offset(), Offset::Offset(o) if o >= high))
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(total)
+}

@@ -10,10 +10,13 @@ mod consumer;
 mod producer;
 mod topics;
 
-pub use admin::{offsets_for_time, partition_offsets, ping, PartitionOffsets};
+pub use admin::{count_records, offsets_for_time, partition_offsets, ping, PartitionOffsets};
 pub use consumer::{KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
 pub use producer::KafkaPublisher;
-pub use topics::{ensure_topics, topic_max_message_bytes, Topic, MAX_MESSAGE_BYTES};
+pub use topics::{
+    alter_topic_config, creation_settings, ensure_topics, topic_max_message_bytes, Topic,
+    MAX_MESSAGE_BYTES,
+};
 
 use rdkafka::ClientConfig;
 

@@ -167,3 +167,38 @@ fn partition_counts(
         })
         .collect())
 }
+
+/// Sets topic configs of an existing topic (Kafka IncrementalAlterConfigs is not in
+/// librdkafka's admin API as wrapped by rdkafka; AlterConfigs replaces the topic's dynamic
+/// configs with exactly `settings`, so pass every override the topic should keep).
+/// Used by operators' tooling and tests (e.g. small segments to watch compaction run).
+pub async fn alter_topic_config(
+    config: &KafkaConfig,
+    topic: &str,
+    settings: &[(&str, &str)],
+) -> Result<(), BusError> {
+    use rdkafka::admin::{AlterConfig, ResourceSpecifier};
+    let admin: AdminClient<DefaultClientContext> = config
+        .client_config(&[])
+        .create()
+        .map_err(|e| BusError::Kafka(format!("cannot create an admin client: {e}")))?;
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (k, v) in settings {
+        alter = alter.set(k, v);
+    }
+    let opts = AdminOptions::new().request_timeout(Some(TIMEOUT));
+    let results = admin
+        .alter_configs([&alter], &opts)
+        .await
+        .map_err(|e| BusError::Kafka(format!("altering {topic}: {e}")))?;
+    for r in results {
+        r.map_err(|(_, code)| BusError::Kafka(format!("altering {topic}: {code}")))?;
+    }
+    Ok(())
+}
+
+/// The base settings msgmig creates `topic` with (for [`alter_topic_config`] callers that keep
+/// them).
+pub fn creation_settings(topic: Topic) -> &'static [(&'static str, &'static str)] {
+    topic.settings()
+}

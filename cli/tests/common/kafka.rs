@@ -264,6 +264,34 @@ impl Worker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The partitions the worker logged at its last assignment (empty before the first, or
+    /// after a revocation).
+    pub fn last_assignment(&self) -> Vec<i32> {
+        let log = self.log();
+        let Some(line) = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("partitions_assigned") || l.contains("partitions_revoked"))
+        else {
+            return Vec::new();
+        };
+        if line.contains("partitions_revoked") {
+            return Vec::new();
+        }
+        let list = line
+            .rsplit_once('[')
+            .map(|(_, r)| r.split(']').next().unwrap_or(""))
+            .unwrap_or("");
+        list.split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect()
+    }
+
+    /// Whether the worker was ever assigned partitions.
+    pub fn was_assigned(&self) -> bool {
+        self.log().contains("partitions_assigned")
+    }
+
     /// The metrics address the worker logged at start.
     pub fn metrics_url(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -74,6 +74,18 @@ impl Drop for MariaDb {
 pub mod kafka;
 
 impl MariaDb {
+    /// Runs SQL in this database; `None` when the server refuses it (e.g. the tables are not
+    /// created yet).
+    pub fn try_query(&self, q: &str) -> Option<String> {
+        let out = Command::new("mariadb")
+            .args(["-uroot", "-h127.0.0.1", "-N", "-B", &self.name, "-e", q])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// Runs SQL in this database; returns the tab-separated output without headers.
     pub fn query(&self, q: &str) -> String {
         let out = Command::new("mariadb")
