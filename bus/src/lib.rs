@@ -65,6 +65,9 @@ pub enum BusError {
     /// was sent.
     #[error("payload of {size} bytes exceeds the bus limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    /// The transport cannot do this (e.g. rewind an in-process queue).
+    #[error("not supported by this bus: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Sends envelopes; waits (backpressure) when the transport is full.
@@ -98,23 +101,30 @@ pub trait Subscriber<T>: Send {
     /// Marks envelopes as done: their effect is durable, a restart must not re-deliver them.
     /// Kafka stores the consumer group offset past the lowest unfinished envelope of each
     /// partition; in-process there is nothing to do.
-    fn ack(&mut self, receipts: &[Receipt]) {
+    ///
+    /// Errors: the transport could not record the position (Kafka: the offset store refused
+    /// it). The work stays done; the worst outcome is that a restart re-delivers it, which the
+    /// idempotent stages absorb, so callers log the error and go on.
+    fn ack(&mut self, receipts: &[Receipt]) -> Result<(), BusError> {
         let _ = receipts;
-    }
-
-    /// Continues `partition` of `topic` from `offset` (the loader after a replay or a restored
-    /// backup lowered its stored offsets). In-process: nothing to rewind.
-    fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<(), BusError> {
-        let _ = (topic, partition, offset);
         Ok(())
     }
+}
+
+/// Positions on a replayable log, for a consumer that stores its offsets outside the transport
+/// (the loader keeps them in the database, architecture.md §3). Kafka implements it; the
+/// in-process bus, which keeps no log, answers truthfully that it cannot rewind and that it
+/// rejected nothing.
+pub trait Seekable {
+    /// Continues `partition` of `topic` from `offset` (the loader after a replay or a restored
+    /// backup lowered its stored offsets). Errors: the transport cannot seek there (the
+    /// in-process bus never can: [`BusError::Unsupported`]).
+    fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<(), BusError>;
 
     /// Per partition, the offset below which every delivered envelope is finished (acked, or
     /// rejected by the transport itself): a worker that stores positions elsewhere persists
-    /// these when idle, so input the transport rejected is not counted as lag. In-process: none.
-    fn positions(&self) -> Vec<Receipt> {
-        Vec::new()
-    }
+    /// these when idle, so input the transport rejected is not counted as lag.
+    fn positions(&self) -> Vec<Receipt>;
 }
 
 /// The partition of `partition_key` among `partitions` (FNV-1a 64, stable across processes and
@@ -134,7 +144,7 @@ pub mod kafka;
 pub mod in_process {
     //! Bounded in-process channels (a full channel makes the publisher wait).
 
-    use super::{BusError, Envelope, Publisher, Subscriber};
+    use super::{BusError, Envelope, Publisher, Receipt, Subscriber};
     use tokio::sync::mpsc;
 
     /// The sending half; clone it for several publishers.
@@ -197,6 +207,19 @@ pub mod in_process {
 
         fn try_next(&mut self) -> Option<Envelope<T>> {
             self.0.try_recv().ok()
+        }
+    }
+
+    impl<T> crate::Seekable for InProcessSubscriber<T> {
+        fn seek(&mut self, _topic: &str, _partition: i32, _offset: i64) -> Result<(), BusError> {
+            Err(BusError::Unsupported(
+                "an in-process queue keeps no log to rewind",
+            ))
+        }
+
+        /// Nothing is ever rejected in-process: no positions to report.
+        fn positions(&self) -> Vec<Receipt> {
+            Vec::new()
         }
     }
 

@@ -65,6 +65,22 @@ pub enum Command {
     /// Progress of the distributed pipeline: lag per stage and partition, depositions and
     /// messages loaded, quarantined, dead-lettered.
     Status(crate::worker_args::StatusArgs),
+    /// Health check of a running worker (for containers): GET /healthz (or /readyz with
+    /// --ready) on its metrics address; exit 0 on HTTP 200, 1 otherwise.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The worker's `--metrics-addr`, e.g. `127.0.0.1:9467`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Ask /readyz (database, brokers and partition assignment in place) instead of /healthz.
+    #[arg(long)]
+    pub ready: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 5)]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +119,10 @@ pub struct DatabaseArgs {
     /// `mysql://user:password@host:3306/db` or `sqlite://path/to/file.db`.
     #[arg(long, env = "MSGMIG_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A file holding the database URL (its first line): keeps the password off the command
+    /// line and out of the environment (e.g. a Docker secret). `--database-url` wins.
+    #[arg(long, env = "MSGMIG_DATABASE_URL_FILE", value_name = "FILE")]
+    pub database_url_file: Option<std::path::PathBuf>,
 }
 
 /// Which depositions to work on.

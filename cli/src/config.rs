@@ -14,6 +14,16 @@ pub fn database_url(args: &DatabaseArgs) -> Result<String> {
     if let Some(url) = &args.database_url {
         return Ok(normalise(url));
     }
+    if let Some(path) = &args.database_url_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read --database-url-file {}: {e}", path.display())
+        })?;
+        let url = text.lines().next().unwrap_or("").trim();
+        if url.is_empty() {
+            bail!("--database-url-file {} is empty", path.display());
+        }
+        return Ok(normalise(url));
+    }
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let host = var("SITE_MESSAGE_DB_HOST_NAME");
     let user = var("SITE_MESSAGE_DB_USER_NAME");
@@ -73,6 +83,7 @@ mod tests {
     fn sqlite_files_are_created_on_first_use() {
         let args = DatabaseArgs {
             database_url: Some("sqlite://x.db".into()),
+            database_url_file: None,
         };
         assert_eq!(database_url(&args).unwrap(), "sqlite://x.db?mode=rwc");
     }

@@ -16,10 +16,13 @@ use cli::{Cli, Command};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    if let Err(e) = telemetry::init(&cli.log_level, cli.json_log.as_deref(), cli.log_format) {
-        eprintln!("error: {e:#}");
-        std::process::exit(2);
-    }
+    let log_guard = match telemetry::init(&cli.log_level, cli.json_log.as_deref(), cli.log_format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Run(args) => commands::run::run(args).await,
@@ -32,13 +35,20 @@ async fn main() {
         Command::Load(args) => commands::load::run(args).await,
         Command::Replay(args) => commands::replay::run(args).await,
         Command::Status(args) => commands::status::run(args).await,
+        Command::Probe(args) => commands::probe::run(args),
     };
-    match result {
-        Ok(code) => std::process::exit(code),
+    let code = match result {
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(event = "migration_exception", error = %format!("{e:#}"));
             eprintln!("error: {e:#}");
-            std::process::exit(if e.is::<commands::UsageError>() { 2 } else { 1 });
+            if e.is::<commands::UsageError>() {
+                2
+            } else {
+                1
+            }
         }
-    }
+    };
+    drop(log_guard); // flushes the --json-log file: exit() runs no destructors
+    std::process::exit(code);
 }

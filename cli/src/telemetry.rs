@@ -14,9 +14,23 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<()> {
-    let filter = || {
+/// Keeps the `--json-log` writer thread alive; dropping it flushes every buffered line (drop it
+/// before `std::process::exit`, which runs no destructors).
+pub type LogGuard = Option<tracing_appender::non_blocking::WorkerGuard>;
+
+/// Installs the subscriber. The `--json-log` file is the audit trail: it records every event at
+/// info and above whatever `--log-level` says (debug and trace when asked for), written by a
+/// background thread (no file I/O on the async workers), never dropping a line (a full buffer
+/// waits).
+pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<LogGuard> {
+    let filter_at = |level: &str| {
         EnvFilter::try_new(format!("warn,msgmig={level},msgmig_scanner={level},msgmig_transformer={level},msgmig_loader={level}"))
+    };
+    let filter = || filter_at(level);
+    let audit_level = if matches!(level, "debug" | "trace") {
+        level
+    } else {
+        "info"
     };
     let console = match format {
         LogFormat::Text => fmt::layer()
@@ -34,6 +48,7 @@ pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<(
             .with_filter(filter()?)
             .boxed(),
     };
+    let mut guard = None;
     let json = match json_log {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -41,6 +56,10 @@ pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<(
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open JSON log {}", path.display()))?;
+            let (writer, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(file);
+            guard = Some(g);
             Some(
                 fmt::layer()
                     .json()
@@ -48,8 +67,8 @@ pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<(
                     .with_current_span(false)
                     .with_span_list(false)
                     .with_target(false)
-                    .with_writer(std::sync::Mutex::new(file))
-                    .with_filter(filter()?),
+                    .with_writer(writer)
+                    .with_filter(filter_at(audit_level)?),
             )
         }
         None => None,
@@ -58,5 +77,5 @@ pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<(
         .with(console)
         .with(json)
         .init();
-    Ok(())
+    Ok(guard)
 }

@@ -26,6 +26,11 @@ pub struct KafkaArgs {
     /// (repeatable; values of secret properties are never logged).
     #[arg(long = "kafka-config", value_name = "KEY=VALUE", value_parser = parse_property)]
     pub kafka_config: Vec<(String, String)>,
+    /// A file of librdkafka properties, one `key=value` per line (`#` starts a comment), read
+    /// before `--kafka-config` (which wins): keeps secrets such as `sasl.password` off the
+    /// command line, out of `ps` and the environment (e.g. a Docker secret).
+    #[arg(long, env = "MSGMIG_KAFKA_CONFIG_FILE", value_name = "FILE")]
+    pub kafka_config_file: Option<PathBuf>,
 }
 
 fn parse_property(s: &str) -> Result<(String, String), String> {
@@ -39,15 +44,45 @@ fn parse_property(s: &str) -> Result<(String, String), String> {
 }
 
 impl KafkaArgs {
-    pub fn config(&self) -> msgmig_bus::kafka::KafkaConfig {
-        msgmig_bus::kafka::KafkaConfig {
+    /// The Kafka settings: properties of `--kafka-config-file`, then of `--kafka-config`.
+    /// Errors: the file cannot be read or has a line that is not `key=value` (the message names
+    /// the file and line, never a value).
+    pub fn config(&self) -> anyhow::Result<msgmig_bus::kafka::KafkaConfig> {
+        let mut properties = Vec::new();
+        if let Some(path) = &self.kafka_config_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read --kafka-config-file {}: {e}", path.display())
+            })?;
+            properties = parse_properties_file(&text).map_err(|line| {
+                anyhow::anyhow!(
+                    "--kafka-config-file {} line {line}: expected key=value",
+                    path.display()
+                )
+            })?;
+        }
+        properties.extend(self.kafka_config.iter().cloned());
+        Ok(msgmig_bus::kafka::KafkaConfig {
             brokers: self.kafka_brokers.clone(),
             topic_prefix: self.topic_prefix.clone(),
             partitions: self.partitions,
             replication_factor: self.replication_factor,
-            properties: self.kafka_config.clone(),
-        }
+            properties,
+        })
     }
+}
+
+/// `key=value` lines; blank lines and lines starting with `#` are skipped. Errors with the
+/// 1-based number of the first malformed line.
+fn parse_properties_file(text: &str) -> Result<Vec<(String, String)>, usize> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        out.push(parse_property(line).map_err(|_| i + 1)?);
+    }
+    Ok(out)
 }
 
 /// Shutdown and health settings every worker shares.
@@ -159,4 +194,22 @@ pub struct StatusArgs {
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_properties_file_gives_pairs_and_names_a_bad_line() {
+        let ok = "# SASL\nsecurity.protocol=SASL_SSL\n\nsasl.password = p=w\n";
+        assert_eq!(
+            parse_properties_file(ok).unwrap(),
+            vec![
+                ("security.protocol".into(), "SASL_SSL".into()),
+                ("sasl.password".into(), " p=w".into())
+            ]
+        );
+        assert_eq!(parse_properties_file("a=1\nnot a property\n"), Err(2));
+    }
 }

@@ -293,6 +293,7 @@ fn stale_poison_and_untrusted_inputs_change_nothing_and_are_dead_lettered() {
             "test-reader",
             SubscriberOptions::default(),
         )
+        .await
         .unwrap();
         let mut got = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

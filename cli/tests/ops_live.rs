@@ -112,6 +112,94 @@ fn the_compose_stack_matches_the_scrape_config_and_the_command_line() {
     );
 }
 
+/// Seconds of a compose duration such as `45s` or `1m30s`.
+fn compose_seconds(d: &str) -> u64 {
+    let (mut total, mut n) = (0, 0);
+    for c in d.chars() {
+        match c {
+            '0'..='9' => n = n * 10 + u64::from(c as u8 - b'0'),
+            'm' => (total, n) = (total + n * 60, 0),
+            's' => (total, n) = (total + n, 0),
+            _ => panic!("duration {d}"),
+        }
+    }
+    total
+}
+
+#[test]
+fn the_compose_stack_is_run_as_a_site_would_run_it() {
+    let c = compose();
+    let services = c["services"].as_object().unwrap();
+    for (service, port) in [
+        ("scanner", "9465"),
+        ("transformer", "9466"),
+        ("loader", "9467"),
+    ] {
+        let svc = &services[service];
+        // SIGTERM drains the batch in flight within --grace-secs (default 30) before a SIGKILL.
+        let grace = compose_seconds(svc["stop_grace_period"].as_str().unwrap_or("10s"));
+        assert!(
+            grace > 30,
+            "{service}: stop_grace_period {grace}s ≤ --grace-secs"
+        );
+        // The health check is a probe the binary offers, on the worker's metrics port.
+        let test: Vec<&str> = svc["healthcheck"]["test"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{service} has a health check"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(test[..3], ["CMD", "msgmig", "probe"], "{service}");
+        assert!(test.join(" ").contains(&format!("127.0.0.1:{port}")));
+        let mut args = test[2..].to_vec();
+        args.push("--help");
+        let out = Command::new(env!("CARGO_BIN_EXE_msgmig"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{service}: msgmig {args:?}");
+        // Secrets come from files: no password in the environment.
+        let env = svc["environment"].as_object().unwrap();
+        assert!(!env.contains_key("MSGMIG_DATABASE_URL"), "{service}");
+        assert!(env.contains_key("MSGMIG_DATABASE_URL_FILE"), "{service}");
+    }
+    // No host port that clashes with a site's own database or broker.
+    for (name, svc) in services {
+        let ports = svc["ports"].to_string();
+        for taken in ["3306", "9092"] {
+            assert!(!ports.contains(taken), "{name} publishes {taken}: {ports}");
+        }
+    }
+    // Kafka keeps its log (the records changelog) on its volume.
+    let kafka = &services["kafka"];
+    let log_dirs = kafka["environment"]["KAFKA_LOG_DIRS"].as_str().unwrap();
+    assert!(
+        kafka["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v.as_str().unwrap().ends_with(&format!(":{log_dirs}"))),
+        "KAFKA_LOG_DIRS {log_dirs} is the mounted volume"
+    );
+    let mysql_env = services["mysql"]["environment"].as_object().unwrap();
+    assert!(
+        mysql_env.keys().all(|k| !k.ends_with("PASSWORD")),
+        "{mysql_env:?}"
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    for needed in [
+        "WORKDIR /var/lib/msgmig",
+        "strip target/release/msgmig",
+        "libssl-dev",
+        "libssl3",
+    ] {
+        assert!(dockerfile.contains(needed), "Dockerfile lacks {needed}");
+    }
+    let ignore = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == "target/"));
+}
+
 fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
@@ -322,6 +410,20 @@ fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_promet
         200,
         "alive while not ready"
     );
+    // `msgmig probe`, the compose health check, says the same.
+    let probe = |extra: &[&str]| {
+        let addr = format!("127.0.0.1:{pl}");
+        let mut args = vec!["probe", "--addr", addr.as_str()];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_msgmig"))
+            .args(&args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(probe(&[]), Some(0), "alive");
+    assert_eq!(probe(&["--ready"]), Some(1), "not ready without brokers");
     stopped.start_again();
     let deadline = Instant::now() + Duration::from_secs(60);
     while http_get(&format!("{base}/readyz")).unwrap().0 != 200 {

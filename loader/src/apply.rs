@@ -23,7 +23,7 @@ pub(crate) enum Applied {
 }
 
 /// Per partition, the offset after the highest consumed item of the batch.
-fn next_offsets(batch: &[Item]) -> BTreeMap<TopicPartition, i64> {
+pub(crate) fn next_offsets(batch: &[Item]) -> BTreeMap<TopicPartition, i64> {
     let mut next = BTreeMap::new();
     for r in batch.iter().filter_map(|i| i.receipt.as_ref()) {
         let e = next.entry((r.topic.clone(), r.partition)).or_insert(0);
@@ -33,14 +33,22 @@ fn next_offsets(batch: &[Item]) -> BTreeMap<TopicPartition, i64> {
 }
 
 impl Loader {
-    pub(crate) async fn try_apply(&mut self, batch: &[Item]) -> Result<Applied, DbErr> {
+    /// Applies `batch` in one transaction. With `offsets`, the consumed offsets are fenced
+    /// (items an earlier owner applied are skipped, a rewind is noticed) and stored with the
+    /// rows; without (one deposition's part while isolating a refused batch), neither: the
+    /// caller stores the whole batch's offsets once every part is done.
+    pub(crate) async fn try_apply(
+        &mut self,
+        batch: &[Item],
+        offsets: bool,
+    ) -> Result<Applied, DbErr> {
         let started = std::time::Instant::now();
         let txn = self.db.begin().await?;
         let group = self
             .config
             .consumer_group
             .clone()
-            .filter(|_| !self.config.dry_run);
+            .filter(|_| !self.config.dry_run && offsets);
         let next = next_offsets(batch);
         // The fence: items below the stored offset were applied by an earlier owner of the
         // partition (a rebalance, a crash after commit); they are skipped.
@@ -194,12 +202,14 @@ impl Loader {
             }
             msgmig_bus::failpoint::hit("loader_before_commit");
             txn.commit().await?;
-            self.committed_next.extend(next);
+            if group.is_some() {
+                self.committed_next.extend(next);
+            }
         }
         self.open = open;
         self.refused = refused;
         for (q, receipt) in new_refusals {
-            self.refuse_row(q, receipt.as_ref());
+            self.refuse_row(q, receipt.as_ref()).await;
         }
         self.totals.add(&counts);
         if !self.config.dry_run {

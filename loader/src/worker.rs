@@ -7,7 +7,7 @@ use crate::ends::record_ends;
 use crate::faults::{is_content_error, is_outage, is_transient, locate, split_by_deposition};
 use crate::offsets::{self, TopicPartition};
 use crate::store::RowCounts;
-use msgmig_bus::{Receipt, Subscriber};
+use msgmig_bus::{Receipt, Seekable, Subscriber};
 use msgmig_schemas::record::{
     DeadLetter, DeadLetterReason, DepositionEnd, DepositionOutcome, Quarantine, QuarantineKind,
     RecordsMessage, Stage, SCHEMA_VERSION,
@@ -74,7 +74,7 @@ pub struct Loader {
     /// Per deposition, counts and conflicts accumulated until its end marker.
     pub(crate) open: HashMap<String, (RowCounts, Vec<(String, String)>)>,
     reports: Option<mpsc::UnboundedSender<DepositionReport>>,
-    dead_letters: Option<mpsc::UnboundedSender<DeadLetter>>,
+    dead_letters: Option<mpsc::Sender<DeadLetter>>,
     /// Rows applied (or, in a dry run, that would be) since start, from committed batches only.
     pub(crate) totals: RowCounts,
     /// The next offsets this loader itself committed, per partition (to notice a rewind).
@@ -108,7 +108,7 @@ impl Loader {
     }
 
     /// Reports a message withheld for its size (dead letter with size and limit).
-    pub(crate) fn refuse_row(&self, q: Quarantine, receipt: Option<&Receipt>) {
+    pub(crate) async fn refuse_row(&self, q: Quarantine, receipt: Option<&Receipt>) {
         let mut letter = DeadLetter::new(
             Stage::Loader,
             DeadLetterReason::DatabaseRejected,
@@ -123,7 +123,7 @@ impl Loader {
         letter.file_version = q.file_version;
         letter.message_id = q.message_id;
         locate(&mut letter, receipt);
-        self.dead_letter(letter);
+        self.dead_letter(letter).await;
     }
 
     /// Sends a [`DepositionReport`] for every finished deposition (progress, summaries).
@@ -134,7 +134,7 @@ impl Loader {
 
     /// Sends a [`DeadLetter`] for every record the database refuses (poison) or that has a
     /// payload version this build does not know. Without it, such a batch is an error.
-    pub fn with_dead_letters(mut self, tx: mpsc::UnboundedSender<DeadLetter>) -> Self {
+    pub fn with_dead_letters(mut self, tx: mpsc::Sender<DeadLetter>) -> Self {
         self.dead_letters = Some(tx);
         self
     }
@@ -150,7 +150,10 @@ impl Loader {
     /// Errors: a database error that is neither an outage (those are retried until the database
     /// is back) nor a poison record (dead-lettered when a dead-letter channel is set), e.g. the
     /// schema is missing. The failed batch is not half-applied: its transaction rolled back.
-    pub async fn run<S: Subscriber<RecordsMessage>>(&mut self, mut input: S) -> Result<(), DbErr> {
+    pub async fn run<S: Subscriber<RecordsMessage> + Seekable>(
+        &mut self,
+        mut input: S,
+    ) -> Result<(), DbErr> {
         let mut tick = tokio::time::interval(REWIND_CHECK_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -169,10 +172,10 @@ impl Loader {
                     continue;
                 }
             };
-            let mut batch = vec![self.item(first)];
+            let mut batch = vec![self.item(first).await];
             while batch.len() < self.config.batch_size {
                 match input.try_next() {
-                    Some(e) => batch.push(self.item(e)),
+                    Some(e) => batch.push(self.item(e).await),
                     None => break,
                 }
             }
@@ -180,7 +183,10 @@ impl Loader {
             match self.apply_items(batch).await? {
                 None => {
                     msgmig_bus::failpoint::hit("loader_after_commit");
-                    input.ack(&receipts);
+                    if let Err(e) = input.ack(&receipts) {
+                        // The database holds the offsets that count; Kafka's serve lag only.
+                        tracing::warn!(event = "ack_failed", error = %e);
+                    }
                 }
                 Some(rewound) => self.seek_rewound(&mut input, &receipts, rewound)?,
             }
@@ -219,7 +225,7 @@ impl Loader {
     /// Stores positions the input moved past without a batch (payloads it rejected itself), so
     /// they do not show as lag. Only raises offsets this loader owns: a stored value that is not
     /// the one it last wrote belongs to someone else (a rebalance, a replay) and is left alone.
-    async fn store_idle_positions<S: Subscriber<RecordsMessage>>(&mut self, input: &S) {
+    async fn store_idle_positions<S: Seekable>(&mut self, input: &S) {
         let Some(group) = self.config.consumer_group.clone() else {
             return;
         };
@@ -256,7 +262,7 @@ impl Loader {
 
     /// Resumes consumption after a rewind: rewound partitions from their stored offset, the
     /// other partitions of an unapplied batch (`receipts`) from their first item in it.
-    fn seek_rewound<S: Subscriber<RecordsMessage>>(
+    fn seek_rewound<S: Seekable>(
         &mut self,
         input: &mut S,
         receipts: &[Receipt],
@@ -285,7 +291,7 @@ impl Loader {
 
     /// Turns an envelope into a batch item; a payload of a newer schema version is
     /// dead-lettered here (its offset still advances with the batch).
-    fn item(&self, envelope: msgmig_bus::Envelope<RecordsMessage>) -> Item {
+    async fn item(&self, envelope: msgmig_bus::Envelope<RecordsMessage>) -> Item {
         let version = match &envelope.payload {
             RecordsMessage::Message(r) => r.schema_version,
             RecordsMessage::DepositionEnd(e) => e.schema_version,
@@ -299,7 +305,7 @@ impl Loader {
             letter.deposition_id = Some(envelope.payload.deposition_id().to_owned());
             locate(&mut letter, envelope.receipt.as_ref());
             letter.payload = serde_json::to_string(&envelope.payload).ok();
-            self.dead_letter(letter);
+            self.dead_letter(letter).await;
             return Item {
                 payload: None,
                 receipt: envelope.receipt,
@@ -311,7 +317,7 @@ impl Loader {
         }
     }
 
-    fn dead_letter(&self, letter: DeadLetter) {
+    async fn dead_letter(&self, letter: DeadLetter) {
         tracing::error!(
             event = "dead_letter",
             stage = "loader",
@@ -324,38 +330,81 @@ impl Loader {
             .with_label_values(&[letter.reason.as_str()])
             .inc();
         if let Some(tx) = &self.dead_letters {
-            let _ = tx.send(letter);
+            if tx.send(letter).await.is_err() {
+                tracing::error!(event = "dead_letter_channel_closed");
+            }
         }
     }
 
     /// Applies one batch (records and end markers in stream order), retrying transient errors:
     /// an unreachable database pauses the loader until it is back (never dead-letters);
     /// deadlocks and id races are replanned a few times. A batch the database refuses for its
-    /// content is split per deposition, and the refused deposition is dead-lettered.
+    /// content is split per deposition (in every mode, embedded or Kafka), and the refused
+    /// deposition is quarantined with the database's error (and dead-lettered over Kafka);
+    /// the others load.
     ///
     /// Returns `Some(partitions)` when the stored offsets were rewound under this loader.
     pub(crate) async fn apply_items(
         &mut self,
         batch: Vec<Item>,
     ) -> Result<Option<Vec<(TopicPartition, i64)>>, DbErr> {
-        match self.apply_with_retries(&batch).await {
+        match self.apply_with_retries(&batch, true).await {
             Ok(applied) => Ok(self.finish(applied)),
-            Err(e) if self.dead_letters.is_some() && is_content_error(&e) => {
+            Err(e) if is_content_error(&e) => {
                 tracing::warn!(event = "batch_refused", error = %e, "the database refused a batch: applying it deposition by deposition");
+                // Each deposition's part commits on its own, without offsets: a part with lower
+                // offsets than an earlier one (depositions interleaved, A B A) must not fall
+                // below a fence the earlier part raised. The batch's offsets are stored once,
+                // after every part.
+                let next = crate::apply::next_offsets(&batch);
                 for part in split_by_deposition(batch) {
-                    match self.apply_with_retries(&part).await {
+                    match self.apply_with_retries(&part, false).await {
                         Ok(applied) => {
-                            if let Some(rewound) = self.finish(applied) {
-                                return Ok(Some(rewound));
-                            }
+                            self.finish(applied);
                         }
                         Err(e) if is_content_error(&e) => self.poisoned(&part, &e).await?,
                         Err(e) => return Err(e),
                     }
                 }
+                self.store_offsets(next).await?;
                 Ok(None)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Stores the consumed offsets of an isolated batch (only raising what is stored), retrying
+    /// through an outage.
+    async fn store_offsets(&mut self, next: BTreeMap<TopicPartition, i64>) -> Result<(), DbErr> {
+        let Some(group) = self.config.consumer_group.clone() else {
+            return Ok(());
+        };
+        if self.config.dry_run || next.is_empty() {
+            return Ok(());
+        }
+        loop {
+            let written: Result<BTreeMap<TopicPartition, i64>, DbErr> = async {
+                let txn = self.db.begin().await?;
+                let keys: Vec<TopicPartition> = next.keys().cloned().collect();
+                let stored = offsets::stored(&txn, &group, &keys).await?;
+                let raise: BTreeMap<TopicPartition, i64> = next
+                    .iter()
+                    .filter(|(tp, &n)| stored.get(*tp).is_none_or(|&s| n > s))
+                    .map(|(tp, &n)| (tp.clone(), n))
+                    .collect();
+                offsets::write(&txn, &group, &raise).await?;
+                txn.commit().await?;
+                Ok(raise)
+            }
+            .await;
+            match written {
+                Ok(raised) => {
+                    self.committed_next.extend(raised);
+                    return Ok(());
+                }
+                Err(e) if is_outage(&e) => tokio::time::sleep(Duration::from_secs(1)).await,
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -386,12 +435,16 @@ impl Loader {
         }
     }
 
-    async fn apply_with_retries(&mut self, batch: &[Item]) -> Result<Applied, DbErr> {
+    async fn apply_with_retries(
+        &mut self,
+        batch: &[Item],
+        offsets: bool,
+    ) -> Result<Applied, DbErr> {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_apply(batch).await {
+            match self.try_apply(batch, offsets).await {
                 Ok(applied) => {
                     crate::metrics::DB_UP.set(1);
                     return Ok(applied);
@@ -433,7 +486,7 @@ impl Loader {
             s.truncate(s.floor_char_boundary(64 * 1024));
             s
         });
-        self.dead_letter(letter);
+        self.dead_letter(letter).await;
         let generation = part
             .iter()
             .filter_map(|i| match &i.payload {
@@ -462,18 +515,10 @@ impl Loader {
             outcome: DepositionOutcome::Quarantined(quarantine.clone()),
         };
         self.open.remove(&deposition_id);
-        let mut next: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-        for r in part.iter().filter_map(|i| i.receipt.as_ref()) {
-            let e = next.entry((r.topic.clone(), r.partition)).or_insert(0);
-            *e = (*e).max(r.offset + 1);
-        }
         loop {
             let txn = self.db.begin().await?;
             let written = async {
                 record_ends(&txn, &[(&end, Some(&quarantine), &[])]).await?;
-                if let Some(group) = &self.config.consumer_group {
-                    offsets::write(&txn, group, &next).await?;
-                }
                 txn.commit().await
             }
             .await;
@@ -483,7 +528,18 @@ impl Loader {
                 Err(e) => return Err(e),
             }
         }
-        self.committed_next.extend(next);
+        // The summary lists it like any quarantined deposition.
+        if let Some(tx) = &self.reports {
+            let _ = tx.send(DepositionReport {
+                deposition_id,
+                files: 0,
+                counts: RowCounts::default(),
+                quarantine: Some(quarantine),
+                conflicts: Vec::new(),
+                stale: false,
+                generation,
+            });
+        }
         Ok(())
     }
 }

@@ -365,6 +365,112 @@ async fn dry_run_writes_nothing(db: DatabaseConnection) {
     assert_eq!(count(&db, "msgmig_depositions").await, "0");
 }
 
+/// A durable-bus stand-in: envelopes with receipts (topic `records`, partition 0, offsets in
+/// order), all ready at once, then the end of input.
+struct Replay(std::collections::VecDeque<msgmig_bus::Envelope<RecordsMessage>>);
+
+impl Replay {
+    fn new(payloads: Vec<RecordsMessage>) -> Self {
+        Replay(
+            payloads
+                .into_iter()
+                .enumerate()
+                .map(|(offset, payload)| msgmig_bus::Envelope {
+                    key: String::new(),
+                    partition_key: payload.deposition_id().to_owned(),
+                    payload,
+                    receipt: Some(msgmig_bus::Receipt {
+                        topic: "records".into(),
+                        partition: 0,
+                        offset: offset as i64,
+                    }),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl msgmig_bus::Subscriber<RecordsMessage> for Replay {
+    async fn next(&mut self) -> Option<msgmig_bus::Envelope<RecordsMessage>> {
+        self.0.pop_front()
+    }
+    fn try_next(&mut self) -> Option<msgmig_bus::Envelope<RecordsMessage>> {
+        self.0.pop_front()
+    }
+}
+
+impl msgmig_bus::Seekable for Replay {
+    fn seek(&mut self, _: &str, _: i32, _: i64) -> Result<(), msgmig_bus::BusError> {
+        panic!("nothing rewinds in this test")
+    }
+    fn positions(&self) -> Vec<msgmig_bus::Receipt> {
+        Vec::new()
+    }
+}
+
+/// Depositions interleaved on one partition in one batch that the database refuses because of
+/// one of them (A B B A A C D D C, the poison in A's second message): B, C and D load, A is
+/// quarantined whole, and the stored offset is past the whole batch. Before issue 10 §3 each
+/// deposition's part stored its own highest offset + 1, so B (offsets 1–2, below A's 5) and D
+/// (6–7, below C's 9) fell below the fence and were skipped silently.
+async fn an_interleaved_refused_deposition_never_drops_another(db: DatabaseConnection) {
+    // A parent that exists nowhere: the foreign key refuses it on both backends.
+    let poison = record("D_A", "a2", Some("no-such-parent"), 10, "poison");
+    let input = Replay::new(vec![
+        msg(record("D_A", "a1", None, 10, "first")),
+        msg(record("D_B", "b1", None, 10, "good")),
+        end("D_B", 10, 1),
+        msg(poison),
+        end("D_A", 10, 2),
+        msg(record("D_C", "c1", None, 10, "good")),
+        msg(record("D_D", "d1", None, 10, "good")),
+        end("D_D", 10, 1),
+        end("D_C", 10, 1),
+    ]);
+    let config = LoaderConfig {
+        consumer_group: Some("g".into()),
+        ..LoaderConfig::default()
+    };
+    let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let mut loader = Loader::new(db.clone(), config).with_reports(tx);
+    loader.run(input).await.unwrap();
+    for (dep, rows) in [("D_A", "0"), ("D_B", "1"), ("D_C", "1"), ("D_D", "1")] {
+        assert_eq!(
+            scalar(&db, &format!("SELECT COUNT(*) FROM pdbx_deposition_message_info WHERE deposition_data_set_id = '{dep}'")).await,
+            rows,
+            "{dep}: the refused deposition loads nothing, every other loads"
+        );
+    }
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM msgmig_quarantine WHERE deposition_id = 'D_A'"
+        )
+        .await,
+        "1"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT next_offset FROM msgmig_consumer_offsets WHERE consumer_group = 'g'"
+        )
+        .await,
+        "9",
+        "the offset is past the whole batch"
+    );
+    let mut quarantined = Vec::new();
+    while let Ok(r) = reports.try_recv() {
+        if r.quarantine.is_some() {
+            quarantined.push(r.deposition_id);
+        }
+    }
+    assert_eq!(
+        quarantined,
+        ["D_A"],
+        "the summary lists the refused deposition"
+    );
+}
+
 // ---- backends ----
 
 async fn sqlite() -> (DatabaseConnection, tempfile::TempDir) {
@@ -427,4 +533,5 @@ on_both_backends!(
     another_depositions_id_is_a_conflict,
     two_passes_of_one_deposition_in_one_batch,
     dry_run_writes_nothing,
+    an_interleaved_refused_deposition_never_drops_another,
 );

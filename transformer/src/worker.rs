@@ -35,7 +35,7 @@ pub struct Transformer {
     debounce: std::time::Duration,
     /// How often consumed events are acknowledged (after their records are durable).
     checkpoint_every: std::time::Duration,
-    dead_letters: Option<tokio::sync::mpsc::UnboundedSender<DeadLetter>>,
+    dead_letters: Option<tokio::sync::mpsc::Sender<DeadLetter>>,
     stats: Arc<TransformStats>,
 }
 
@@ -112,18 +112,21 @@ impl Transformer {
         self
     }
 
-    /// Sends a [`DeadLetter`] for every refused event and quarantined deposition.
-    pub fn with_dead_letters(mut self, tx: tokio::sync::mpsc::UnboundedSender<DeadLetter>) -> Self {
+    /// Sends a [`DeadLetter`] for every refused event and quarantined deposition (a bounded
+    /// channel: a full one pauses the transformer).
+    pub fn with_dead_letters(mut self, tx: tokio::sync::mpsc::Sender<DeadLetter>) -> Self {
         self.dead_letters = Some(tx);
         self
     }
 
-    fn dead_letter(&self, letter: DeadLetter) {
+    async fn dead_letter(&self, letter: DeadLetter) {
         crate::metrics::DEAD_LETTERS
             .with_label_values(&[letter.reason.as_str()])
             .inc();
         if let Some(tx) = &self.dead_letters {
-            let _ = tx.send(letter);
+            if tx.send(letter).await.is_err() {
+                tracing::error!(event = "dead_letter_channel_closed");
+            }
         }
     }
 
@@ -181,7 +184,12 @@ impl Transformer {
                     queue.push_back((later, id));
                     break;
                 }
-                while pending.len() >= self.parallelism {
+                // Bounded memory: finished depositions waiting for an earlier, slower one to be
+                // published count against the limit too (a slow NFS read must not let the
+                // others pile up).
+                while pending.len() + done.len() >= self.parallelism * 4
+                    || pending.len() >= self.parallelism
+                {
                     let (seq, r) = pending
                         .join_next()
                         .await
@@ -206,7 +214,9 @@ impl Transformer {
             {
                 output.flush().await?;
                 msgmig_bus::failpoint::hit("transformer_before_ack");
-                input.ack(&to_ack);
+                if let Err(e) = input.ack(&to_ack) {
+                    tracing::error!(event = "ack_failed", error = %e, "file events stay unacknowledged: a restart re-transforms them (harmless)");
+                }
                 to_ack.clear();
                 last_checkpoint = Instant::now();
             }
@@ -230,8 +240,13 @@ impl Transformer {
                     match event {
                         None => input_open = false,
                         Some(event) => {
-                            if let Err(refusal) = check_event(&self.root, &event.payload) {
-                                self.refuse(&event, &refusal);
+                            // Resolving symlinks touches the file system (NFS): off the reactor.
+                            let (root, payload) = (self.root.clone(), event.payload.clone());
+                            let checked = tokio::task::spawn_blocking(move || check_event(&root, &payload))
+                                .await
+                                .expect("event check does not panic");
+                            if let Err(refusal) = checked {
+                                self.refuse(&event, &refusal).await;
                                 to_ack.extend(event.receipt);
                                 continue;
                             }
@@ -250,7 +265,7 @@ impl Transformer {
     }
 
     /// Dead-letters a refused event.
-    fn refuse(&self, event: &Envelope<FileEvent>, refusal: &Refusal) {
+    async fn refuse(&self, event: &Envelope<FileEvent>, refusal: &Refusal) {
         self.stats.refused_events.fetch_add(1, Ordering::Relaxed);
         tracing::error!(event = "file_event_refused", file_path = %event.payload.path, reason = %refusal);
         let reason = match refusal {
@@ -266,7 +281,7 @@ impl Transformer {
             letter.source_offset = Some(r.offset);
         }
         letter.payload = serde_json::to_string(&event.payload).ok();
-        self.dead_letter(letter);
+        self.dead_letter(letter).await;
     }
 
     /// Publishes finished depositions in arrival order; returns their sequence numbers.
@@ -337,7 +352,7 @@ impl Transformer {
                 letter.line = q.line;
                 letter.column = q.column;
                 letter.message_id = q.message_id.clone();
-                self.dead_letter(letter);
+                self.dead_letter(letter).await;
                 DepositionOutcome::Quarantined(q)
             }
             None => DepositionOutcome::Transformed,

@@ -27,8 +27,9 @@ use tokio::sync::{mpsc, watch};
 pub type StartOffsets =
     Arc<dyn Fn(&str, &[i32]) -> Result<HashMap<i32, i64>, String> + Send + Sync>;
 
-/// A message that could not be decoded as the topic's payload: the worker dead-letters it.
-/// Its offset counts as finished.
+/// A message that could not be decoded as the topic's payload: the worker dead-letters it, then
+/// acknowledges it with [`Rejected::acker`] once the dead letter is durable (until then the
+/// group offset stays below it, so a crash re-delivers it and nothing is lost).
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub receipt: Receipt,
@@ -36,6 +37,76 @@ pub struct Rejected {
     /// The payload as (lossy) UTF-8, at most 64 KiB.
     pub payload: String,
     pub error: String,
+    /// Acknowledges `receipt` on the subscriber that delivered it.
+    pub acker: Acker,
+}
+
+/// Acknowledges envelopes of one [`KafkaSubscriber`] from another task (the dead-letter
+/// publisher): the same bookkeeping as [`Subscriber::ack`].
+#[derive(Clone)]
+pub struct Acker {
+    consumer: Arc<StreamConsumer<Context>>,
+    tracker: Arc<Mutex<Tracker>>,
+    topic: String,
+}
+
+impl std::fmt::Debug for Acker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acker").field("topic", &self.topic).finish()
+    }
+}
+
+impl Acker {
+    /// Marks `receipts` finished and stores the group offset past the lowest unfinished one of
+    /// each partition touched. Errors: librdkafka refused to store an offset of a partition
+    /// this member still holds (a revoked partition is not an error: its next owner
+    /// re-delivers what was not committed).
+    pub fn ack(&self, receipts: &[Receipt]) -> Result<(), BusError> {
+        let mut tpl = TopicPartitionList::new();
+        {
+            let mut t = self.tracker.lock().expect("not poisoned");
+            let mut touched = BTreeSet::new();
+            for r in receipts.iter().filter(|r| r.topic == self.topic) {
+                if let Some(set) = t.unfinished.get_mut(&r.partition) {
+                    set.remove(&r.offset);
+                }
+                touched.insert(r.partition);
+            }
+            for p in touched {
+                if !t.assigned.contains(&p) {
+                    continue;
+                }
+                let Some(offset) = t.committable(p) else {
+                    continue;
+                };
+                if t.stored.get(&p).is_some_and(|&s| s >= offset) {
+                    continue;
+                }
+                t.stored.insert(p, offset);
+                let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(offset));
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        match self.consumer.store_offsets(&tpl) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let still_assigned = {
+                    let t = self.tracker.lock().expect("not poisoned");
+                    tpl.elements()
+                        .iter()
+                        .any(|e| t.assigned.contains(&e.partition()))
+                };
+                if still_assigned {
+                    Err(BusError::Kafka(format!("cannot store offsets: {e}")))
+                } else {
+                    tracing::debug!(event = "offset_store_skipped", error = %e);
+                    Ok(())
+                }
+            }
+        }
+    }
 }
 
 /// How a [`KafkaSubscriber`] joins its group.
@@ -44,8 +115,9 @@ pub struct SubscriberOptions {
     /// Start offsets from outside Kafka (the loader's DB-stored offsets); `None` = the group's
     /// committed offsets, else the beginning (`auto.offset.reset=earliest`).
     pub start_offsets: Option<StartOffsets>,
-    /// Where undecodable messages go.
-    pub rejected: Option<mpsc::UnboundedSender<Rejected>>,
+    /// Where undecodable messages go (bounded: a full channel pauses consumption). Without it
+    /// they are logged and acknowledged at once.
+    pub rejected: Option<mpsc::Sender<Rejected>>,
     /// `next()` returns `None` once this turns true (graceful shutdown).
     pub shutdown: Option<watch::Receiver<bool>>,
 }
@@ -158,6 +230,31 @@ impl ConsumerContext for Context {
     }
 }
 
+/// Waits (up to 5 s) until the client's metadata lists partitions of `topic`. Blocking.
+fn wait_for_partitions(consumer: &StreamConsumer<Context>, topic: &str) -> Result<(), BusError> {
+    for attempt in 0..50 {
+        match consumer.fetch_metadata(Some(topic), std::time::Duration::from_secs(5)) {
+            Ok(m)
+                if m.topics()
+                    .iter()
+                    .any(|t| t.name() == topic && !t.partitions().is_empty()) =>
+            {
+                return Ok(())
+            }
+            Ok(_) | Err(_) if attempt < 49 => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            Ok(_) => return Err(BusError::Kafka(format!("topic {topic} has no partitions"))),
+            Err(e) => {
+                return Err(BusError::Kafka(format!(
+                    "cannot read metadata of {topic}: {e}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Consumes JSON `T` from one topic in a consumer group.
 pub struct KafkaSubscriber<T> {
     consumer: Arc<StreamConsumer<Context>>,
@@ -165,7 +262,16 @@ pub struct KafkaSubscriber<T> {
     tracker: Arc<Mutex<Tracker>>,
     failure: Arc<Mutex<Option<String>>>,
     options: SubscriberOptions,
+    /// A rejected message `try_next` could not hand over (the channel was full): `next` sends it
+    /// first.
+    stash: Option<Rejected>,
     _payload: PhantomData<fn() -> T>,
+}
+
+/// What one consumed message became.
+enum Decoded<T> {
+    Envelope(Envelope<T>),
+    Rejected(Rejected),
 }
 
 impl<T> std::fmt::Debug for KafkaSubscriber<T> {
@@ -182,7 +288,7 @@ impl<T> KafkaSubscriber<T> {
     /// Consumer settings: `enable.auto.offset.store=false` (offsets are stored by
     /// [`Subscriber::ack`] only), `enable.auto.commit=true` every second,
     /// `auto.offset.reset=earliest`, `partition.assignment.strategy=range` (eager rebalance).
-    pub fn new(
+    pub async fn new(
         config: &KafkaConfig,
         topic: String,
         group: &str,
@@ -219,37 +325,33 @@ impl<T> KafkaSubscriber<T> {
             .map_err(|e| BusError::Kafka(format!("cannot create a consumer: {e}")))?;
         // Load the topic's partitions into the client's metadata cache before joining: the
         // group leader computes the assignment from it (an unknown topic gets no partitions).
-        for attempt in 0..50 {
-            match consumer.fetch_metadata(Some(&topic), std::time::Duration::from_secs(5)) {
-                Ok(m)
-                    if m.topics()
-                        .iter()
-                        .any(|t| t.name() == topic && !t.partitions().is_empty()) =>
-                {
-                    break
-                }
-                Ok(_) | Err(_) if attempt < 49 => {
-                    std::thread::sleep(std::time::Duration::from_millis(100))
-                }
-                Ok(_) => return Err(BusError::Kafka(format!("topic {topic} has no partitions"))),
-                Err(e) => {
-                    return Err(BusError::Kafka(format!(
-                        "cannot read metadata of {topic}: {e}"
-                    )))
-                }
-            }
-        }
+        // Metadata requests block: they run on a blocking thread.
+        let consumer = Arc::new(consumer);
+        let (probe, name) = (consumer.clone(), topic.clone());
+        tokio::task::spawn_blocking(move || wait_for_partitions(&probe, &name))
+            .await
+            .map_err(|e| BusError::Kafka(format!("metadata task failed: {e}")))??;
         consumer
             .subscribe(&[&topic])
             .map_err(|e| BusError::Kafka(format!("cannot subscribe to {topic}: {e}")))?;
         Ok(KafkaSubscriber {
-            consumer: Arc::new(consumer),
+            consumer,
             topic,
             tracker,
             failure,
             options,
+            stash: None,
             _payload: PhantomData,
         })
+    }
+
+    /// A handle that acknowledges this subscriber's envelopes from another task.
+    pub fn acker(&self) -> Acker {
+        Acker {
+            consumer: self.consumer.clone(),
+            tracker: self.tracker.clone(),
+            topic: self.topic.clone(),
+        }
     }
 
     /// Partitions currently assigned to this member (readiness).
@@ -330,8 +432,9 @@ impl<T> KafkaSubscriber<T> {
 }
 
 impl<T: DeserializeOwned + Send> KafkaSubscriber<T> {
-    /// Decodes one consumed message: an envelope, or `None` when it was rejected (and reported).
-    fn decode(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) -> Option<Envelope<T>> {
+    /// Decodes one consumed message into an envelope, or a [`Rejected`] to dead-letter. Either
+    /// way the offset is tracked as unfinished until acknowledged.
+    fn decode(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) -> Decoded<T> {
         let receipt = Receipt {
             topic: m.topic().to_owned(),
             partition: m.partition(),
@@ -357,7 +460,7 @@ impl<T: DeserializeOwned + Send> KafkaSubscriber<T> {
             .unwrap_or_default();
         let bytes = m.payload().unwrap_or_default();
         match serde_json::from_slice::<T>(bytes) {
-            Ok(payload) => Some(Envelope {
+            Ok(payload) => Decoded::Envelope(Envelope {
                 key: key.unwrap_or_default(),
                 partition_key,
                 payload,
@@ -370,13 +473,25 @@ impl<T: DeserializeOwned + Send> KafkaSubscriber<T> {
                     key,
                     payload: String::from_utf8_lossy(shown).into_owned(),
                     error: format!("payload does not match the topic's schema: {e}"),
+                    acker: self.acker(),
                 };
                 tracing::error!(event = "payload_rejected", topic = %receipt.topic, partition = receipt.partition, offset = receipt.offset, error = %rejected.error);
-                if let Some(tx) = &self.options.rejected {
-                    let _ = tx.send(rejected);
+                Decoded::Rejected(rejected)
+            }
+        }
+    }
+
+    /// Hands a rejected message to the dead-letter channel, waiting while it is full; without
+    /// a channel it is acknowledged at once (nobody to keep it for).
+    async fn hand_over(&mut self, rejected: Rejected) {
+        match &self.options.rejected {
+            Some(tx) => {
+                if tx.send(rejected).await.is_err() {
+                    tracing::error!(event = "dead_letter_channel_closed");
                 }
-                self.ack(std::slice::from_ref(&receipt));
-                None
+            }
+            None => {
+                let _ = rejected.acker.ack(std::slice::from_ref(&rejected.receipt));
             }
         }
     }
@@ -389,6 +504,9 @@ impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
     /// stream.
     async fn next(&mut self) -> Option<Envelope<T>> {
         let consumer = self.consumer.clone();
+        if let Some(rejected) = self.stash.take() {
+            self.hand_over(rejected).await;
+        }
         loop {
             if self.shutting_down() || self.failure.lock().expect("not poisoned").is_some() {
                 return None;
@@ -401,11 +519,13 @@ impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
                 () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
             };
             match received {
-                Ok(m) => {
-                    if let Some(envelope) = self.decode(&m) {
-                        return Some(envelope);
+                Ok(m) => match self.decode(&m) {
+                    Decoded::Envelope(envelope) => return Some(envelope),
+                    Decoded::Rejected(rejected) => {
+                        drop(m);
+                        self.hand_over(rejected).await;
                     }
-                }
+                },
                 Err(e) => {
                     tracing::warn!(event = "kafka_consume_error", topic = %self.topic, error = %e);
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -415,19 +535,41 @@ impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
     }
 
     fn try_next(&mut self) -> Option<Envelope<T>> {
+        if self.stash.is_some() {
+            return None; // `next` hands the stashed rejection over first
+        }
         let consumer = self.consumer.clone();
         loop {
             match consumer.recv().now_or_never()? {
-                Ok(m) => {
-                    if let Some(envelope) = self.decode(&m) {
-                        return Some(envelope);
-                    }
-                }
+                Ok(m) => match self.decode(&m) {
+                    Decoded::Envelope(envelope) => return Some(envelope),
+                    Decoded::Rejected(rejected) => match &self.options.rejected {
+                        Some(tx) => match tx.try_send(rejected) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(r)) => {
+                                self.stash = Some(r);
+                                return None;
+                            }
+                            Err(mpsc::error::TrySendError::Closed(_)) => {
+                                tracing::error!(event = "dead_letter_channel_closed");
+                            }
+                        },
+                        None => {
+                            let _ = rejected.acker.ack(std::slice::from_ref(&rejected.receipt));
+                        }
+                    },
+                },
                 Err(_) => return None,
             }
         }
     }
 
+    fn ack(&mut self, receipts: &[Receipt]) -> Result<(), BusError> {
+        self.acker().ack(receipts)
+    }
+}
+
+impl<T> crate::Seekable for KafkaSubscriber<T> {
     fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<(), BusError> {
         if topic != self.topic {
             return Ok(());
@@ -446,35 +588,5 @@ impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
                 offset,
             })
             .collect()
-    }
-
-    fn ack(&mut self, receipts: &[Receipt]) {
-        let mut tpl = TopicPartitionList::new();
-        {
-            let mut t = self.tracker.lock().expect("not poisoned");
-            let mut touched = BTreeSet::new();
-            for r in receipts.iter().filter(|r| r.topic == self.topic) {
-                if let Some(set) = t.unfinished.get_mut(&r.partition) {
-                    set.remove(&r.offset);
-                }
-                touched.insert(r.partition);
-            }
-            for p in touched {
-                let Some(offset) = t.committable(p) else {
-                    continue;
-                };
-                if t.stored.get(&p).is_some_and(|&s| s >= offset) {
-                    continue;
-                }
-                t.stored.insert(p, offset);
-                let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(offset));
-            }
-        }
-        if tpl.count() > 0 {
-            if let Err(e) = self.consumer.store_offsets(&tpl) {
-                // The partition was revoked meanwhile: its next owner re-delivers.
-                tracing::debug!(event = "offset_store_skipped", error = %e);
-            }
-        }
     }
 }

@@ -94,7 +94,7 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<HashMap<Topic, i32>, 
         .into_iter()
         .map(|t| (t, config.topic(t)))
         .collect();
-    let existing = partition_counts(config, &names)?;
+    let existing = partition_counts_async(config, &names).await?;
     let missing: Vec<NewTopic<'_>> = names
         .iter()
         .filter(|(t, _)| !existing.contains_key(t))
@@ -130,7 +130,7 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<HashMap<Topic, i32>, 
     }
     // Metadata can lag creation by a moment.
     for _ in 0..50 {
-        let counts = partition_counts(config, &names)?;
+        let counts = partition_counts_async(config, &names).await?;
         if counts.len() == names.len() {
             return Ok(counts);
         }
@@ -139,6 +139,17 @@ pub async fn ensure_topics(config: &KafkaConfig) -> Result<HashMap<Topic, i32>, 
     Err(BusError::Kafka(
         "topics were created but the broker lists no partitions for them".into(),
     ))
+}
+
+/// [`partition_counts`] on a blocking thread (metadata requests block).
+async fn partition_counts_async(
+    config: &KafkaConfig,
+    names: &[(Topic, String)],
+) -> Result<HashMap<Topic, i32>, BusError> {
+    let (config, names) = (config.clone(), names.to_vec());
+    tokio::task::spawn_blocking(move || partition_counts(&config, &names))
+        .await
+        .map_err(|e| BusError::Kafka(format!("metadata task failed: {e}")))?
 }
 
 /// Partition count of each topic the broker knows (a missing topic is absent from the map).

@@ -23,27 +23,28 @@ const ASSIGNMENT_PATIENCE: Duration = Duration::from_secs(120);
 fn start_offsets(db: DatabaseConnection, group: String) -> StartOffsets {
     let handle = tokio::runtime::Handle::current();
     Arc::new(move |topic: &str, partitions: &[i32]| {
-        let deadline = std::time::Instant::now() + ASSIGNMENT_PATIENCE;
-        loop {
-            let read = tokio::task::block_in_place(|| {
-                handle.block_on(msgmig_loader::offsets::all(&db, &group, topic))
-            });
-            match read {
-                Ok(all) => {
-                    let chosen: std::collections::HashMap<i32, i64> = all
-                        .into_iter()
-                        .filter(|(p, _)| partitions.contains(p))
-                        .collect();
-                    tracing::info!(event = "offsets_from_database", topic, stored = ?chosen, "partitions without a stored offset start at the beginning");
-                    return Ok(chosen);
+        // The callback runs on the runtime thread polling the consumer: the whole wait (reads
+        // and pauses) is declared blocking, so the runtime moves its other tasks elsewhere.
+        tokio::task::block_in_place(|| {
+            let deadline = std::time::Instant::now() + ASSIGNMENT_PATIENCE;
+            loop {
+                match handle.block_on(msgmig_loader::offsets::all(&db, &group, topic)) {
+                    Ok(all) => {
+                        let chosen: std::collections::HashMap<i32, i64> = all
+                            .into_iter()
+                            .filter(|(p, _)| partitions.contains(p))
+                            .collect();
+                        tracing::info!(event = "offsets_from_database", topic, stored = ?chosen, "partitions without a stored offset start at the beginning");
+                        return Ok(chosen);
+                    }
+                    Err(e) if std::time::Instant::now() < deadline => {
+                        tracing::warn!(event = "db_unavailable", error = %e, "cannot read stored offsets: retrying");
+                        std::thread::sleep(Duration::from_secs(2));
+                    }
+                    Err(e) => return Err(format!("cannot read the stored offsets: {e}")),
                 }
-                Err(e) if std::time::Instant::now() < deadline => {
-                    tracing::warn!(event = "db_unavailable", error = %e, "cannot read stored offsets: retrying");
-                    std::thread::sleep(Duration::from_secs(2));
-                }
-                Err(e) => return Err(format!("cannot read the stored offsets: {e}")),
             }
-        }
+        })
     })
 }
 
@@ -67,7 +68,8 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
             rejected: Some(dead.rejected.clone()),
             shutdown: Some(shutdown.clone()),
         },
-    )?;
+    )
+    .await?;
     let readiness = crate::serve::Readiness {
         database: Some(db.clone()),
         kafka: Some(kafka.config.clone()),

@@ -5,6 +5,7 @@ pub mod export;
 pub mod generate;
 pub mod load;
 pub mod migrate;
+pub mod probe;
 pub mod replay;
 pub mod run;
 pub mod scan;

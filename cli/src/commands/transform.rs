@@ -32,7 +32,8 @@ pub async fn run(args: TransformArgs) -> Result<i32> {
             rejected: Some(dead.rejected.clone()),
             shutdown: Some(shutdown.clone()),
         },
-    )?;
+    )
+    .await?;
     let readiness = crate::serve::Readiness {
         kafka: Some(kafka.config.clone()),
         assigned: Some(Arc::new(subscriber.assignment_probe())),

@@ -26,7 +26,7 @@ pub struct Kafka {
 impl Kafka {
     /// Reaches the brokers and creates missing topics. Errors (exit 2) say what to check.
     pub async fn connect(args: &KafkaArgs) -> Result<Self> {
-        let config = args.config();
+        let config = args.config().map_err(|e| UsageError(format!("{e:#}")))?;
         let shown: Vec<String> = config
             .properties
             .iter()
@@ -114,37 +114,41 @@ pub async fn grace_expired(mut shutdown: watch::Receiver<bool>, args: &WorkerArg
     );
 }
 
+/// Dead letters waiting to be published before the worker that produced them pauses (the
+/// channels are bounded: backpressure, not memory, absorbs a burst).
+const DEAD_LETTER_QUEUE: usize = 256;
+
+/// How long `finish` waits for the last dead letters while the brokers do not answer; what is
+/// left is logged (rejected payloads stay unacknowledged and are re-delivered at the next start).
+const FINISH_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Publishes dead letters of one stage: the worker's own, and payloads the subscriber could not
-/// decode. Ends (after a flush) when every sender is dropped.
+/// decode. A rejected payload is acknowledged only after its dead letter is delivered (flushed
+/// with `acks=all`); a failed publish is retried with backoff, never dropped. Ends (after a
+/// flush) when every sender is dropped.
 pub struct DeadLetters {
-    pub letters: mpsc::UnboundedSender<DeadLetter>,
-    pub rejected: mpsc::UnboundedSender<Rejected>,
+    pub letters: mpsc::Sender<DeadLetter>,
+    pub rejected: mpsc::Sender<Rejected>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl DeadLetters {
     pub fn spawn(kafka: &Kafka, stage: Stage) -> Result<Self> {
         let publisher: KafkaPublisher<DeadLetter> = kafka.publisher(Topic::DeadLetter)?;
-        let (letters, mut letters_rx) = mpsc::unbounded_channel::<DeadLetter>();
-        let (rejected, mut rejected_rx) = mpsc::unbounded_channel::<Rejected>();
+        let (letters, mut letters_rx) = mpsc::channel::<DeadLetter>(DEAD_LETTER_QUEUE);
+        let (rejected, mut rejected_rx) = mpsc::channel::<Rejected>(DEAD_LETTER_QUEUE);
         let task = tokio::spawn(async move {
             loop {
-                let letter = tokio::select! {
-                    Some(l) = letters_rx.recv() => l,
-                    Some(r) = rejected_rx.recv() => rejected_letter(stage, r),
+                tokio::select! {
+                    Some(letter) = letters_rx.recv() => deliver(&publisher, letter).await,
+                    Some(r) = rejected_rx.recv() => {
+                        deliver(&publisher, rejected_letter(stage, &r)).await;
+                        if let Err(e) = r.acker.ack(std::slice::from_ref(&r.receipt)) {
+                            tracing::warn!(event = "ack_failed", error = %e);
+                        }
+                    }
                     else => break,
-                };
-                let key = letter.key();
-                let partition_key = letter.deposition_id.clone().unwrap_or_else(|| key.clone());
-                if let Err(e) = publisher
-                    .publish(Envelope::new(key, partition_key, letter))
-                    .await
-                {
-                    tracing::error!(event = "dead_letter_not_published", error = %e);
                 }
-            }
-            if let Err(e) = publisher.flush().await {
-                tracing::error!(event = "dead_letter_not_published", error = %e);
             }
         });
         Ok(DeadLetters {
@@ -154,21 +158,65 @@ impl DeadLetters {
         })
     }
 
-    /// Waits until every dead letter was published (drop the senders handed out first).
+    /// Waits until every dead letter was published (drop the senders handed out first), for at
+    /// most [`FINISH_PATIENCE`].
     pub async fn finish(self) {
         drop(self.letters);
         drop(self.rejected);
-        let _ = self.task.await;
+        let mut task = self.task;
+        if tokio::time::timeout(FINISH_PATIENCE, &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+            tracing::error!(
+                event = "dead_letters_not_published",
+                "the brokers did not take the last dead letters; undecodable payloads among them are re-delivered at the next start"
+            );
+        }
     }
 }
 
-fn rejected_letter(stage: Stage, r: Rejected) -> DeadLetter {
-    let mut letter = DeadLetter::new(stage, DeadLetterReason::BadPayload, r.error);
-    letter.source_topic = Some(r.receipt.topic);
+/// Publishes one dead letter and waits for the broker's acknowledgement, retrying with backoff
+/// (200 ms doubling to 15 s) until it is delivered.
+async fn deliver(publisher: &KafkaPublisher<DeadLetter>, letter: DeadLetter) {
+    let key = letter.key();
+    let partition_key = letter.deposition_id.clone().unwrap_or_else(|| key.clone());
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let sent = async {
+            publisher
+                .publish(Envelope::new(
+                    key.clone(),
+                    partition_key.clone(),
+                    letter.clone(),
+                ))
+                .await?;
+            publisher.flush().await
+        }
+        .await;
+        match sent {
+            Ok(()) => return,
+            Err(e @ msgmig_bus::BusError::TooLarge { .. }) => {
+                tracing::error!(event = "dead_letter_not_published", error = %e, "cannot ever be delivered");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(event = "dead_letter_retry", error = %e, retry_in_s = delay.as_secs_f64());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(15));
+            }
+        }
+    }
+}
+
+fn rejected_letter(stage: Stage, r: &Rejected) -> DeadLetter {
+    let mut letter = DeadLetter::new(stage, DeadLetterReason::BadPayload, r.error.clone());
+    letter.source_topic = Some(r.receipt.topic.clone());
     letter.source_partition = Some(r.receipt.partition);
     letter.source_offset = Some(r.receipt.offset);
-    letter.payload = Some(r.payload);
-    if let Some(key) = r.key {
+    letter.payload = Some(r.payload.clone());
+    if let Some(key) = r.key.clone() {
         if key.contains('/') {
             letter.path = Some(key);
         } else {

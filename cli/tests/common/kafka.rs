@@ -114,8 +114,11 @@ impl Drop for Broker {
 pub struct Cluster {
     pub brokers: String,
     pub prefix: String,
+    /// `MSGMIG_DATABASE_URL` of every process; empty = not set (e.g. a URL file in `env`).
     pub database_url: String,
     pub cwd: PathBuf,
+    /// More environment for every process (set last).
+    pub env: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -128,6 +131,12 @@ impl Cluster {
             .env("MSGMIG_DATABASE_URL", &self.database_url)
             .env_remove("MSGMIG_FAILPOINT")
             .env("NO_COLOR", "1");
+        if self.database_url.is_empty() {
+            c.env_remove("MSGMIG_DATABASE_URL");
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
         c
     }
 
@@ -359,6 +368,11 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(name: &str, depositions: u32, seed: u64) -> Self {
+        Self::with_broker(name, depositions, seed, Broker::start())
+    }
+
+    /// A fixture around a broker started by the test (e.g. with TLS and SASL listeners).
+    pub fn with_broker(name: &str, depositions: u32, seed: u64, broker: Broker) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let archive = dir.path().join("archive");
         let out = super::msgmig(
@@ -374,13 +388,13 @@ impl Fixture {
             ],
         );
         assert!(out.status.success());
-        let broker = Broker::start();
         let db = super::MariaDb::create(&format!("msgmig_{name}"));
         let cluster = Cluster {
             brokers: broker.brokers.clone(),
             prefix: format!("{name}."),
             database_url: db.url.clone(),
             cwd: dir.path().to_owned(),
+            env: Vec::new(),
         };
         Fixture {
             generated: super::stdout(&out),
