@@ -137,7 +137,7 @@ fn migrate_loads_what_the_database_holds_and_quarantines_a_row_too_large_for_its
 
 #[test]
 fn two_and_twenty_mib_messages_flow_through_kafka_and_no_worker_stops() {
-    let fx = Fixture::new("large", 5, 3);
+    let fx = Fixture::new("kafka_large", 5, 3);
     let (small, big) = write_both(&fx.archive);
     let dir = fx.archive.to_str().unwrap();
     fx.cluster.scan_once(&fx.archive);
