@@ -161,7 +161,7 @@ fn replay_since_re_applies_only_what_followed_and_changes_nothing() {
     let s = setup("replay", 30);
     s.scan();
     let _transformer = s.transformer("transformer", &[]);
-    let _loader = s.loader("loader", &[]);
+    let loader = s.loader("loader", &[]);
     let first = s.cluster.wait_caught_up(1, Duration::from_secs(120));
     let published_before = first["records_published"].as_i64().unwrap();
     let checksum = s.db.content_checksum();
@@ -196,11 +196,17 @@ fn replay_since_re_applies_only_what_followed_and_changes_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let replayed = s.cluster.status();
-    assert!(
-        replayed["loader"]["lag"].as_i64().unwrap() > 0,
-        "rewound: {replayed:#}"
-    );
+    // The running loader notices the lowered offsets and re-applies from there (on Apache
+    // Kafka it can finish before a `status` would see the lag, so its log is the evidence).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !loader.log().contains("offsets_rewound") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loader never noticed the replay:\n{}",
+            loader.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     s.cluster
         .wait_caught_up(published_after, Duration::from_secs(120));
     assert_eq!(
