@@ -229,7 +229,7 @@ impl Loader {
         let Some(group) = self.config.consumer_group.clone() else {
             return;
         };
-        let ahead: Vec<(TopicPartition, i64)> = input
+        let ahead: BTreeMap<TopicPartition, i64> = input
             .positions()
             .into_iter()
             .map(|r| ((r.topic, r.partition), r.offset))
@@ -238,22 +238,11 @@ impl Loader {
         if ahead.is_empty() {
             return;
         }
-        let written: Result<BTreeMap<TopicPartition, i64>, DbErr> = async {
-            let txn = self.db.begin().await?;
-            let keys: Vec<TopicPartition> = ahead.iter().map(|(tp, _)| tp.clone()).collect();
-            let stored = offsets::stored(&txn, &group, &keys).await?;
-            let raise: BTreeMap<TopicPartition, i64> = ahead
-                .into_iter()
-                .filter(|(tp, next)| {
-                    let now = stored.get(tp).copied();
-                    now.is_none_or(|s| s < *next) && now == self.committed_next.get(tp).copied()
-                })
-                .collect();
-            offsets::write(&txn, &group, &raise).await?;
-            txn.commit().await?;
-            Ok(raise)
-        }
-        .await;
+        let mine = self.committed_next.clone();
+        // Only offsets this loader wrote last are its own to raise.
+        let written = self
+            .raise_stored(&group, &ahead, |tp, now| now == mine.get(tp).copied())
+            .await;
         match written {
             Ok(raised) => self.committed_next.extend(raised),
             Err(e) => tracing::debug!(event = "idle_offsets_not_stored", error = %e),
@@ -373,6 +362,31 @@ impl Loader {
         }
     }
 
+    /// In one transaction, raises the stored offset of each partition in `candidates` whose
+    /// stored value is below the candidate and passes `keep(partition, stored)`; returns what
+    /// was written.
+    async fn raise_stored(
+        &self,
+        group: &str,
+        candidates: &BTreeMap<TopicPartition, i64>,
+        keep: impl Fn(&TopicPartition, Option<i64>) -> bool,
+    ) -> Result<BTreeMap<TopicPartition, i64>, DbErr> {
+        let txn = self.db.begin().await?;
+        let keys: Vec<TopicPartition> = candidates.keys().cloned().collect();
+        let stored = offsets::stored(&txn, group, &keys).await?;
+        let raise: BTreeMap<TopicPartition, i64> = candidates
+            .iter()
+            .filter(|(tp, &next)| {
+                let now = stored.get(*tp).copied();
+                now.is_none_or(|s| s < next) && keep(tp, now)
+            })
+            .map(|(tp, &next)| (tp.clone(), next))
+            .collect();
+        offsets::write(&txn, group, &raise).await?;
+        txn.commit().await?;
+        Ok(raise)
+    }
+
     /// Stores the consumed offsets of an isolated batch (only raising what is stored), retrying
     /// through an outage.
     async fn store_offsets(&mut self, next: BTreeMap<TopicPartition, i64>) -> Result<(), DbErr> {
@@ -383,20 +397,7 @@ impl Loader {
             return Ok(());
         }
         loop {
-            let written: Result<BTreeMap<TopicPartition, i64>, DbErr> = async {
-                let txn = self.db.begin().await?;
-                let keys: Vec<TopicPartition> = next.keys().cloned().collect();
-                let stored = offsets::stored(&txn, &group, &keys).await?;
-                let raise: BTreeMap<TopicPartition, i64> = next
-                    .iter()
-                    .filter(|(tp, &n)| stored.get(*tp).is_none_or(|&s| n > s))
-                    .map(|(tp, &n)| (tp.clone(), n))
-                    .collect();
-                offsets::write(&txn, &group, &raise).await?;
-                txn.commit().await?;
-                Ok(raise)
-            }
-            .await;
+            let written = self.raise_stored(&group, &next, |_, _| true).await;
             match written {
                 Ok(raised) => {
                     self.committed_next.extend(raised);

@@ -18,6 +18,17 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Asserts the exit code, showing what the command printed when it differs.
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The example archive shipped in the repository.
 pub fn example_archive() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archive")
