@@ -18,6 +18,7 @@ mod columns;
 pub mod database;
 mod ends;
 mod faults;
+mod isolate;
 pub mod limits;
 pub mod metrics;
 pub mod offsets;

@@ -9,9 +9,10 @@ mod admin;
 mod consumer;
 mod producer;
 mod topics;
+mod tracker;
 
 pub use admin::{count_records, offsets_for_time, partition_offsets, ping, PartitionOffsets};
-pub use consumer::{KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
+pub use consumer::{Acker, KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
 pub use producer::KafkaPublisher;
 pub use topics::{
     alter_topic_config, creation_settings, ensure_topics, topic_max_message_bytes, Topic,
