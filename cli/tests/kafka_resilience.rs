@@ -6,9 +6,7 @@
 mod common;
 
 use common::kafka::{Fixture, Worker};
-use msgmig_bus::kafka::{
-    alter_topic_config, count_records, creation_settings, partition_offsets, KafkaConfig, Topic,
-};
+use msgmig_bus::kafka::{alter_topic_config, count_records, partition_offsets, KafkaConfig, Topic};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -108,7 +106,7 @@ fn the_records_topic_is_compacted_and_a_database_rebuilt_from_it_reaches_parity(
     fx.cluster.status();
     let config = kafka(&fx);
     let records = config.topic(Topic::Records);
-    let mut settings: Vec<(&str, &str)> = creation_settings(Topic::Records).to_vec();
+    let mut settings: Vec<(&str, &str)> = Topic::Records.settings().to_vec();
     settings.extend([
         ("segment.ms", "1000"),
         ("min.cleanable.dirty.ratio", "0.01"),

@@ -87,7 +87,7 @@ impl Loader {
             }
         };
         let mut refused = self.refused.clone();
-        let mut new_refusals: Vec<(Quarantine, Option<msgmig_bus::Receipt>)> = Vec::new();
+        let mut new_refusals: Vec<(String, Quarantine, Option<msgmig_bus::Receipt>)> = Vec::new();
         for item in &items {
             let Some(RecordsMessage::Message(r)) = &item.payload else {
                 continue;
@@ -106,7 +106,7 @@ impl Loader {
                     reason,
                 };
                 refused.insert(r.deposition_id.clone(), q.clone());
-                new_refusals.push((q, item.receipt.clone()));
+                new_refusals.push((r.deposition_id.clone(), q, item.receipt.clone()));
             }
         }
         let records: Vec<MessageRecord> = items
@@ -208,8 +208,8 @@ impl Loader {
         }
         self.open = open;
         self.refused = refused;
-        for (q, receipt) in new_refusals {
-            self.refuse_row(q, receipt.as_ref()).await;
+        for (deposition_id, q, receipt) in new_refusals {
+            self.refuse_row(deposition_id, q, receipt.as_ref()).await;
         }
         self.totals.add(&counts);
         if !self.config.dry_run {

@@ -106,17 +106,18 @@ impl Loader {
     }
 
     /// Reports a message withheld for its size (dead letter with size and limit).
-    pub(crate) async fn refuse_row(&self, q: Quarantine, receipt: Option<&Receipt>) {
+    pub(crate) async fn refuse_row(
+        &self,
+        deposition_id: String,
+        q: Quarantine,
+        receipt: Option<&Receipt>,
+    ) {
         let mut letter = DeadLetter::new(
             Stage::Loader,
             DeadLetterReason::DatabaseRejected,
             format!("{}: {}", q.kind.as_str(), q.reason),
         );
-        letter.deposition_id = q
-            .path
-            .as_deref()
-            .and_then(|p| p.split('/').next())
-            .map(str::to_owned);
+        letter.deposition_id = Some(deposition_id);
         letter.path = q.path;
         letter.file_version = q.file_version;
         letter.message_id = q.message_id;

@@ -232,7 +232,7 @@ impl<T> KafkaSubscriber<T> {
                 // A fetch can carry one record batch as large as the topics take
                 // (`max.message.bytes`, 64 MiB) plus framing; librdkafka needs the receive
                 // buffer at least 512 bytes above the fetch size.
-                ("fetch.max.bytes", "68157440"),
+                ("fetch.max.bytes", super::topics::CLIENT_MAX_BYTES),
                 ("receive.message.max.bytes", "100000000"),
             ])
             .create_with_context(context)

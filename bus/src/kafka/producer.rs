@@ -1,6 +1,6 @@
 //! The idempotent JSON producer: explicit partition, key per architecture.md §2.
 
-use super::topics::MAX_MESSAGE_BYTES;
+use super::topics::{CLIENT_MAX_BYTES, MAX_MESSAGE_BYTES};
 use super::KafkaConfig;
 use crate::{partition_for, BusError, Envelope, Publisher};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -16,10 +16,6 @@ use tokio::sync::Notify;
 /// its header and the record-batch framing (Kafka's record format: about 70 bytes of batch
 /// header, varint lengths per record).
 const FRAMING_BYTES: usize = 16 << 10;
-
-/// librdkafka's `message.max.bytes` for producers: the topic limit plus 1 MiB of slack for
-/// protocol framing (librdkafka may exceed its own limit by one message's framing).
-const PRODUCER_MESSAGE_MAX_BYTES: &str = "68157440";
 
 /// Header carrying the partition key (deposition id), so consumers see it without decoding.
 pub(crate) const PARTITION_KEY_HEADER: &str = "msgmig-partition-key";
@@ -85,7 +81,7 @@ impl<T> KafkaPublisher<T> {
                 ("message.timeout.ms", "300000"),
                 // One record up to the topics' `max.message.bytes` plus the protocol framing
                 // (librdkafka checks the uncompressed size against this before sending).
-                ("message.max.bytes", PRODUCER_MESSAGE_MAX_BYTES),
+                ("message.max.bytes", CLIENT_MAX_BYTES),
             ])
             .create()
             .map_err(|e| BusError::Kafka(format!("cannot create a producer: {e}")))?;

@@ -34,7 +34,7 @@ impl Topic {
     /// Topic configuration at creation (Kafka topic configs). Every topic takes record
     /// batches up to [`MAX_MESSAGE_BYTES`] (the broker's default, 1 MiB, is smaller than a
     /// message the database can hold: a pasted validation report runs to megabytes).
-    fn settings(self) -> &'static [(&'static str, &'static str)] {
+    pub fn settings(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Topic::FileEvents | Topic::Records => &[
                 ("cleanup.policy", "compact"),
@@ -59,6 +59,12 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 const MAX_MESSAGE_BYTES_STR: &str = "67108864";
 const _: () = assert!(MAX_MESSAGE_BYTES == 67_108_864);
+
+/// What librdkafka clients must take for one such record with its protocol framing: the
+/// producer's `message.max.bytes` and the consumer's `fetch.max.bytes` (64 MiB + 1 MiB;
+/// librdkafka may exceed its own limit by one message's framing).
+pub(super) const CLIENT_MAX_BYTES: &str = "68157440";
+const _: () = assert!(MAX_MESSAGE_BYTES + (1 << 20) == 68_157_440);
 
 /// What a topic that exists already takes per record batch, when the broker says
 /// (`max.message.bytes`, Kafka DescribeConfigs); `None` when it cannot be read.
@@ -206,10 +212,4 @@ pub async fn alter_topic_config(
         r.map_err(|(_, code)| BusError::Kafka(format!("altering {topic}: {code}")))?;
     }
     Ok(())
-}
-
-/// The base settings msgmig creates `topic` with (for [`alter_topic_config`] callers that keep
-/// them).
-pub fn creation_settings(topic: Topic) -> &'static [(&'static str, &'static str)] {
-    topic.settings()
 }
