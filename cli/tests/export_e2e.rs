@@ -495,11 +495,31 @@ fn shared_samples_export_equal_to_the_originals() {
     );
     let out = msgmig(work.path(), &["export", "--all", "--output-dir", "out"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let originals: BTreeMap<String, MessageRecord> = ["D_0000265933", "D_0000277853", "D_000219"]
-        .iter()
-        .flat_map(|d| transform_deposition(&archive, d).records)
-        .map(|r| (r.message.message_id.clone(), r))
-        .collect();
+    // Each message as its owning folder has it (the ownership rule: the folder its
+    // deposition_data_set_id names, else the smaller folder id).
+    let mut originals: BTreeMap<String, MessageRecord> = BTreeMap::new();
+    for d in [
+        "D_0000265933",
+        "D_0000277853",
+        "D_000219",
+        "D_800219",
+        "D_9000265933",
+        "D_9000277853",
+    ] {
+        for r in transform_deposition(&archive, d).records {
+            let takes = originals.get(&r.message.message_id).is_none_or(|had| {
+                msgmig_loader::plan::outranks(
+                    &r.deposition_id,
+                    &r.message.deposition_data_set_id,
+                    &had.deposition_id,
+                    &had.message.deposition_data_set_id,
+                )
+            });
+            if takes {
+                originals.insert(r.message.message_id.clone(), r);
+            }
+        }
+    }
     let exported: BTreeMap<String, MessageRecord> = std::fs::read_dir(work.path().join("out"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

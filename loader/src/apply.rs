@@ -1,11 +1,11 @@
 //! One batch, one transaction: plan against the stored rows, write, record the deposition ends
 //! and (over Kafka) the consumed offsets, then commit (architecture.md §3).
 
-use crate::ends::{record_ends, stored_generations};
+use crate::ends::{record_displaced, record_ends, stored_generations, Displaced};
 use crate::offsets::{self, TopicPartition};
 use crate::plan::{plan, Action};
 use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
-use crate::worker::{DepositionReport, Item, Loader};
+use crate::worker::{DepositionReport, Item, Loader, OpenDeposition};
 use msgmig_schemas::record::{
     DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage,
 };
@@ -142,14 +142,35 @@ impl Loader {
         let planned = plan(records, current);
         // Per-deposition counts: planned per record, so they add up to the batch totals.
         let mut open = self.open.clone();
+        // Take-overs whose displaced deposition already ended: its stored outcome is amended.
+        let mut displaced_ended: Vec<Displaced> = Vec::new();
         for p in &planned {
             let entry = open.entry(p.record.deposition_id.clone()).or_default();
-            entry.0.add(&planned_counts(std::slice::from_ref(p)));
-            if p.action == Action::Conflict {
-                let owner = p.owner.clone().unwrap_or_default();
-                tracing::warn!(event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %p.record.message.message_id, owner = %owner,
-                    "message id already belongs to another deposition: not overwritten");
-                entry.1.push((p.record.message.message_id.clone(), owner));
+            entry.counts.add(&planned_counts(std::slice::from_ref(p)));
+            let id = &p.record.message.message_id;
+            match p.action {
+                Action::Conflict => {
+                    let owner = p.owner.clone().unwrap_or_default();
+                    tracing::warn!(event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %id, owner = %owner,
+                        "message id already belongs to another deposition: not overwritten");
+                    entry.conflicts.push((id.clone(), owner));
+                }
+                Action::TakeOver => {
+                    let loser = p.owner.clone().unwrap_or_default();
+                    let winner = p.record.deposition_id.clone();
+                    tracing::warn!(event = "message_conflict", deposition_id = %loser, message_id = %id, owner = %winner,
+                        "message id belongs to the deposition its deposition_data_set_id names (else the smaller folder id): taken over");
+                    entry.displaced.push((id.clone(), loser.clone()));
+                    match open.get_mut(&loser) {
+                        Some(still_open) => still_open.conflicts.push((id.clone(), winner)),
+                        None => displaced_ended.push(Displaced {
+                            deposition_id: loser,
+                            message_id: id.clone(),
+                            owner: winner,
+                        }),
+                    }
+                }
+                _ => {}
             }
         }
         let counts = if self.config.dry_run {
@@ -164,7 +185,11 @@ impl Loader {
         };
         let mut reports = Vec::new();
         for end in ends.iter().copied() {
-            let (counts, conflicts) = open.remove(&end.deposition_id).unwrap_or_default();
+            let OpenDeposition {
+                counts,
+                conflicts,
+                displaced,
+            } = open.remove(&end.deposition_id).unwrap_or_default();
             let stale = stored
                 .get(&end.deposition_id)
                 .is_some_and(|&g| g > end.generation);
@@ -178,6 +203,7 @@ impl Loader {
                 counts,
                 quarantine,
                 conflicts,
+                displaced,
                 stale,
                 generation: end.generation,
             });
@@ -192,6 +218,7 @@ impl Loader {
                 .map(|(e, r)| (*e, r.quarantine.as_ref(), r.conflicts.as_slice()))
                 .collect();
             record_ends(&txn, &fresh).await?;
+            record_displaced(&txn, &displaced_ended).await?;
             if let Some(group) = &group {
                 let advanced: BTreeMap<TopicPartition, i64> = next
                     .iter()

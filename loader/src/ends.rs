@@ -161,3 +161,44 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
     insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
     Ok(())
 }
+
+/// A message id taken from a deposition whose end was already recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct Displaced {
+    /// The deposition that loaded the id first and lost it.
+    pub deposition_id: String,
+    pub message_id: String,
+    /// The deposition that owns it now.
+    pub owner: String,
+}
+
+/// Amends the recorded outcome of depositions that lost a message id after their end was
+/// recorded: a conflict row, and the state `conflicts` (a quarantine stays a quarantine).
+pub(crate) async fn record_displaced<C: ConnectionTrait>(
+    conn: &C,
+    displaced: &[Displaced],
+) -> Result<(), DbErr> {
+    for d in displaced {
+        exec(
+            conn,
+            "INSERT INTO msgmig_quarantine (deposition_id, kind, message_id, reason, generation) \
+             SELECT deposition_id, ?, ?, ?, generation FROM msgmig_depositions WHERE deposition_id = ?",
+            vec![
+                QuarantineKind::Conflict.as_str().to_owned().into(),
+                d.message_id.clone().into(),
+                format!("message id already stored for deposition {}", d.owner).into(),
+                d.deposition_id.clone().into(),
+            ],
+        )
+        .await?;
+        exec(
+            conn,
+            "UPDATE msgmig_depositions SET conflicts = conflicts + 1, \
+             state = CASE WHEN state = 'quarantined' THEN state ELSE 'conflicts' END \
+             WHERE deposition_id = ?",
+            vec![d.deposition_id.clone().into()],
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -149,6 +149,7 @@ impl Loader {
                 counts: RowCounts::default(),
                 quarantine: Some(quarantine),
                 conflicts: Vec::new(),
+                displaced: Vec::new(),
                 stale: false,
                 generation,
             });

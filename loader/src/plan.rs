@@ -34,6 +34,23 @@ pub enum Action {
     Stale,
     /// The message id belongs to another deposition: reported, not overwritten.
     Conflict,
+    /// The message id is stored for another deposition that [`outranks`] says yields to this
+    /// one: the rows are replaced by this record's (file references and status exactly), and
+    /// the displaced deposition is the one reported in conflict.
+    TakeOver,
+}
+
+/// Whether the folder `claimant` (whose record says `claimant_says`) takes a message id from
+/// the folder `owner` (whose stored row says `owner_says`), where `*_says` is the message's
+/// `deposition_data_set_id`.
+///
+/// The rule (issue 10 §5), independent of which deposition was loaded first, so parallel
+/// loaders and any batch size give the same tables: the folder named by the message's own
+/// `deposition_data_set_id` owns it; between two folders that both are (or both are not) the
+/// named one, the smaller folder id (byte order) owns it.
+pub fn outranks(claimant: &str, claimant_says: &str, owner: &str, owner_says: &str) -> bool {
+    let rank = |folder: &str, says: &str| (folder != says, folder.to_owned());
+    rank(claimant, claimant_says) < rank(owner, owner_says)
 }
 
 /// A planned record with its content hash (computed once).
@@ -42,19 +59,74 @@ pub struct Planned {
     pub record: MessageRecord,
     pub sha256: String,
     pub action: Action,
-    /// For conflicts: the deposition that owns the id.
+    /// For conflicts: the deposition that owns the id; for a take-over: the one displaced.
     pub owner: Option<String>,
+}
+
+/// Decides one record against what is stored (or planned earlier in the batch) for its id:
+/// the action, and for a conflict or take-over the other deposition.
+fn decide(
+    record: &MessageRecord,
+    sha256: &str,
+    current: Option<&Current>,
+) -> (Action, Option<String>) {
+    match current {
+        None => (Action::Insert, None),
+        Some(Current {
+            provenance: Some(p),
+            info_deposition,
+        }) if p.owner != record.deposition_id => {
+            let takes = outranks(
+                &record.deposition_id,
+                &record.message.deposition_data_set_id,
+                &p.owner,
+                info_deposition,
+            );
+            let action = if takes {
+                Action::TakeOver
+            } else {
+                Action::Conflict
+            };
+            (action, Some(p.owner.clone()))
+        }
+        Some(Current {
+            provenance: None,
+            info_deposition,
+        }) if *info_deposition != record.message.deposition_data_set_id => {
+            (Action::Conflict, Some(info_deposition.clone()))
+        }
+        Some(Current {
+            provenance: Some(p),
+            ..
+        }) if record.provenance.generation < p.generation => (Action::Stale, None),
+        Some(Current {
+            provenance: Some(p),
+            ..
+        }) if p.record_sha256 == sha256 => (
+            Action::Unchanged {
+                bump: record.provenance.generation > p.generation,
+            },
+            None,
+        ),
+        Some(_) => (Action::Update, None),
+    }
 }
 
 /// Decides every record of a batch against the current state, in order. Records of the same
 /// deposition and message id collapse to the last one; later records see the effect of earlier
-/// ones (two depositions claiming one id in one batch: the first wins, the second conflicts).
-pub fn plan(records: Vec<MessageRecord>, mut current: HashMap<String, Current>) -> Vec<Planned> {
+/// ones. Two depositions claiming one id are settled by [`outranks`], whatever their order:
+/// when a later record of the batch takes an id from an earlier one, the earlier becomes the
+/// conflict and the later is planned against the stored state alone (so the rows are written
+/// once, as if it had come first).
+pub fn plan(records: Vec<MessageRecord>, stored: HashMap<String, Current>) -> Vec<Planned> {
     let mut last: HashMap<(String, String), usize> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
         last.insert((r.deposition_id.clone(), r.message.message_id.clone()), i);
     }
-    let mut out = Vec::with_capacity(records.len());
+    let mut current = stored.clone();
+    // The planned record (index into `out`) whose claim `current` holds for an id.
+    let mut claimed: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Planned> = Vec::with_capacity(records.len());
     for (i, record) in records.into_iter().enumerate() {
         if last[&(
             record.deposition_id.clone(),
@@ -65,39 +137,20 @@ pub fn plan(records: Vec<MessageRecord>, mut current: HashMap<String, Current>) 
         }
         let sha256 = record.content_sha256();
         let id = record.message.message_id.clone();
-        let (action, owner) = match current.get(&id) {
-            None => (Action::Insert, None),
-            Some(Current {
-                provenance: Some(p),
-                ..
-            }) if p.owner != record.deposition_id => (Action::Conflict, Some(p.owner.clone())),
-            Some(Current {
-                provenance: None,
-                info_deposition,
-            }) if *info_deposition != record.message.deposition_data_set_id => {
-                (Action::Conflict, Some(info_deposition.clone()))
+        let (mut action, mut owner) = decide(&record, &sha256, current.get(&id));
+        if action == Action::TakeOver {
+            if let Some(&earlier) = claimed.get(&id) {
+                out[earlier].action = Action::Conflict;
+                out[earlier].owner = Some(record.deposition_id.clone());
+                (action, owner) = decide(&record, &sha256, stored.get(&id));
             }
-            Some(Current {
-                provenance: Some(p),
-                ..
-            }) if record.provenance.generation < p.generation => (Action::Stale, None),
-            Some(Current {
-                provenance: Some(p),
-                ..
-            }) if p.record_sha256 == sha256 => (
-                Action::Unchanged {
-                    bump: record.provenance.generation > p.generation,
-                },
-                None,
-            ),
-            Some(_) => (Action::Update, None),
-        };
+        }
         if matches!(
             action,
-            Action::Insert | Action::Update | Action::Unchanged { bump: true }
+            Action::Insert | Action::Update | Action::TakeOver | Action::Unchanged { bump: true }
         ) {
             current.insert(
-                id,
+                id.clone(),
                 Current {
                     info_deposition: record.message.deposition_data_set_id.clone(),
                     provenance: Some(CurrentProvenance {
@@ -107,6 +160,7 @@ pub fn plan(records: Vec<MessageRecord>, mut current: HashMap<String, Current>) 
                     }),
                 },
             );
+            claimed.insert(id, out.len());
         }
         out.push(Planned {
             record,

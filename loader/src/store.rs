@@ -160,7 +160,16 @@ pub async fn apply<C: ConnectionTrait>(
             .map(|p| &p.record)
     };
     let inserts: Vec<&MessageRecord> = of(|a| *a == Action::Insert).collect();
-    let updates: Vec<&MessageRecord> = of(|a| *a == Action::Update).collect();
+    // A take-over rewrites the rows like an update, but exactly: nothing of the displaced
+    // deposition's file references or status may remain (the tables must not depend on which
+    // claimant came first).
+    let updates: Vec<&MessageRecord> =
+        of(|a| matches!(a, Action::Update | Action::TakeOver)).collect();
+    let taken: std::collections::HashSet<&str> = planned
+        .iter()
+        .filter(|p| p.action == Action::TakeOver)
+        .map(|p| p.record.message.message_id.as_str())
+        .collect();
     for p in planned {
         match p.action {
             Action::Unchanged { bump } => {
@@ -178,7 +187,7 @@ pub async fn apply<C: ConnectionTrait>(
                 }
             }
             Action::Stale => counts.stale += 1,
-            Action::Conflict => counts.conflicts += 1,
+            Action::Conflict | Action::TakeOver => counts.conflicts += 1,
             _ => {}
         }
     }
@@ -205,7 +214,9 @@ pub async fn apply<C: ConnectionTrait>(
             values,
         )
         .await?;
-        counts.updated += 1;
+        if !taken.contains(r.message.message_id.as_str()) {
+            counts.updated += 1;
+        }
     }
 
     // File references: all of a new message's; for a changed one, the multiset difference.
@@ -224,6 +235,7 @@ pub async fn apply<C: ConnectionTrait>(
             .collect();
         let mut have = fetch_file_refs(conn, &ids).await?;
         let mut to_delete = Vec::new();
+        let mut taken_extra = Vec::new();
         for r in &updates {
             let (missing, extra) = multiset_diff(
                 &r.file_refs,
@@ -234,10 +246,18 @@ pub async fn apply<C: ConnectionTrait>(
                     .iter()
                     .map(|f| file_ref_values(&r.message.message_id, f)),
             );
-            counts.file_refs_extra += extra.len() as u64;
-            to_delete.extend(extra);
+            if taken.contains(r.message.message_id.as_str()) {
+                taken_extra.extend(extra);
+            } else {
+                counts.file_refs_extra += extra.len() as u64;
+                to_delete.extend(extra);
+            }
         }
-        if reconcile && !to_delete.is_empty() {
+        if !reconcile {
+            to_delete.clear();
+        }
+        to_delete.append(&mut taken_extra);
+        if !to_delete.is_empty() {
             for chunk in to_delete.chunks(crate::sql::MAX_ROWS) {
                 let sql = format!(
                     "DELETE FROM {FILE_REF} WHERE ordinal_id IN ({})",
@@ -264,6 +284,18 @@ pub async fn apply<C: ConnectionTrait>(
     counts.statuses_written = statuses.len() as u64;
     let suffix = upsert_suffix(backend, "message_id", &STATUS_COLUMNS[1..]);
     insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, &suffix).await?;
+    let statusless: Vec<Value> = updates
+        .iter()
+        .filter(|r| r.status.is_none() && taken.contains(r.message.message_id.as_str()))
+        .map(|r| r.message.message_id.clone().into())
+        .collect();
+    for chunk in statusless.chunks(crate::sql::MAX_ROWS) {
+        let sql = format!(
+            "DELETE FROM {STATUS} WHERE message_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        exec(conn, &sql, chunk.to_vec()).await?;
+    }
 
     // Origcomm (msgmig's own table): replaced whole for changed messages.
     if !updates.is_empty() {
@@ -291,7 +323,7 @@ pub async fn apply<C: ConnectionTrait>(
 
     let provenance: Vec<Vec<Value>> = planned
         .iter()
-        .filter(|p| matches!(p.action, Action::Insert | Action::Update))
+        .filter(|p| matches!(p.action, Action::Insert | Action::Update | Action::TakeOver))
         .map(|p| provenance_values(&p.record, &p.sha256))
         .collect();
     let suffix = upsert_suffix(backend, "message_id", &PROVENANCE_COLUMNS[1..]);
@@ -312,9 +344,9 @@ pub fn planned_counts(planned: &[Planned]) -> RowCounts {
             Action::Update => counts.updated += 1,
             Action::Unchanged { .. } => counts.unchanged += 1,
             Action::Stale => counts.stale += 1,
-            Action::Conflict => counts.conflicts += 1,
+            Action::Conflict | Action::TakeOver => counts.conflicts += 1,
         }
-        if matches!(p.action, Action::Insert | Action::Update) {
+        if matches!(p.action, Action::Insert | Action::Update | Action::TakeOver) {
             counts.statuses_written += u64::from(p.record.status.is_some());
             counts.origcomm_written += p.record.origcomm.len() as u64;
         }

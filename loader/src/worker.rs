@@ -50,10 +50,24 @@ pub struct DepositionReport {
     pub quarantine: Option<Quarantine>,
     /// Message ids owned by another deposition: (message_id, owner).
     pub conflicts: Vec<(String, String)>,
+    /// Message ids this deposition took over from another one that had loaded them first
+    /// (the ownership rule of [`crate::plan::outranks`]): (message_id, displaced deposition).
+    /// The displaced deposition is the one in conflict.
+    pub displaced: Vec<(String, String)>,
     /// The marker was older than the stored state (a stale replay): nothing recorded.
     pub stale: bool,
     /// Newest file mtime (ns) of the deposition's state (freshness is measured from it).
     pub generation: i64,
+}
+
+/// What a deposition's records did so far (its end marker not yet applied).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenDeposition {
+    pub counts: RowCounts,
+    /// (message_id, owner) of ids it could not have.
+    pub conflicts: Vec<(String, String)>,
+    /// (message_id, displaced deposition) of ids it took over.
+    pub displaced: Vec<(String, String)>,
 }
 
 /// One consumed payload and where it came from. `payload` is `None` for an input that was
@@ -69,8 +83,8 @@ pub(crate) struct Item {
 pub struct Loader {
     pub(crate) db: DatabaseConnection,
     pub(crate) config: LoaderConfig,
-    /// Per deposition, counts and conflicts accumulated until its end marker.
-    pub(crate) open: HashMap<String, (RowCounts, Vec<(String, String)>)>,
+    /// Per deposition, what its records did, accumulated until its end marker.
+    pub(crate) open: HashMap<String, OpenDeposition>,
     pub(crate) reports: Option<mpsc::UnboundedSender<DepositionReport>>,
     dead_letters: Option<mpsc::Sender<DeadLetter>>,
     /// Rows applied (or, in a dry run, that would be) since start, from committed batches only.

@@ -316,6 +316,106 @@ async fn another_depositions_id_is_a_conflict(db: DatabaseConnection) {
     );
 }
 
+/// Empties every table (several scenarios in one test database).
+async fn wipe(db: &DatabaseConnection) {
+    for table in [
+        "pdbx_deposition_message_file_reference",
+        "pdbx_deposition_message_status",
+        "pdbx_deposition_message_origcomm_reference",
+        "pdbx_deposition_message_info",
+        "msgmig_message_provenance",
+        "msgmig_depositions",
+        "msgmig_quarantine",
+        "msgmig_file_ledger",
+    ] {
+        db.execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
+    }
+}
+
+/// Issue 10 §5: a message id claimed by two folders belongs to the folder its
+/// `deposition_data_set_id` names, whichever was loaded first, in one batch or in two: the
+/// tables (content, file references, status) and the recorded outcomes are the same.
+async fn a_contested_id_goes_to_the_named_deposition_in_any_order(db: DatabaseConnection) {
+    // D_0 holds a copy of D_5's message (its content says D_5), with one file reference and
+    // no status: it loses to D_5 although its folder id is smaller.
+    let copy = || {
+        let mut r = record("D_0", "a", Some("a"), 10, "copy");
+        r.message.deposition_data_set_id = "D_5".into();
+        r.file_refs.truncate(1);
+        r.status = None;
+        r
+    };
+    let original = || msg(record("D_5", "a", Some("a"), 10, "original"));
+    let orders: Vec<(&str, Vec<Vec<RecordsMessage>>)> = vec![
+        (
+            "copy first, two batches",
+            vec![
+                vec![msg(copy()), end("D_0", 10, 1)],
+                vec![original(), end("D_5", 10, 1)],
+            ],
+        ),
+        (
+            "original first, two batches",
+            vec![
+                vec![original(), end("D_5", 10, 1)],
+                vec![msg(copy()), end("D_0", 10, 1)],
+            ],
+        ),
+        (
+            "copy first, one batch",
+            vec![vec![
+                msg(copy()),
+                end("D_0", 10, 1),
+                original(),
+                end("D_5", 10, 1),
+            ]],
+        ),
+        (
+            "copy's end after the take-over",
+            vec![
+                vec![msg(copy())],
+                vec![original(), end("D_5", 10, 1)],
+                vec![end("D_0", 10, 1)],
+            ],
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (name, batches) in orders {
+        wipe(&db).await;
+        let mut loader = Loader::new(db.clone(), LoaderConfig::default());
+        for batch in batches {
+            loader.apply_batch(batch).await.unwrap();
+        }
+        let c = loader.totals().clone();
+        let state = (
+            (c.inserted, c.conflicts),
+            scalar(&db, "SELECT CONCAT(deposition_data_set_id, ' ', message_subject) FROM pdbx_deposition_message_info").await,
+            count(&db, "pdbx_deposition_message_file_reference").await,
+            count(&db, "pdbx_deposition_message_status").await,
+            scalar(&db, "SELECT deposition_id FROM msgmig_message_provenance").await,
+            scalar(&db, "SELECT state FROM msgmig_depositions WHERE deposition_id = 'D_0'").await,
+            scalar(&db, "SELECT state FROM msgmig_depositions WHERE deposition_id = 'D_5'").await,
+            scalar(&db, "SELECT CONCAT(kind, ' ', message_id) FROM msgmig_quarantine WHERE deposition_id = 'D_0'").await,
+        );
+        seen.push((name, state));
+    }
+    let expected = (
+        (1, 1),
+        "D_5 original".to_owned(),
+        "3".to_owned(),
+        "1".to_owned(),
+        "D_5".to_owned(),
+        "conflicts".to_owned(),
+        "loaded".to_owned(),
+        "conflict a".to_owned(),
+    );
+    for (name, state) in seen {
+        assert_eq!(state, expected, "{name}");
+    }
+}
+
 async fn two_passes_of_one_deposition_in_one_batch(db: DatabaseConnection) {
     // Found by the freshness bench: a deposition created and rewritten within one batch.
     let batch = vec![
@@ -531,6 +631,7 @@ on_both_backends!(
     file_references_reconcile_when_asked,
     replies_and_statuses_insert_in_fk_order,
     another_depositions_id_is_a_conflict,
+    a_contested_id_goes_to_the_named_deposition_in_any_order,
     two_passes_of_one_deposition_in_one_batch,
     dry_run_writes_nothing,
     an_interleaved_refused_deposition_never_drops_another,

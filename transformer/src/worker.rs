@@ -33,6 +33,9 @@ pub struct Transformer {
     parallelism: usize,
     /// Quiet period per deposition before it is transformed.
     debounce: std::time::Duration,
+    /// The input holds each deposition's events back to back (a one-shot walk): a deposition
+    /// is ready when an event of another one arrives or the input ends, never by a timer.
+    grouped: bool,
     /// How often consumed events are acknowledged (after their records are durable).
     checkpoint_every: std::time::Duration,
     dead_letters: Option<tokio::sync::mpsc::Sender<DeadLetter>>,
@@ -99,6 +102,7 @@ impl Transformer {
             root: root.into(),
             parallelism: parallelism.max(1),
             debounce: std::time::Duration::from_millis(20),
+            grouped: false,
             checkpoint_every: std::time::Duration::from_secs(1),
             dead_letters: None,
             stats: Arc::default(),
@@ -109,6 +113,16 @@ impl Transformer {
     /// scan of a folder; continuous mode uses more to merge a burst of writes).
     pub fn with_debounce(mut self, debounce: std::time::Duration) -> Self {
         self.debounce = debounce;
+        self
+    }
+
+    /// For an input that holds each deposition's events back to back, as a one-shot walk
+    /// publishes them (the scanner's `run_once` on the in-process bus): each deposition
+    /// is then transformed exactly once, whatever the timing, so a one-shot run's summary
+    /// counts every deposition and file once (issue 10 §9). A timer debounce could split a
+    /// deposition whose second event arrives late (a full channel) into two transformations.
+    pub fn with_grouped_input(mut self) -> Self {
+        self.grouped = true;
         self
     }
 
@@ -161,6 +175,8 @@ impl Transformer {
         let mut waiting: HashMap<String, Instant> = HashMap::new();
         let mut queue: VecDeque<(Instant, String)> = VecDeque::new();
         let mut input_open = true;
+        // Grouped input: the deposition whose events are arriving, not yet queued.
+        let mut open_group: Option<String> = None;
         // Receipts of the events behind each waiting deposition, each transformation (by
         // sequence number), and those whose records are published but not yet flushed.
         let mut receipts: HashMap<String, Vec<Receipt>> = HashMap::new();
@@ -238,7 +254,14 @@ impl Transformer {
                 () = tokio::time::sleep_until(next_deadline.unwrap_or_else(Instant::now)), if next_deadline.is_some() && input_open => {}
                 event = input.next(), if input_open => {
                     match event {
-                        None => input_open = false,
+                        None => {
+                            input_open = false;
+                            if let Some(id) = open_group.take() {
+                                let now = Instant::now();
+                                waiting.insert(id.clone(), now);
+                                queue.push_back((now, id));
+                            }
+                        }
                         Some(event) => {
                             // Resolving symlinks touches the file system (NFS): off the reactor.
                             let (root, payload) = (self.root.clone(), event.payload.clone());
@@ -250,9 +273,19 @@ impl Transformer {
                                 to_ack.extend(event.receipt);
                                 continue;
                             }
-                            let deadline = Instant::now() + self.debounce;
                             let id = event.payload.deposition_id;
                             receipts.entry(id.clone()).or_default().extend(event.receipt);
+                            if self.grouped {
+                                if open_group.as_ref() != Some(&id) {
+                                    if let Some(done) = open_group.replace(id) {
+                                        let now = Instant::now();
+                                        waiting.insert(done.clone(), now);
+                                        queue.push_back((now, done));
+                                    }
+                                }
+                                continue;
+                            }
+                            let deadline = Instant::now() + self.debounce;
                             waiting.insert(id.clone(), deadline);
                             queue.push_back((deadline, id));
                         }

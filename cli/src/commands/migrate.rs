@@ -64,7 +64,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let parallelism = args
         .parallelism
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let transformer = Transformer::new(&args.selection.directory, parallelism);
+    let transformer = Transformer::new(&args.selection.directory, parallelism).with_grouped_input();
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -84,29 +84,28 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
 
     let mut summary = Summary::default();
     let dry_run = args.dry_run;
+    // One final report per deposition, classified once every report is in: a deposition
+    // loaded first can lose a message id to a later one (the ownership rule), and the summary
+    // must not depend on that order (issue 10 §5, §9).
+    let mut finished: std::collections::BTreeMap<String, DepositionReport> = Default::default();
+    let mut conflicts: std::collections::BTreeSet<(String, String, String)> = Default::default();
     while let Some(report) = report_rx.recv().await {
         bar.inc(1);
-        summary.depositions += 1;
-        match (&report.quarantine, report.conflicts.is_empty()) {
-            (Some(q), _) => {
-                summary.depositions_quarantined += 1;
-                bar.suspend(|| {
-                    eprintln!(
-                        "quarantined {}: {} {}",
-                        report.deposition_id,
-                        q.path.as_deref().unwrap_or(""),
-                        q.reason
-                    )
-                });
-                summary.quarantined.push(report.clone());
-            }
-            (None, false) => summary.depositions_with_conflicts += 1,
-            (None, true) => summary.depositions_loaded += 1,
+        if let Some(q) = &report.quarantine {
+            bar.suspend(|| {
+                eprintln!(
+                    "quarantined {}: {} {}",
+                    report.deposition_id,
+                    q.path.as_deref().unwrap_or(""),
+                    q.reason
+                )
+            });
         }
         for (id, owner) in &report.conflicts {
-            summary
-                .conflicts
-                .push((report.deposition_id.clone(), id.clone(), owner.clone()));
+            conflicts.insert((report.deposition_id.clone(), id.clone(), owner.clone()));
+        }
+        for (id, loser) in &report.displaced {
+            conflicts.insert((loser.clone(), id.clone(), report.deposition_id.clone()));
         }
         let c = &report.counts;
         tracing::info!(event = "deposition_complete", deposition_id = %report.deposition_id, success = report.quarantine.is_none(),
@@ -120,7 +119,22 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
                 )
             });
         }
+        finished.insert(report.deposition_id.clone(), report);
     }
+    let losers: std::collections::BTreeSet<&str> =
+        conflicts.iter().map(|(dep, _, _)| dep.as_str()).collect();
+    for (id, report) in &finished {
+        summary.depositions += 1;
+        if report.quarantine.is_some() {
+            summary.depositions_quarantined += 1;
+            summary.quarantined.push(report.clone());
+        } else if losers.contains(id.as_str()) {
+            summary.depositions_with_conflicts += 1;
+        } else {
+            summary.depositions_loaded += 1;
+        }
+    }
+    summary.conflicts = conflicts.into_iter().collect();
     scan.await
         .expect("scanner task")
         .context("scanning the archive")?;
