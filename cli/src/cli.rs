@@ -123,6 +123,16 @@ pub struct DatabaseArgs {
     /// line and out of the environment (e.g. a Docker secret). `--database-url` wins.
     #[arg(long, env = "MSGMIG_DATABASE_URL_FILE", value_name = "FILE")]
     pub database_url_file: Option<std::path::PathBuf>,
+    /// Seconds to wait for an unreachable database before giving up with exit 2 (connecting,
+    /// and during a one-shot run: an outage or a server that stops answering). Workers (`load`,
+    /// `run`) wait through outages for as long as they last.
+    #[arg(
+        long,
+        env = "MSGMIG_DB_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 60
+    )]
+    pub db_timeout: u64,
 }
 
 /// Which depositions to work on.
@@ -196,6 +206,11 @@ pub struct RunArgs {
     /// Serve /metrics, /healthz and /readyz here (port 0 picks a free port, logged at start).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,
+    /// Seconds to finish in-flight work after SIGTERM/SIGINT (also during a database outage)
+    /// before exiting anyway; a second Ctrl-C exits at once. Unfinished work is redone on the
+    /// next start: the file ledger only records what committed.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Args)]

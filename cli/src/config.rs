@@ -12,7 +12,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://msgmig.db?mode=rwc";
 /// User and password are percent-encoded (the old tools were not: B10).
 pub fn database_url(args: &DatabaseArgs) -> Result<String> {
     if let Some(url) = &args.database_url {
-        return Ok(normalise(url));
+        return checked(normalise(url));
     }
     if let Some(path) = &args.database_url_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -22,7 +22,7 @@ pub fn database_url(args: &DatabaseArgs) -> Result<String> {
         if url.is_empty() {
             bail!("--database-url-file {} is empty", path.display());
         }
-        return Ok(normalise(url));
+        return checked(normalise(url));
     }
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let host = var("SITE_MESSAGE_DB_HOST_NAME");
@@ -43,6 +43,33 @@ pub fn database_url(args: &DatabaseArgs) -> Result<String> {
     }
 }
 
+/// The URL, parsed once and refused with a message that shows it masked: an unknown scheme,
+/// a bad port or an unencoded `@` in the password (issue 10 §10) would otherwise reach the
+/// driver, whose errors quote the whole URL.
+fn checked(url: String) -> Result<String> {
+    let parsed = url::Url::parse(&url).map_err(|e| {
+        anyhow::anyhow!(
+            "the database URL {} is not valid ({e}); percent-encode special characters in the user name and password (@ is %40, : is %3A, / is %2F, # is %23)",
+            redact(&url)
+        )
+    })?;
+    if parsed.scheme() == "mysql"
+        && (parsed.path().contains('@') || parsed.query().is_some_and(|q| q.contains('@')))
+    {
+        bail!(
+            "the database URL {} has an `@` after the host: percent-encode special characters in the password (@ is %40, / is %2F, : is %3A, # is %23)",
+            redact(&url)
+        );
+    }
+    match parsed.scheme() {
+        "mysql" | "sqlite" => Ok(url),
+        other => bail!(
+            "unsupported database URL scheme `{other}` in {}: use mysql://user:password@host:3306/db (MySQL or MariaDB) or sqlite://path/to/file.db",
+            redact(&url)
+        ),
+    }
+}
+
 /// A bare SQLite path gets `mode=rwc` so the file is created on first use.
 fn normalise(url: &str) -> String {
     if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
@@ -54,13 +81,53 @@ fn normalise(url: &str) -> String {
 
 /// The URL with any password replaced by `***`, safe for logs and error messages.
 pub fn redact(url: &str) -> String {
+    let suspicious =
+        |u: &url::Url| u.path().contains('@') || u.query().is_some_and(|q| q.contains('@'));
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
+        Ok(mut u) if u.password().is_some() && !suspicious(&u) => {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => url.to_owned(),
+        Ok(u) if !suspicious(&u) => url.to_owned(),
+        // Unparsable, or parsed wrongly (an unencoded `@` or `/` in the password, a bad port):
+        // mask everything between the user name and the last `@`.
+        _ => {
+            let Some(start) = url.find("://").map(|i| i + 3) else {
+                return url.to_owned();
+            };
+            let rest = &url[start..];
+            let Some(at) = rest.rfind('@') else {
+                return url.to_owned();
+            };
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..start], &rest[at..])
+        }
     }
+}
+
+/// `text` (an error message from a driver) with the password of `url` masked, raw and
+/// percent-decoded, wherever it appears.
+pub fn scrub(text: &str, url: &str) -> String {
+    let mut out = text.replace(url, &redact(url));
+    let password = match url::Url::parse(url) {
+        Ok(u) if !u.path().contains('@') => u.password().map(str::to_owned),
+        _ => url.find("://").and_then(|i| {
+            let rest = &url[i + 3..];
+            let at = rest.rfind('@')?;
+            rest[..at].split_once(':').map(|(_, p)| p.to_owned())
+        }),
+    };
+    if let Some(pw) = password.filter(|p| !p.is_empty()) {
+        let decoded = percent_encoding::percent_decode_str(&pw)
+            .decode_utf8_lossy()
+            .into_owned();
+        for secret in [pw, decoded] {
+            if secret.len() >= 3 {
+                out = out.replace(&secret, "***");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -77,6 +144,41 @@ mod tests {
             redact("sqlite://msgmig.db?mode=rwc"),
             "sqlite://msgmig.db?mode=rwc"
         );
+        assert_eq!(
+            redact("mysql://root:p@ss/w0rd@db:3306/m"),
+            "mysql://root:***@db:3306/m",
+            "an unencoded @ and / in the password"
+        );
+        assert_eq!(
+            redact("mysql://root:s3cret@db:99999/m"),
+            "mysql://root:***@db:99999/m",
+            "a bad port"
+        );
+        assert_eq!(
+            scrub(
+                "no driver for mysqlx://root:s3cr%40t@db/m (s3cr@t)",
+                "mysqlx://root:s3cr%40t@db/m"
+            ),
+            "no driver for mysqlx://root:***@db/m (***)"
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_refused_masked() {
+        for url in [
+            "postgres://root:s3cret@db/m",
+            "mysql://root:s3cr/t@db:3306/m",
+            "mysql://root:s3cret@db:99999/m",
+        ] {
+            let args = DatabaseArgs {
+                database_url: Some(url.into()),
+                database_url_file: None,
+                db_timeout: 60,
+            };
+            let e = database_url(&args).unwrap_err().to_string();
+            assert!(!e.contains("s3cr"), "{e}");
+            assert!(e.contains("***"), "{e}");
+        }
     }
 
     #[test]
@@ -84,6 +186,7 @@ mod tests {
         let args = DatabaseArgs {
             database_url: Some("sqlite://x.db".into()),
             database_url_file: None,
+            db_timeout: 60,
         };
         assert_eq!(database_url(&args).unwrap(), "sqlite://x.db?mode=rwc");
     }

@@ -1,5 +1,6 @@
 //! `msgmig`: the one command of the migration. Thin: parses flags, sets up logging, runs a
-//! subcommand from [`commands`], maps errors to exit codes (0 ok, 1 incomplete, 2 usage/config).
+//! subcommand from [`commands`], maps errors to exit codes (0 ok, 1 done but incomplete, 2 any
+//! fatal error).
 
 mod cli;
 mod commands;
@@ -23,6 +24,21 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let failed_event = match &cli.command {
+        Command::Migrate(_) => "migration_exception", // the old migrator's name (domain.md §6.7)
+        Command::Run(_) => "run_failed",
+        Command::Verify(_) => "verify_failed",
+        Command::Db(_) => "db_failed",
+        Command::Export(_) => "export_failed",
+        Command::Generate(_) => "generate_failed",
+        Command::Scan(_) => "scan_failed",
+        Command::Transform(_) => "transform_failed",
+        Command::Load(_) => "load_failed",
+        Command::Replay(_) => "replay_failed",
+        Command::Status(_) => "status_failed",
+        Command::Probe(_) => "probe_failed",
+    };
+    let text_console = cli.log_format == telemetry::LogFormat::Text;
     let result = match cli.command {
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Run(args) => commands::run::run(args).await,
@@ -39,14 +55,15 @@ async fn main() {
     };
     let code = match result {
         Ok(code) => code,
+        // Every fatal error exits 2; 1 is kept for "done, with quarantines, conflicts or
+        // differences" (issue 10 §11). Printed once: a plain line for people, the event for
+        // the JSON outputs.
         Err(e) => {
-            tracing::error!(event = "migration_exception", error = %format!("{e:#}"));
-            eprintln!("error: {e:#}");
-            if e.is::<commands::UsageError>() {
-                2
-            } else {
-                1
+            tracing::error!(target: telemetry::EXIT_TARGET, event = failed_event, error = %format!("{e:#}"));
+            if text_console {
+                eprintln!("error: {e:#}");
             }
+            2
         }
     };
     drop(log_guard); // flushes the --json-log file: exit() runs no destructors

@@ -4,6 +4,11 @@
 //! `event` field. Database URLs are logged redacted (`config::redact`), librdkafka secrets masked.
 
 use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use tracing_subscriber::filter::FilterExt;
+
+/// The target of a command's final error event (see [`init`]).
+pub const EXIT_TARGET: &str = "msgmig::exit";
 use std::path::Path;
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
@@ -32,11 +37,15 @@ pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<L
     } else {
         "info"
     };
+    // The final error of a command goes to people as one plain `error:` line (main.rs); the
+    // text console skips its event (target EXIT_TARGET), which the JSON outputs keep.
+    let not_exit = tracing_subscriber::filter::filter_fn(|m| m.target() != EXIT_TARGET);
     let console = match format {
         LogFormat::Text => fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
-            .with_filter(filter()?)
+            .with_filter(filter()?.and(not_exit))
             .boxed(),
         LogFormat::Json => fmt::layer()
             .json()

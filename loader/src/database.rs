@@ -1,5 +1,6 @@
 //! Opening the database and managing its schema (MySQL/MariaDB or SQLite, chosen by URL scheme).
 
+use crate::faults::{classify, Fault};
 use msgmig_schemas::db::{Migrator, ALL_TABLES};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 use sea_orm_migration::MigratorTrait;
@@ -9,23 +10,70 @@ use sea_orm_migration::MigratorTrait;
 /// SQLite gets one connection (a single writer), WAL journaling and foreign keys on; MySQL a
 /// small pool. Errors: unreachable server, bad credentials, unknown database.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    open(url, true).await
+    open(url, true, DEFAULT_CONNECT_TIMEOUT).await
+}
+
+/// How long [`connect`] waits for a server by default.
+pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`connect`] (or [`connect_reader`] when `writer` is false), waiting at most `timeout` for a
+/// MySQL server. A failure names the real cause ("Connection refused", "timed out after 60 s
+/// connecting to db:3306", "Access denied …") rather than the pool's "pool timed out": one
+/// direct connection is tried first (issue 10 §11).
+pub async fn connect_within(
+    url: &str,
+    writer: bool,
+    timeout: std::time::Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    if url.starts_with("mysql:") {
+        probe_mysql(url, timeout).await?;
+    }
+    open(url, writer, timeout).await
+}
+
+async fn probe_mysql(url: &str, timeout: std::time::Duration) -> Result<(), DbErr> {
+    use sea_orm::sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    use std::str::FromStr;
+    let internal = |m: String| DbErr::Conn(sea_orm::RuntimeErr::Internal(m));
+    let options = MySqlConnectOptions::from_str(url)
+        .map_err(|e| internal(format!("invalid MySQL URL: {e}")))?;
+    let place = match options.get_socket() {
+        Some(socket) => format!("socket {}", socket.display()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Err(_) => Err(internal(format!(
+            "timed out after {} s connecting to {place} (--db-timeout)",
+            timeout.as_secs()
+        ))),
+        Ok(Err(e)) => Err(internal(format!("cannot connect to {place}: {e}"))),
+        Ok(Ok(conn)) => {
+            let _ = MySqlConnection::close(conn).await;
+            Ok(())
+        }
+    }
 }
 
 /// Opens `url` for reading only (`verify`, `export`): never switches a SQLite file's journal
 /// mode, so a reader cannot collide with a writer that is creating or loading the file.
 pub async fn connect_reader(url: &str) -> Result<DatabaseConnection, DbErr> {
-    open(url, false).await
+    open(url, false, DEFAULT_CONNECT_TIMEOUT).await
 }
 
-async fn open(url: &str, writer: bool) -> Result<DatabaseConnection, DbErr> {
+async fn open(
+    url: &str,
+    writer: bool,
+    timeout: std::time::Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(if sqlite { 1 } else { 4 })
         .min_connections(1)
         .sqlx_logging(false)
-        .connect_timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(timeout)
+        .acquire_timeout(timeout)
         // Per connection: wait for a writer instead of failing (a `verify` beside a `run`),
         // foreign keys on (the app tables rely on them), fsync per WAL checkpoint only.
         .map_sqlx_sqlite_opts(|o| {
@@ -56,7 +104,7 @@ async fn open(url: &str, writer: bool) -> Result<DatabaseConnection, DbErr> {
             }
             match db.execute_unprepared("PRAGMA journal_mode = WAL").await {
                 Ok(_) => break,
-                Err(e) if attempt < 50 && e.to_string().contains("locked") => {
+                Err(e) if attempt < 50 && classify(&e) == Fault::Transient => {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
@@ -76,7 +124,7 @@ pub async fn init(db: &DatabaseConnection) -> Result<(), DbErr> {
     let mut attempt = 0;
     loop {
         match Migrator::up(db, None).await {
-            Err(e) if attempt < 10 && e.to_string().to_ascii_lowercase().contains("duplicate") => {
+            Err(e) if attempt < 10 && classify(&e) == Fault::Transient => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }

@@ -68,6 +68,7 @@ impl Loader {
         if self.config.dry_run || next.is_empty() {
             return Ok(());
         }
+        let mut outage = crate::worker::Outage::default();
         loop {
             let written = self.raise_stored(&group, &next, |_, _| true).await;
             match written {
@@ -75,7 +76,11 @@ impl Loader {
                     self.committed_next.extend(raised);
                     return Ok(());
                 }
-                Err(e) if is_outage(&e) => tokio::time::sleep(Duration::from_secs(1)).await,
+                Err(e) if is_outage(&e) => {
+                    outage
+                        .wait(self.config.give_up_after, Duration::from_secs(1), e)
+                        .await?
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -128,6 +133,7 @@ impl Loader {
             outcome: DepositionOutcome::Quarantined(quarantine.clone()),
         };
         self.open.remove(&deposition_id);
+        let mut outage = crate::worker::Outage::default();
         loop {
             let txn = self.db.begin().await?;
             let written = async {
@@ -137,7 +143,11 @@ impl Loader {
             .await;
             match written {
                 Ok(()) => break,
-                Err(e) if is_outage(&e) => tokio::time::sleep(Duration::from_secs(1)).await,
+                Err(e) if is_outage(&e) => {
+                    outage
+                        .wait(self.config.give_up_after, Duration::from_secs(1), e)
+                        .await?
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -17,7 +17,7 @@ mod apply;
 mod columns;
 pub mod database;
 mod ends;
-mod faults;
+pub mod faults;
 mod isolate;
 pub mod limits;
 pub mod metrics;

@@ -27,6 +27,10 @@ pub struct LoaderConfig {
     /// Over Kafka: the consumer group whose offsets are stored with each batch (and fence out
     /// records an earlier owner already applied). `None` in-process.
     pub consumer_group: Option<String>,
+    /// One-shot runs: an outage longer than this (or a batch the server does not answer within
+    /// it, at least 60 s: a blackholed connection) fails the load with the cause instead of
+    /// waiting forever (issue 10 §11, `--db-timeout`). Workers keep `None`: they wait.
+    pub give_up_after: Option<Duration>,
 }
 
 impl Default for LoaderConfig {
@@ -36,6 +40,7 @@ impl Default for LoaderConfig {
             dry_run: false,
             reconcile: false,
             consumer_group: None,
+            give_up_after: None,
         }
     }
 }
@@ -395,9 +400,19 @@ impl Loader {
     ) -> Result<Applied, DbErr> {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 0;
+        let mut outage = Outage::default();
         loop {
             attempt += 1;
-            match self.try_apply(batch, offsets).await {
+            let applied = match self.config.give_up_after {
+                None => self.try_apply(batch, offsets).await,
+                Some(limit) => {
+                    let bound = limit.max(Duration::from_secs(60));
+                    tokio::time::timeout(bound, self.try_apply(batch, offsets))
+                        .await
+                        .unwrap_or_else(|_| Err(no_answer(bound)))
+                }
+            };
+            match applied {
                 Ok(applied) => {
                     crate::metrics::DB_UP.set(1);
                     return Ok(applied);
@@ -407,7 +422,7 @@ impl Loader {
                     crate::metrics::DB_UP.set(0);
                     tracing::warn!(event = "db_unavailable", attempt, retry_in_s = delay.as_secs_f64(), error = %e,
                         "database unreachable: pausing, the batch will be applied when it is back");
-                    tokio::time::sleep(delay).await;
+                    outage.wait(self.config.give_up_after, delay, e).await?;
                     delay = (delay * 2).min(MAX_BACKOFF);
                 }
                 Err(e) if attempt < 5 && is_transient(&e) => {
@@ -419,5 +434,42 @@ impl Loader {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// The error for a batch the server did not answer within `bound` (an outage).
+fn no_answer(bound: Duration) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+        "the database did not answer within {} s",
+        bound.as_secs()
+    )))
+}
+
+/// How long the database has been unreachable, for the one-shot bound on waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Outage {
+    since: Option<std::time::Instant>,
+}
+
+impl Outage {
+    /// Sleeps `delay` before the next attempt, or fails with `error` once the outage has lasted
+    /// `limit` (when there is one).
+    pub(crate) async fn wait(
+        &mut self,
+        limit: Option<Duration>,
+        delay: Duration,
+        error: DbErr,
+    ) -> Result<(), DbErr> {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if let Some(limit) = limit {
+            if since.elapsed() >= limit {
+                return Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+                    "the database was unreachable for {} s (--db-timeout): {error}",
+                    since.elapsed().as_secs()
+                ))));
+            }
+        }
+        tokio::time::sleep(delay).await;
+        Ok(())
     }
 }

@@ -465,6 +465,71 @@ async fn dry_run_writes_nothing(db: DatabaseConnection) {
     assert_eq!(count(&db, "msgmig_depositions").await, "0");
 }
 
+/// Issue 10 §8: errors are told apart by code. Each statement provokes a real error of the
+/// backend; an error whose text says "Incorrect" but is about the schema (a bad table name) is
+/// fatal, not a refused value.
+async fn database_errors_are_classified_by_code(db: DatabaseConnection) {
+    use msgmig_loader::faults::{classify, Fault};
+    let mysql = db.get_database_backend() == sea_orm::DbBackend::MySql;
+    db.execute_unprepared(
+        "INSERT INTO pdbx_deposition_message_info (message_id, deposition_data_set_id, timestamp, sender, context_type, context_value, message_subject, message_text, message_type, send_status, content_type) \
+         VALUES ('x', 'D_1', '2024-01-01 00:00:00', 's', '?', '?', 's', 't', 'text', 'N', 'messages-to-depositor')",
+    )
+    .await
+    .unwrap();
+    let mut cases = vec![
+        (
+            "a second row with the same message_id",
+            "INSERT INTO pdbx_deposition_message_info (message_id, deposition_data_set_id, timestamp, sender, context_type, context_value, message_subject, message_text, message_type, send_status, content_type) \
+             VALUES ('x', 'D_1', '2024-01-01 00:00:00', 's', '?', '?', 's', 't', 'text', 'N', 'messages-to-depositor')",
+            Fault::Transient,
+        ),
+        (
+            "a file reference without its message",
+            "INSERT INTO pdbx_deposition_message_file_reference (message_id, deposition_data_set_id, content_type, content_format, partition_number, version_id, storage_type, upload_file_name) \
+             VALUES ('nope', 'D_1', 'model', 'pdbx', 1, 1, 'archive', '?')",
+            Fault::Content,
+        ),
+        (
+            "a NULL where the column refuses it",
+            "UPDATE pdbx_deposition_message_info SET sender = NULL WHERE message_id = 'x'",
+            Fault::Content,
+        ),
+        ("a missing table", "SELECT * FROM no_such_table", Fault::Fatal),
+    ];
+    if mysql {
+        cases.extend([
+            (
+                "a deposition id longer than its column",
+                "UPDATE pdbx_deposition_message_info SET deposition_data_set_id = REPEAT('D', 51) WHERE message_id = 'x'",
+                Fault::Content,
+            ),
+            (
+                "a DATETIME that is no date",
+                "UPDATE pdbx_deposition_message_info SET timestamp = '2024-02-30 00:00:00' WHERE message_id = 'x'",
+                Fault::Content,
+            ),
+            (
+                "an 'Incorrect table name' (1103): the schema, not a value",
+                "CREATE TABLE `bad ` (a INT)",
+                Fault::Fatal,
+            ),
+        ]);
+    }
+    for (what, sql, want) in cases {
+        let e = db.execute_unprepared(sql).await.expect_err(what);
+        assert_eq!(classify(&e), want, "{what}: {e}");
+    }
+    let gone = database::connect("mysql://root@127.0.0.1:1/none").await;
+    if let Err(e) = gone {
+        assert_eq!(
+            classify(&e),
+            Fault::Outage,
+            "nothing listens on port 1: {e}"
+        );
+    }
+}
+
 /// A durable-bus stand-in: envelopes with receipts (topic `records`, partition 0, offsets in
 /// order), all ready at once, then the end of input.
 struct Replay(std::collections::VecDeque<msgmig_bus::Envelope<RecordsMessage>>);
@@ -634,5 +699,6 @@ on_both_backends!(
     a_contested_id_goes_to_the_named_deposition_in_any_order,
     two_passes_of_one_deposition_in_one_batch,
     dry_run_writes_nothing,
+    database_errors_are_classified_by_code,
     an_interleaved_refused_deposition_never_drops_another,
 );

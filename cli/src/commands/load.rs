@@ -79,6 +79,7 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
     crate::gauges::spawn_lag("loader", subscriber.lag_probe());
     crate::gauges::spawn_progress(db.clone());
     let config = LoaderConfig {
+        give_up_after: None,
         batch_size: args.batch_size.max(1),
         dry_run: false,
         reconcile: args.reconcile,

@@ -69,6 +69,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let (events_tx, events_rx) = topic(1024);
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
     let config = LoaderConfig {
+        give_up_after: Some(std::time::Duration::from_secs(
+            args.database.db_timeout.max(1),
+        )),
         batch_size: args.batch_size.max(1),
         dry_run: args.dry_run,
         reconcile: args.reconcile,
@@ -135,14 +138,13 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         }
     }
     summary.conflicts = conflicts.into_iter().collect();
-    scan.await
-        .expect("scanner task")
-        .context("scanning the archive")?;
-    transform
-        .await
-        .expect("transformer task")
-        .context("transforming")?;
+    // A failed loader closes the bus under the transformer and the scanner: its error is the
+    // cause, theirs ("the bus is closed") the consequence.
+    let scanned = scan.await.expect("scanner task");
+    let transformed = transform.await.expect("transformer task");
     summary.rows = LoaderPool::join(loads).await?;
+    transformed.context("transforming")?;
+    scanned.context("scanning the archive")?;
     bar.finish_and_clear();
 
     summary.files = transform_stats.files.load(Ordering::Relaxed);

@@ -24,6 +24,8 @@ use sea_orm::DatabaseConnection;
 pub const EXIT_OK: i32 = 0;
 /// Exit code: done, but something was quarantined, conflicted or differs.
 pub const EXIT_INCOMPLETE: i32 = 1;
+/// Stopped by a signal before the work was done (the shell's 128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// A usage, configuration or connection problem (exit code 2), with a message that says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -43,19 +45,16 @@ pub async fn open_database_reader(args: &DatabaseArgs) -> Result<DatabaseConnect
 
 async fn open(args: &DatabaseArgs, writer: bool) -> Result<DatabaseConnection> {
     let url = database_url(args).map_err(|e| UsageError(e.to_string()))?;
-    let opened = if writer {
-        msgmig_loader::database::connect(&url).await
-    } else {
-        msgmig_loader::database::connect_reader(&url).await
-    };
-    match opened {
+    let timeout = std::time::Duration::from_secs(args.db_timeout.max(1));
+    match msgmig_loader::database::connect_within(&url, writer, timeout).await {
         Ok(db) => {
             tracing::info!(event = "db_connected", database = %redact(&url));
             Ok(db)
         }
         Err(e) => Err(UsageError(format!(
-            "cannot connect to {}: {e}\n  check --database-url / MSGMIG_DATABASE_URL (or SITE_MESSAGE_DB_*), that the server runs and the database exists",
-            redact(&url)
+            "cannot connect to {}: {}\n  check --database-url / MSGMIG_DATABASE_URL (or SITE_MESSAGE_DB_*), that the server runs and the database exists",
+            redact(&url),
+            crate::config::scrub(&e.to_string(), &url)
         ))
         .into()),
     }
@@ -177,5 +176,16 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    tracing::info!(event = "shutdown", "stopping: draining in-flight work");
+    tracing::info!(
+        event = "shutdown",
+        "stopping: draining in-flight work (a second Ctrl-C exits at once)"
+    );
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "second interrupt: exiting now; what did not commit is redone on the next start"
+            );
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
 }

@@ -52,6 +52,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let loader_config = LoaderConfig {
+        give_up_after: None,
         batch_size: args.batch_size.max(1),
         dry_run: false,
         reconcile: false,
@@ -68,11 +69,21 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .context("watching the archive")?;
     progress.abort();
     drop(events_tx);
-    transform
-        .await
-        .expect("transformer task")
-        .context("transforming")?;
-    let rows = LoaderPool::join(loads).await?;
+    let drain = async {
+        transform
+            .await
+            .expect("transformer task")
+            .context("transforming")?;
+        LoaderPool::join(loads).await
+    };
+    let rows = match tokio::time::timeout(Duration::from_secs(args.grace_secs), drain).await {
+        Ok(rows) => rows?,
+        Err(_) => {
+            tracing::warn!(event = "grace_expired", grace_secs = args.grace_secs,
+                "in-flight work abandoned (the database may be unreachable): the next start redoes it");
+            return Ok(super::EXIT_INTERRUPTED);
+        }
+    };
     println!("Run Summary");
     println!(
         "  initial walk: {:.2} s",
