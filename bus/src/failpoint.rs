@@ -2,7 +2,9 @@
 //! `kill -9`: no destructors, no flush, no offset commit) the n-th time it reaches the point
 //! named `<name>`. Unset (production), a point costs one relaxed atomic load.
 //!
-//! Points: `loader_before_commit` (batch written, transaction open), `loader_after_commit`
+//! Error points (`*_error`) do not abort: the first n hits fail instead (a transient fault).
+//!
+//! Points: `transformer_read_error` (a file read fails with EIO), `loader_before_commit` (batch written, transaction open), `loader_after_commit`
 //! (committed, Kafka offsets not yet stored), `transformer_before_ack` (records published and
 //! flushed, file events not yet acknowledged).
 
@@ -23,5 +25,14 @@ pub fn hit(name: &str) {
             eprintln!("msgmig: failpoint {name} reached: aborting");
             std::process::abort();
         }
+    }
+}
+
+/// True for the first n hits of the armed error point `name` (a name ending in `_error`): the
+/// caller then fails as the real fault would.
+pub fn fails(name: &str) -> bool {
+    match ARMED.as_ref() {
+        Some((armed, n)) if armed == name => HITS.fetch_add(1, Ordering::SeqCst) < *n,
+        _ => false,
     }
 }

@@ -76,12 +76,13 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
             vec![
                 end.deposition_id.clone().into(),
                 kind.as_str().to_owned().into(),
-                message_id.into(),
-                q.and_then(|q| q.path.clone()).into(),
+                message_id.map(|m| fit_chars(&m, 64)).into(),
+                q.and_then(|q| q.path.as_deref().map(|p| fit_chars(p, 512)))
+                    .into(),
                 q.and_then(|q| q.file_version).map(i64::from).into(),
                 q.and_then(|q| q.line).map(|l| l as i64).into(),
                 q.and_then(|q| q.column).map(|c| c as i64).into(),
-                reason.into(),
+                fit_bytes(&reason, 60_000).into(),
                 end.generation.into(),
             ]
         };
@@ -201,4 +202,24 @@ pub(crate) async fn record_displaced<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
+}
+
+/// `s` cut to `n` characters (the last one `…` when cut): a quarantine row must fit its
+/// VARCHAR column even when the value it reports is the one that did not fit (a 65-character
+/// message id), or recording the quarantine would itself be refused.
+fn fit_chars(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `s` cut to at most `n` bytes at a character boundary (a TEXT column holds 65,535 bytes).
+fn fit_bytes(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_owned();
+    }
+    format!("{}…", &s[..s.floor_char_boundary(n - 3)])
 }

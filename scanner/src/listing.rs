@@ -19,11 +19,11 @@ pub struct DepositionListing {
 pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<DepositionListing> {
     let dir = root.join(deposition_id);
     let mut names = Vec::new();
+    // Every entry, whatever its type: a latest version that is a symlink, FIFO or folder must
+    // reach the transformer (which quarantines the deposition), not let an older version pass
+    // for the latest (issue 10 §6).
     for entry in std::fs::read_dir(&dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
+        names.push(entry?.file_name().to_string_lossy().into_owned());
     }
     names.sort();
     let classified = classify_entries(deposition_id, names);
@@ -32,7 +32,7 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
         ignored: classified.ignored,
     };
     for LatestFile { name, parsed } in classified.latest {
-        let meta = match std::fs::metadata(dir.join(&name)) {
+        let meta = match std::fs::symlink_metadata(dir.join(&name)) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),

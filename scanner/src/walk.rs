@@ -28,6 +28,10 @@ pub struct ScanStats {
     pub unreadable: AtomicU64,
     /// Requested depositions that do not exist.
     pub missing: AtomicU64,
+    /// Folders under the root that are not deposition folders (hidden ones aside).
+    pub ignored_folders: AtomicU64,
+    /// The first 100 of them, for the summary.
+    pub ignored_folder_names: std::sync::Mutex<Vec<String>>,
 }
 
 /// One-shot archive scanner.
@@ -63,8 +67,25 @@ impl Scanner {
                 for entry in walkdir::WalkDir::new(&self.root).min_depth(1).max_depth(1) {
                     let entry = entry.map_err(std::io::Error::other)?;
                     let name = entry.file_name().to_string_lossy();
-                    if entry.file_type().is_dir() && is_deposition_id(&name) {
+                    if !entry.file_type().is_dir() || name.starts_with('.') {
+                        continue;
+                    }
+                    if is_deposition_id(&name) {
                         ids.push(name.into_owned());
+                    } else {
+                        // Counted and listed, never silently skipped (issue 10 §6): `D_12a`,
+                        // `d_1`, an id longer than the 50-character columns.
+                        self.stats.ignored_folders.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(event = "folder_ignored", folder = %name,
+                            "not a deposition folder (D_<digits> or G_<digits>, at most 50 characters): not read");
+                        let mut listed = self
+                            .stats
+                            .ignored_folder_names
+                            .lock()
+                            .expect("not poisoned");
+                        if listed.len() < 100 {
+                            listed.push(name.into_owned());
+                        }
                     }
                 }
                 ids.sort();
@@ -82,7 +103,11 @@ impl Scanner {
             return Err(ScanError::NoArchive(root));
         }
         let ids = {
-            let this = Scanner::new(root.clone(), self.selection.clone());
+            let this = Scanner {
+                root: root.clone(),
+                selection: self.selection.clone(),
+                stats: self.stats.clone(),
+            };
             tokio::task::spawn_blocking(move || this.deposition_ids())
                 .await
                 .expect("listing task does not panic")

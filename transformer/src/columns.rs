@@ -6,6 +6,7 @@ use crate::build::Warning;
 use crate::convert::{check_limit, parse_int, parse_timestamp, IntValue, Limit};
 use crate::read::SourceFile;
 use msgmig_schemas::cif::Value;
+use msgmig_schemas::db::limits::{of as limit, FILE_REFERENCE, INFO, ORIGCOMM, STATUS};
 use msgmig_schemas::message::{FileRefRow, InfoRow, OrigcommRow, StatusRow};
 use msgmig_schemas::record::{
     FileRefColumns, MessageColumns, OrigcommColumns, Quarantine, QuarantineKind, StatusColumns,
@@ -119,23 +120,27 @@ impl Builder<'_> {
             line,
             id,
             &[
-                ("message_id", &c.message_id, Limit::Chars(64)),
+                ("message_id", &c.message_id, limit(INFO, "message_id")),
                 (
                     "deposition_data_set_id",
                     &c.deposition_data_set_id,
-                    Limit::Chars(50),
+                    limit(INFO, "deposition_data_set_id"),
                 ),
-                ("sender", &c.sender, Limit::Chars(150)),
-                ("context_type", &c.context_type, Limit::Chars(50)),
-                ("context_value", &c.context_value, Limit::Chars(255)),
-                ("message_subject", &c.message_subject, Limit::Bytes(65_535)),
+                ("sender", &c.sender, limit(INFO, "sender")),
+                ("context_type", &c.context_type, limit(INFO, "context_type")),
                 (
-                    "message_text",
-                    &c.message_text,
-                    Limit::Bytes(u32::MAX as usize),
+                    "context_value",
+                    &c.context_value,
+                    limit(INFO, "context_value"),
                 ),
-                ("message_type", &c.message_type, Limit::Chars(20)),
-                ("send_status", &c.send_status, Limit::Chars(1)),
+                (
+                    "message_subject",
+                    &c.message_subject,
+                    limit(INFO, "message_subject"),
+                ),
+                ("message_text", &c.message_text, limit(INFO, "message_text")),
+                ("message_type", &c.message_type, limit(INFO, "message_type")),
+                ("send_status", &c.send_status, limit(INFO, "send_status")),
             ],
         )?;
         if c.deposition_data_set_id != self.deposition_id {
@@ -211,27 +216,27 @@ impl Builder<'_> {
                 (
                     "file_reference.deposition_data_set_id",
                     &c.deposition_data_set_id,
-                    Limit::Chars(50),
+                    limit(FILE_REFERENCE, "deposition_data_set_id"),
                 ),
                 (
                     "file_reference.content_type",
                     &c.content_type,
-                    Limit::Chars(50),
+                    limit(FILE_REFERENCE, "content_type"),
                 ),
                 (
                     "file_reference.content_format",
                     &c.content_format,
-                    Limit::Chars(20),
+                    limit(FILE_REFERENCE, "content_format"),
                 ),
                 (
                     "file_reference.storage_type",
                     &c.storage_type,
-                    Limit::Chars(20),
+                    limit(FILE_REFERENCE, "storage_type"),
                 ),
                 (
                     "file_reference.upload_file_name",
                     &c.upload_file_name,
-                    Limit::Chars(255),
+                    limit(FILE_REFERENCE, "upload_file_name"),
                 ),
             ],
         )?;
@@ -260,11 +265,23 @@ impl Builder<'_> {
                 (
                     "status.deposition_data_set_id",
                     &c.deposition_data_set_id,
-                    Limit::Chars(50),
+                    limit(STATUS, "deposition_data_set_id"),
                 ),
-                ("status.read_status", &c.read_status, Limit::Chars(1)),
-                ("status.action_reqd", &c.action_reqd, Limit::Chars(1)),
-                ("status.for_release", &c.for_release, Limit::Chars(1)),
+                (
+                    "status.read_status",
+                    &c.read_status,
+                    limit(STATUS, "read_status"),
+                ),
+                (
+                    "status.action_reqd",
+                    &c.action_reqd,
+                    limit(STATUS, "action_reqd"),
+                ),
+                (
+                    "status.for_release",
+                    &c.for_release,
+                    limit(STATUS, "for_release"),
+                ),
             ],
         )?;
         Ok(c)
@@ -296,38 +313,42 @@ impl Builder<'_> {
                 (
                     "origcomm.deposition_data_set_id",
                     &c.deposition_data_set_id,
-                    Limit::Chars(50),
+                    limit(ORIGCOMM, "deposition_data_set_id"),
                 ),
                 (
                     "origcomm.orig_message_id",
                     &c.orig_message_id,
-                    Limit::Chars(255),
+                    limit(ORIGCOMM, "orig_message_id"),
                 ),
                 (
                     "origcomm.orig_deposition_data_set_id",
                     &c.orig_deposition_data_set_id,
-                    Limit::Chars(50),
+                    limit(ORIGCOMM, "orig_deposition_data_set_id"),
                 ),
                 (
                     "origcomm.orig_timestamp",
                     &c.orig_timestamp,
-                    Limit::Chars(64),
+                    limit(ORIGCOMM, "orig_timestamp"),
                 ),
-                ("origcomm.orig_sender", &c.orig_sender, Limit::Bytes(65_535)),
+                (
+                    "origcomm.orig_sender",
+                    &c.orig_sender,
+                    limit(ORIGCOMM, "orig_sender"),
+                ),
                 (
                     "origcomm.orig_recipient",
                     &c.orig_recipient,
-                    Limit::Bytes(65_535),
+                    limit(ORIGCOMM, "orig_recipient"),
                 ),
                 (
                     "origcomm.orig_message_subject",
                     &c.orig_message_subject,
-                    Limit::Bytes(65_535),
+                    limit(ORIGCOMM, "orig_message_subject"),
                 ),
                 (
                     "origcomm.orig_attachments",
                     &c.orig_attachments,
-                    Limit::Bytes(65_535),
+                    limit(ORIGCOMM, "orig_attachments"),
                 ),
             ],
         )?;

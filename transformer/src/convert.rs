@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use msgmig_schemas::cif::Value;
+use msgmig_schemas::db::limits::datetime_fits;
 
 /// The four timestamp formats of the old migrator, tried in order (domain.md §6.4). A value in
 /// none of them quarantines the deposition: never "now" (D6, bug B7).
@@ -9,12 +10,14 @@ pub fn parse_timestamp(value: &Value) -> Option<NaiveDateTime> {
     let s = value.as_text()?.trim();
     for fmt in ["%Y-%m-%d %H:%M:%S", "%d-%b-%Y %H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t);
+            // A leap second (23:59:60, which chrono accepts) or a year outside DATETIME's
+            // range would be stored altered by MySQL (0000-00-00): refused (issue 10 §1).
+            return datetime_fits(&t).then_some(t);
         }
     }
     for fmt in ["%Y-%m-%d", "%d-%b-%Y"] {
         if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
-            return d.and_hms_opt(0, 0, 0);
+            return d.and_hms_opt(0, 0, 0).filter(datetime_fits);
         }
     }
     None
@@ -34,12 +37,7 @@ pub fn parse_int(value: &Value) -> IntValue {
     }
 }
 
-/// Column size limits of domain.md §5.1: VARCHAR/CHAR count characters, TEXT counts bytes.
-#[derive(Debug, Clone, Copy)]
-pub enum Limit {
-    Chars(usize),
-    Bytes(usize),
-}
+pub use msgmig_schemas::db::limits::Limit;
 
 /// `Some(reason)` when `s` does not fit.
 pub fn check_limit(column: &str, s: &str, limit: Limit) -> Option<String> {
@@ -75,6 +73,10 @@ mod tests {
         assert_eq!(t("09-Aug-2022").as_deref(), Some("2022-08-09 00:00:00"));
         assert_eq!(t("2022/08/09"), None);
         assert_eq!(t("2022-02-30 00:00:00"), None);
+        assert_eq!(t("2016-12-31 23:59:60"), None, "a leap second");
+        assert_eq!(t("0000-00-00 00:00:00"), None, "the zero date");
+        assert_eq!(t("0999-12-31 00:00:00"), None, "before DATETIME's range");
+        assert_eq!(t("1000-01-01"), Some("1000-01-01 00:00:00".into()));
         assert_eq!(parse_timestamp(&Value::Unknown), None);
     }
 

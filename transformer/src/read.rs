@@ -22,52 +22,154 @@ pub struct SourceFile {
 /// as unreadable and retried on the next event for its deposition).
 const READ_ATTEMPTS: usize = 3;
 
+/// Pauses between attempts after an I/O error (EIO, ESTALE on NFS, …): 0.1 s, 0.4 s, 1.6 s, 3.2 s;
+/// an error that outlasts them quarantines the deposition as unreadable (issue 10 §7).
+const IO_RETRY_DELAYS_MS: [u64; 4] = [100, 400, 1600, 3200];
+
+/// Why a deposition's files could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The folder or a file failed with an I/O error that retries did not clear.
+    #[error("{0}")]
+    Io(#[source] io::Error),
+    /// A latest message file is not a regular file: a symbolic link (inside or outside the
+    /// archive, dangling or not), a FIFO, a directory, a socket or a device. Never followed,
+    /// never opened for reading in a way that could block, never skipped in favour of an older
+    /// version (issue 10 §6).
+    #[error("the latest message file is {0}, not a regular file: nothing of the deposition is loaded until it is one")]
+    NotRegular(&'static str),
+}
+
 fn state(meta: &std::fs::Metadata) -> (u64, i64) {
     (meta.len(), mtime_ns(meta))
 }
 
-/// Reads one file whole, accepting the bytes only if size and mtime did not change meanwhile.
-fn read_stable(path: &Path) -> io::Result<(Vec<u8>, u64, i64)> {
+/// What kind of entry `meta` describes (for the quarantine reason).
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens `path` only if it is a regular file: `O_NOFOLLOW` (a symlink fails with ELOOP) and
+/// `O_NONBLOCK` (a FIFO opens without waiting for a writer), then `fstat` on the open handle
+/// (no race between the check and the read).
+fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), ReadError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ReadError::NotRegular("a symbolic link"))
+        }
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular(kind_of(&meta)));
+    }
+    Ok((file, meta))
+}
+
+/// Reads one regular file whole, accepting the bytes only if size and mtime did not change
+/// meanwhile.
+fn read_stable(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
+    use std::io::Read;
     for attempt in 1..=READ_ATTEMPTS {
-        let before = state(&std::fs::metadata(path)?);
-        let bytes = std::fs::read(path)?;
-        let after = state(&std::fs::metadata(path)?);
+        if msgmig_bus::failpoint::fails("transformer_read_error") {
+            return Err(ReadError::Io(io::Error::from_raw_os_error(libc::EIO)));
+        }
+        let (mut file, meta) = open_regular(path)?;
+        let before = state(&meta);
+        let mut bytes = Vec::with_capacity(before.0 as usize);
+        file.read_to_end(&mut bytes).map_err(ReadError::Io)?;
+        let after = state(&file.metadata().map_err(ReadError::Io)?);
         if before == after && bytes.len() as u64 == after.0 {
             return Ok((bytes, after.0, after.1));
         }
         std::thread::sleep(std::time::Duration::from_millis(50 * attempt as u64));
     }
-    Err(io::Error::other(format!(
+    Err(ReadError::Io(io::Error::other(format!(
         "file kept changing during {READ_ATTEMPTS} reads"
-    )))
+    ))))
 }
 
-/// Lists `root/<deposition_id>` and reads its latest message files (domain.md §1.4), in
-/// content-type order.
-///
-/// Errors: the folder cannot be listed (`NotFound` when it is gone); per-file errors are returned
-/// with the file's archive-relative path so the caller can quarantine precisely.
-pub fn read_deposition(
-    root: &Path,
-    deposition_id: &str,
-) -> Result<Vec<SourceFile>, (Option<String>, io::Error)> {
-    let dir = root.join(deposition_id);
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(|e| (None, e))? {
-        let entry = entry.map_err(|e| (None, e))?;
-        if entry.file_type().map_err(|e| (None, e))?.is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
+/// [`read_stable`], retrying I/O errors with backoff ([`IO_RETRY_DELAYS_MS`]). A file that is
+/// gone is not retried (the next event brings the new state), nor is a non-regular file.
+fn read_retrying(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
+    let mut delays = IO_RETRY_DELAYS_MS.iter();
+    loop {
+        match read_stable(path) {
+            Err(ReadError::Io(e)) if e.kind() != io::ErrorKind::NotFound => match delays.next() {
+                Some(ms) => {
+                    tracing::warn!(event = "read_retry", file_path = %path.display(), error = %e, retry_in_ms = ms,
+                        "reading a message file failed: retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(*ms));
+                }
+                None => return Err(ReadError::Io(e)),
+            },
+            other => return other,
         }
     }
+}
+
+/// A failed read: the archive-relative path of the file (None for the folder), the error, and
+/// the newest mtime (ns) among the latest files as listed (0 if none could be stat'ed): the
+/// quarantine's generation, so that it is never taken for an older state than the one stored.
+pub type Failure = (Option<String>, ReadError, i64);
+
+/// Lists `root/<deposition_id>` and reads its latest message files (domain.md §1.4), in
+/// content-type order. Every entry counts for picking the latest version, whatever its type:
+/// a newer version that is not a regular file fails the deposition rather than letting an
+/// older version pass for the latest.
+///
+/// Errors: the folder cannot be listed; a latest file is not a regular file; a read fails
+/// after retries. Each with the file's archive-relative path so the caller can quarantine
+/// precisely.
+pub fn read_deposition(root: &Path, deposition_id: &str) -> Result<Vec<SourceFile>, Failure> {
+    let dir = root.join(deposition_id);
+    let folder = |e: io::Error| (None, ReadError::Io(e), 0);
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(folder)? {
+        names.push(
+            entry
+                .map_err(folder)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
     let listing = classify_entries(deposition_id, names);
+    let generation = listing
+        .latest
+        .iter()
+        .filter_map(|l| std::fs::symlink_metadata(dir.join(&l.name)).ok())
+        .map(|m| mtime_ns(&m))
+        .max()
+        .unwrap_or(0);
     let mut files = Vec::with_capacity(listing.latest.len());
     for latest in listing.latest {
         let rel = format!("{deposition_id}/{}", latest.name);
-        let (bytes, size, mtime_ns) = match read_stable(&dir.join(&latest.name)) {
+        let (bytes, size, mtime_ns) = match read_retrying(&dir.join(&latest.name)) {
             Ok(r) => r,
             // Vanished between listing and read: the next event brings the new state.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err((Some(rel), e)),
+            Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err((Some(rel), e, generation)),
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         files.push(SourceFile {

@@ -29,7 +29,7 @@ impl std::fmt::Display for Refusal {
 
 /// Checks a file event against the archive at `root`: payload version, path shape
 /// (`D_…/name`, relative, no `..`), file-name grammar, the deposition id it claims, and that
-/// neither the deposition folder nor the file resolves (through symlinks) outside `root`.
+/// the deposition folder does not resolve (through a symlink) outside `root`.
 pub fn check_event(root: &Path, event: &FileEvent) -> Result<(), Refusal> {
     if event.schema_version > SCHEMA_VERSION {
         return Err(Refusal::SchemaVersion(event.schema_version));
@@ -59,8 +59,10 @@ pub fn check_event(root: &Path, event: &FileEvent) -> Result<(), Refusal> {
     if parsed.version != event.version || parsed.content_type != event.content_type {
         return bad("version or content type differ from the file name");
     }
-    inside(root, &root.join(folder))?;
-    inside(root, &root.join(path))
+    // The folder must not lead out of the archive. The file itself is never followed: the
+    // reader opens it with O_NOFOLLOW and quarantines the deposition if it is not a regular
+    // file (issue 10 §6).
+    inside(root, &root.join(folder))
 }
 
 /// `target` must resolve inside `root` (a missing target is fine: nothing will be read).

@@ -1,7 +1,7 @@
 //! The transformer's bus loop.
 
 use crate::build::{build_records, DepositionRecords};
-use crate::read::read_deposition;
+use crate::read::{read_deposition, ReadError};
 use crate::validate::{check_event, Refusal};
 use msgmig_bus::{BusError, Envelope, Publisher, Receipt, Subscriber};
 use msgmig_schemas::record::{
@@ -73,16 +73,19 @@ fn withhold_oversized(r: &mut DepositionRecords, limit: usize) {
 pub fn transform_deposition(root: &std::path::Path, deposition_id: &str) -> DepositionRecords {
     match read_deposition(root, deposition_id) {
         Ok(files) => build_records(deposition_id, &files),
-        Err((path, e)) => DepositionRecords {
+        Err((path, e, generation)) => DepositionRecords {
             deposition_id: deposition_id.to_owned(),
-            generation: 0,
+            generation,
             files: 0,
             file_states: Vec::new(),
             empty_files: 0,
             records: Vec::new(),
             warnings: Vec::new(),
             quarantine: Some(Quarantine {
-                kind: QuarantineKind::Unreadable,
+                kind: match e {
+                    ReadError::NotRegular(_) => QuarantineKind::NotRegularFile,
+                    ReadError::Io(_) => QuarantineKind::Unreadable,
+                },
                 path,
                 file_version: None,
                 line: None,

@@ -25,6 +25,9 @@ pub struct Summary {
     pub files: u64,
     pub empty_files: u64,
     pub files_ignored: u64,
+    /// Folders under the archive root that are not deposition folders (`D_12a`, `d_1`, …).
+    pub folders_ignored: u64,
+    pub folders_ignored_names: Vec<String>,
     pub rows: RowCounts,
     pub warnings: u64,
     pub seconds: f64,
@@ -36,7 +39,8 @@ pub struct Summary {
 
 pub async fn run(args: MigrateArgs) -> Result<i32> {
     let started = Instant::now();
-    let ids = selected_depositions(&args.selection)?;
+    let selected = selected_depositions(&args.selection)?;
+    let ids = selected.ids;
     tracing::info!(event = "migration_start", directory = %args.selection.directory.display(), depositions = ids.len(),
         dry_run = args.dry_run, create_tables = args.create_tables, site_id = args.site_id.as_deref().unwrap_or(""));
     let db = open_database(&args.database).await?;
@@ -151,6 +155,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     summary.empty_files = transform_stats.empty_files.load(Ordering::Relaxed);
     summary.warnings = transform_stats.warnings.load(Ordering::Relaxed);
     summary.files_ignored = scan_stats.ignored.load(Ordering::Relaxed);
+    (summary.folders_ignored, summary.folders_ignored_names) = selected.ignored_folders;
     summary.seconds = started.elapsed().as_secs_f64();
     let messages = summary.rows.inserted + summary.rows.updated + summary.rows.unchanged;
     summary.messages_per_second = messages as f64 / summary.seconds.max(1e-9);
@@ -194,6 +199,18 @@ fn print_summary(s: &Summary, dry_run: bool) {
         "  statuses: {} written; origcomm: {} written",
         r.statuses_written, r.origcomm_written
     );
+    if s.folders_ignored > 0 {
+        println!(
+            "  folders ignored (not D_<digits>/G_<digits>): {} ({}{})",
+            s.folders_ignored,
+            s.folders_ignored_names.join(", "),
+            if s.folders_ignored as usize > s.folders_ignored_names.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
     println!("  warnings: {} (see the log)", s.warnings);
     println!(
         "  time: {:.2} s ({:.0} messages/s, {:.0} rows/s)",

@@ -73,14 +73,28 @@ pub async fn require_schema(db: &DatabaseConnection) -> Result<()> {
     Ok(())
 }
 
+/// The deposition folders selected by the flags, and (when the whole archive is selected) the
+/// folders under the root that are not deposition folders.
+#[derive(Debug, Default)]
+pub struct Selected {
+    /// Sorted deposition ids.
+    pub ids: Vec<String>,
+    /// How many folders were not read, and the first 100 names.
+    pub ignored_folders: (u64, Vec<String>),
+}
+
 /// The sorted deposition ids selected by the flags.
-pub fn selected_depositions(args: &SelectionArgs) -> Result<Vec<String>> {
+pub fn selected_depositions(args: &SelectionArgs) -> Result<Selected> {
+    let mut ignored_folders = (0, Vec::new());
     if !args.directory.is_dir() {
         bail!(UsageError(format!(
             "--directory {} is not a folder",
             args.directory.display()
         )));
     }
+    let named = args.deposition.is_some()
+        || !args.depositions.is_empty()
+        || args.depositions_file.is_some();
     let mut ids: Vec<String> = if let Some(id) = &args.deposition {
         vec![id.clone()]
     } else if !args.depositions.is_empty() {
@@ -93,9 +107,22 @@ pub fn selected_depositions(args: &SelectionArgs) -> Result<Vec<String>> {
             .filter(|l| !l.is_empty())
             .collect()
     } else {
-        Scanner::new(&args.directory, Selection::All)
+        let scanner = Scanner::new(&args.directory, Selection::All);
+        let ids = scanner
             .deposition_ids()
-            .with_context(|| format!("cannot list {}", args.directory.display()))?
+            .with_context(|| format!("cannot list {}", args.directory.display()))?;
+        let stats = scanner.stats();
+        ignored_folders = (
+            stats
+                .ignored_folders
+                .load(std::sync::atomic::Ordering::Relaxed),
+            stats
+                .ignored_folder_names
+                .lock()
+                .expect("not poisoned")
+                .clone(),
+        );
+        ids
     };
     for id in &ids {
         if !msgmig_schemas::archive::is_deposition_id(id) {
@@ -106,7 +133,28 @@ pub fn selected_depositions(args: &SelectionArgs) -> Result<Vec<String>> {
     }
     ids.sort();
     ids.dedup();
-    Ok(ids)
+    if named {
+        // A named deposition that is not there is a typo or a wrong --directory: say which
+        // (issue 10 §6), never report "0 depositions" as success.
+        let missing: Vec<&String> = ids
+            .iter()
+            .filter(|id| !args.directory.join(id).is_dir())
+            .collect();
+        if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(10).map(|s| s.as_str()).collect();
+            bail!(UsageError(format!(
+                "{} named deposition folder(s) not found under {}: {}{}",
+                missing.len(),
+                args.directory.display(),
+                shown.join(", "),
+                if missing.len() > 10 { ", …" } else { "" }
+            )));
+        }
+    }
+    Ok(Selected {
+        ids,
+        ignored_folders,
+    })
 }
 
 /// A progress bar on a terminal (hidden otherwise), counting depositions.

@@ -152,7 +152,7 @@ fn compare(expected: &MessageRecord, stored: &StoredMessage) -> Vec<&'static str
 }
 
 pub async fn run(args: VerifyArgs) -> Result<i32> {
-    let ids = selected_depositions(&args.selection)?;
+    let ids = selected_depositions(&args.selection)?.ids;
     let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
     let bar = progress_bar(ids.len() as u64, "depositions verified");

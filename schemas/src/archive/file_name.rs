@@ -1,11 +1,14 @@
 use super::ContentType;
 
-/// `true` for `D_<digits>` or `G_<digits>` (domain.md §1.2; upper case as the locator writes it).
+/// `true` for `D_<digits>` or `G_<digits>` (domain.md §1.2; upper case as the locator writes it),
+/// at most 50 characters (the `deposition_data_set_id` column).
 pub fn is_deposition_id(s: &str) -> bool {
     let Some(digits) = s.strip_prefix("D_").or_else(|| s.strip_prefix("G_")) else {
         return false;
     };
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && s.len() <= crate::db::limits::DEPOSITION_ID_CHARS
 }
 
 /// A parsed message file name (domain.md §1.3):

@@ -9,6 +9,7 @@
 //!   the app tables, architecture.md §4).
 //! - `m20261123_000004`: `msgmig_file_ledger`, the file states behind the last load (restarts).
 
+pub mod limits;
 mod m20261123_000001_create_app_tables;
 mod m20261123_000002_create_origcomm_table;
 mod m20261123_000003_create_msgmig_tables;

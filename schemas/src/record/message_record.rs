@@ -176,6 +176,9 @@ pub enum QuarantineKind {
     /// A message whose row is larger than the database server takes in one packet (MySQL
     /// `max_allowed_packet`): size and limit in the reason.
     RowTooLarge,
+    /// A latest message file is not a regular file (a symbolic link, FIFO, directory, socket or
+    /// device): never followed, never skipped for an older version (issue 10 §6).
+    NotRegularFile,
 }
 
 impl QuarantineKind {
@@ -191,6 +194,7 @@ impl QuarantineKind {
             QuarantineKind::Conflict => "conflict",
             QuarantineKind::RecordTooLarge => "record_too_large",
             QuarantineKind::RowTooLarge => "row_too_large",
+            QuarantineKind::NotRegularFile => "not_regular_file",
         }
     }
 }
