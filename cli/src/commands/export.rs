@@ -70,6 +70,50 @@ fn version_to_write(
     }
 }
 
+/// The file that marks a folder as msgmig's own export (an export may add versions to it).
+const EXPORT_MARKER: &str = ".msgmig-export";
+
+/// True when `dir` holds deposition folders with message files (looked for among its first
+/// 1,000 entries: an archive of 10^6 folders is recognised without listing it whole).
+fn holds_depositions(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().take(1000).any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        is_deposition_id(&name)
+            && std::fs::read_dir(e.path()).is_ok_and(|files| {
+                files
+                    .flatten()
+                    .take(1000)
+                    .any(|f| MessageFileName::parse(&f.file_name().to_string_lossy()).is_some())
+            })
+    })
+}
+
+/// Refuses an `--output-dir` that is, or is inside, an archive (issue 10 §10): new versions
+/// written there would become the live latest files. msgmig's own earlier exports (marked with
+/// [`EXPORT_MARKER`]) are fine; a live archive takes `--into-archive` by name.
+fn check_output_dir(root: &Path) -> Result<()> {
+    if root.join(EXPORT_MARKER).is_file() {
+        return Ok(());
+    }
+    let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    for dir in absolute.ancestors() {
+        if holds_depositions(dir) {
+            return Err(UsageError(format!(
+                "--output-dir {} {} an archive ({} holds deposition folders with message files): new versions written there would become the latest files. Export elsewhere, or pass --into-archive {} to write into the live archive on purpose",
+                root.display(),
+                if dir == absolute { "is" } else { "is inside" },
+                dir.display(),
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// Writes through a temporary file and a rename: a crash never leaves a half-written file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("msgmig-tmp");
@@ -103,6 +147,11 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     }
     if live {
         tracing::warn!(event = "export_into_archive", archive = %root.display(), "writing new versions into a live archive");
+    } else {
+        check_output_dir(&root)?;
+        std::fs::create_dir_all(&root)
+            .and_then(|()| std::fs::write(root.join(EXPORT_MARKER), "written by msgmig export\n"))
+            .with_context(|| format!("cannot create {}", root.display()))?;
     }
     let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
@@ -137,6 +186,13 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
             bar.inc(1);
             let dir = root.join(&id);
             let result: Result<()> = (|| {
+                // The id comes from the database (a file's deposition_data_set_id): untrusted.
+                // Only the id grammar becomes a folder name, so no path leaves the output root.
+                if !is_deposition_id(&id) {
+                    anyhow::bail!(
+                        "deposition_data_set_id {id:?} is not a deposition id (D_<digits> or G_<digits>): not used as a folder name, nothing written"
+                    );
+                }
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 for f in &dep_files {
@@ -145,7 +201,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                     let text = f.file.write().context("a value cannot be written")?;
                     write_atomically(&path, &text)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    tracing::info!(event = "file_exported", deposition_id = %id, file_path = %path.display(), messages = f.file.info.len());
+                    tracing::debug!(event = "file_exported", deposition_id = %id, file_path = %path.display(), messages = f.file.info.len());
                 }
                 Ok(())
             })();
@@ -157,6 +213,9 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                         .iter()
                         .map(|f| f.file.info.len() as u64)
                         .sum::<u64>();
+                    for a in dep_files.iter().flat_map(|f| &f.alterations) {
+                        tracing::info!(event = "export_alteration", deposition_id = %id, message_id = %a.message_id, column = %a.column, what = %a.what);
+                    }
                     alterations.extend(
                         dep_files
                             .into_iter()
