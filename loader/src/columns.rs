@@ -55,7 +55,7 @@ pub const ORIGCOMM_COLUMNS: [&str; 9] = [
     "orig_attachments",
 ];
 
-pub const PROVENANCE_COLUMNS: [&str; 10] = [
+pub const PROVENANCE_COLUMNS: [&str; 11] = [
     "message_id",
     "deposition_id",
     "generation",
@@ -66,6 +66,7 @@ pub const PROVENANCE_COLUMNS: [&str; 10] = [
     "file_mtime_ns",
     "file_sha256",
     "original_parent_message_id",
+    "message_key",
 ];
 
 fn s(v: &str) -> Value {
@@ -141,5 +142,8 @@ pub fn provenance_values(r: &MessageRecord, sha256: &str) -> Vec<Value> {
         p.file_mtime_ns.into(),
         s(&p.file_sha256),
         p.original_parent_message_id.clone().into(),
+        s(&msgmig_schemas::db::collation::message_key(
+            &r.message.message_id,
+        )),
     ]
 }

@@ -1,11 +1,15 @@
 //! Pure planning of a batch: what each record does to the database (architecture.md §3).
 
+use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::record::MessageRecord;
 use std::collections::HashMap;
 
 /// What the database holds for a message id when the batch starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Current {
+    /// The stored spelling of the id (it may differ from a record's in case, accents or
+    /// trailing spaces: the collation treats them as one).
+    pub message_id: String,
     /// `deposition_data_set_id` of the info row.
     pub info_deposition: String,
     /// msgmig's provenance, absent for rows msgmig did not write (the app, or the old migrator).
@@ -72,9 +76,20 @@ fn decide(
 ) -> (Action, Option<String>) {
     match current {
         None => (Action::Insert, None),
+        // The same id for the collation, spelt differently: never two rows, never a rewrite
+        // under the other spelling (issue 10 §4). Reported against whoever holds it.
+        Some(c) if c.message_id != record.message.message_id => (
+            Action::Conflict,
+            Some(
+                c.provenance
+                    .as_ref()
+                    .map_or(c.info_deposition.clone(), |p| p.owner.clone()),
+            ),
+        ),
         Some(Current {
             provenance: Some(p),
             info_deposition,
+            ..
         }) if p.owner != record.deposition_id => {
             let takes = outranks(
                 &record.deposition_id,
@@ -92,6 +107,7 @@ fn decide(
         Some(Current {
             provenance: None,
             info_deposition,
+            ..
         }) if *info_deposition != record.message.deposition_data_set_id => {
             (Action::Conflict, Some(info_deposition.clone()))
         }
@@ -118,25 +134,27 @@ fn decide(
 /// when a later record of the batch takes an id from an earlier one, the earlier becomes the
 /// conflict and the later is planned against the stored state alone (so the rows are written
 /// once, as if it had come first).
+///
+/// `stored` is keyed by collation key ([`message_key`]), and so is every identity here: ids
+/// the `message_id` column's collation treats as equal are one id.
 pub fn plan(records: Vec<MessageRecord>, stored: HashMap<String, Current>) -> Vec<Planned> {
     let mut last: HashMap<(String, String), usize> = HashMap::new();
     for (i, r) in records.iter().enumerate() {
-        last.insert((r.deposition_id.clone(), r.message.message_id.clone()), i);
+        last.insert(
+            (r.deposition_id.clone(), message_key(&r.message.message_id)),
+            i,
+        );
     }
     let mut current = stored.clone();
     // The planned record (index into `out`) whose claim `current` holds for an id.
     let mut claimed: HashMap<String, usize> = HashMap::new();
     let mut out: Vec<Planned> = Vec::with_capacity(records.len());
     for (i, record) in records.into_iter().enumerate() {
-        if last[&(
-            record.deposition_id.clone(),
-            record.message.message_id.clone(),
-        )] != i
-        {
+        let id = message_key(&record.message.message_id);
+        if last[&(record.deposition_id.clone(), id.clone())] != i {
             continue;
         }
         let sha256 = record.content_sha256();
-        let id = record.message.message_id.clone();
         let (mut action, mut owner) = decide(&record, &sha256, current.get(&id));
         if action == Action::TakeOver {
             if let Some(&earlier) = claimed.get(&id) {
@@ -152,6 +170,7 @@ pub fn plan(records: Vec<MessageRecord>, stored: HashMap<String, Current>) -> Ve
             current.insert(
                 id.clone(),
                 Current {
+                    message_id: record.message.message_id.clone(),
                     info_deposition: record.message.deposition_data_set_id.clone(),
                     provenance: Some(CurrentProvenance {
                         owner: record.deposition_id.clone(),

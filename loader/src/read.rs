@@ -22,6 +22,28 @@ fn opt(v: Option<String>) -> String {
     v.unwrap_or_default()
 }
 
+/// The stored message ids whose collation key ([`message_key`]) is one of `ids`' keys: the
+/// rows the `message_id` column's collation takes for the same ids (issue 10 §4), found on
+/// SQLite too (rows written before the key existed are found only under their own spelling).
+///
+/// [`message_key`]: msgmig_schemas::db::collation::message_key
+pub async fn same_ids_for_the_collation<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|id| msgmig_schemas::db::collation::message_key(id))
+        .collect();
+    let rows = select_in(
+        conn,
+        "SELECT message_id FROM msgmig_message_provenance WHERE message_key",
+        &keys,
+    )
+    .await?;
+    rows.into_iter().map(|r| r.try_get_by_index(0)).collect()
+}
+
 /// Reads the stored state of `ids` (missing ids are absent from the map).
 pub async fn stored_messages<C: ConnectionTrait>(
     conn: &C,

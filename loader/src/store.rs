@@ -47,17 +47,37 @@ impl RowCounts {
     }
 }
 
-/// Reads what the database holds for `ids` (info row + msgmig provenance).
+/// Reads what the database holds for `ids` (info row + msgmig provenance), keyed by
+/// [`message_key`](msgmig_schemas::db::collation::message_key): one entry per id as the
+/// `message_id` column's collation sees it.
 pub async fn fetch_current<C: ConnectionTrait>(
     conn: &C,
     ids: &[String],
 ) -> Result<HashMap<String, Current>, DbErr> {
+    use msgmig_schemas::db::collation::message_key;
+    // MySQL compares ids by the column's collation: `IN` finds `ABC` for `abc`. SQLite compares
+    // bytes: the stored ids whose collation key matches are looked up first (issue 10 §4).
+    let mut wanted: Vec<String> = ids.to_vec();
+    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        let keys: Vec<String> = ids.iter().map(|id| message_key(id)).collect();
+        let rows = select_in(
+            conn,
+            &format!("SELECT message_id FROM {PROVENANCE} WHERE message_key"),
+            &keys,
+        )
+        .await?;
+        for row in rows {
+            wanted.push(row.try_get_by_index(0)?);
+        }
+        wanted.sort();
+        wanted.dedup();
+    }
     let rows = select_in(
         conn,
         "SELECT i.message_id, i.deposition_data_set_id, p.deposition_id, p.generation, p.record_sha256 \
          FROM pdbx_deposition_message_info i LEFT JOIN msgmig_message_provenance p ON p.message_id = i.message_id \
          WHERE i.message_id",
-        ids,
+        &wanted,
     )
     .await?;
     let mut out = HashMap::with_capacity(rows.len());
@@ -73,8 +93,9 @@ pub async fn fetch_current<C: ConnectionTrait>(
             None => None,
         };
         out.insert(
-            id,
+            message_key(&id),
             Current {
+                message_id: id,
                 info_deposition: row.try_get_by_index(1)?,
                 provenance,
             },
@@ -219,6 +240,9 @@ pub async fn apply<C: ConnectionTrait>(
         }
     }
 
+    // Rows written for take-overs are not counted: which claimant came first (and so whether a
+    // take-over happens at all) depends on timing, the summary must not (issue 10 §5, §9).
+    let mut taken_refs = 0u64;
     // File references: all of a new message's; for a changed one, the multiset difference.
     let mut new_refs: Vec<Vec<Value>> = Vec::new();
     for r in &inserts {
@@ -248,6 +272,7 @@ pub async fn apply<C: ConnectionTrait>(
             );
             if taken.contains(r.message.message_id.as_str()) {
                 taken_extra.extend(extra);
+                taken_refs += missing.len() as u64;
             } else {
                 counts.file_refs_extra += extra.len() as u64;
                 to_delete.extend(extra);
@@ -269,7 +294,8 @@ pub async fn apply<C: ConnectionTrait>(
         }
     }
     counts.file_refs_inserted =
-        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
+        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await? - taken_refs;
+    let is_taken = |r: &MessageRecord| taken.contains(r.message.message_id.as_str());
 
     // Statuses: upsert (a status can exist for a changed message, or not).
     let written: Vec<&MessageRecord> = inserts.iter().chain(updates.iter()).copied().collect();
@@ -281,7 +307,10 @@ pub async fn apply<C: ConnectionTrait>(
                 .map(|s| status_values(&r.message.message_id, s))
         })
         .collect();
-    counts.statuses_written = statuses.len() as u64;
+    counts.statuses_written = written
+        .iter()
+        .filter(|r| r.status.is_some() && !is_taken(r))
+        .count() as u64;
     let suffix = upsert_suffix(backend, "message_id", &STATUS_COLUMNS[1..]);
     insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, &suffix).await?;
     let statusless: Vec<Value> = updates
@@ -319,7 +348,12 @@ pub async fn apply<C: ConnectionTrait>(
                 .map(|o| origcomm_values(&r.message.message_id, o))
         })
         .collect();
-    counts.origcomm_written = insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, "").await?;
+    insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, "").await?;
+    counts.origcomm_written = written
+        .iter()
+        .filter(|r| !is_taken(r))
+        .map(|r| r.origcomm.len() as u64)
+        .sum();
 
     let provenance: Vec<Vec<Value>> = planned
         .iter()
@@ -346,7 +380,7 @@ pub fn planned_counts(planned: &[Planned]) -> RowCounts {
             Action::Stale => counts.stale += 1,
             Action::Conflict | Action::TakeOver => counts.conflicts += 1,
         }
-        if matches!(p.action, Action::Insert | Action::Update | Action::TakeOver) {
+        if matches!(p.action, Action::Insert | Action::Update) {
             counts.statuses_written += u64::from(p.record.status.is_some());
             counts.origcomm_written += p.record.origcomm.len() as u64;
         }

@@ -465,6 +465,46 @@ async fn dry_run_writes_nothing(db: DatabaseConnection) {
     assert_eq!(count(&db, "msgmig_depositions").await, "0");
 }
 
+/// Issue 10 §4: ids the `message_id` column's collation treats as one (case, accents,
+/// trailing spaces) are one id in separate batches too: a conflict, one row, on both backends
+/// (SQLite compares bytes: msgmig's collation key finds the stored spelling).
+async fn ids_equal_for_the_collation_are_one_id(db: DatabaseConnection) {
+    load(
+        &db,
+        vec![
+            msg(record("D_1", "Abc-1", None, 10, "first")),
+            end("D_1", 10, 1),
+        ],
+    )
+    .await;
+    for (dep, id) in [("D_2", "abc-1 "), ("D_3", "ABC-1"), ("D_4", "\u{c1}bc-1")] {
+        let c = load(
+            &db,
+            vec![msg(record(dep, id, None, 10, "second")), end(dep, 10, 1)],
+        )
+        .await;
+        assert_eq!((c.inserted, c.conflicts), (0, 1), "{id:?}");
+        assert_eq!(
+            scalar(
+                &db,
+                &format!("SELECT state FROM msgmig_depositions WHERE deposition_id = '{dep}'")
+            )
+            .await,
+            "conflicts"
+        );
+    }
+    assert_eq!(count(&db, "pdbx_deposition_message_info").await, "1");
+    let again = load(
+        &db,
+        vec![
+            msg(record("D_1", "Abc-1", None, 10, "first")),
+            end("D_1", 10, 1),
+        ],
+    )
+    .await;
+    assert_eq!(again.unchanged, 1, "the owner itself is unchanged");
+}
+
 /// Issue 10 §8: errors are told apart by code. Each statement provokes a real error of the
 /// backend; an error whose text says "Incorrect" but is about the schema (a bad table name) is
 /// fatal, not a refused value.
@@ -700,5 +740,6 @@ on_both_backends!(
     two_passes_of_one_deposition_in_one_batch,
     dry_run_writes_nothing,
     database_errors_are_classified_by_code,
+    ids_equal_for_the_collation_are_one_id,
     an_interleaved_refused_deposition_never_drops_another,
 );

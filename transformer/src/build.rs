@@ -103,14 +103,25 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
     // Messages, in file order (content-type order, then row order).
     let mut records: Vec<MessageRecord> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut keys: HashMap<String, String> = HashMap::new();
     for (file, content) in &parsed {
         for (line, row) in &content.info {
             let message = b.message(file, *line, row)?;
-            if index.contains_key(&message.message_id) {
-                let reason = format!(
-                    "message_id {} appears more than once in the deposition",
-                    message.message_id
-                );
+            // Duplicates as the message_id column's collation sees them (case, accents,
+            // trailing spaces: issue 10 §4), so SQLite and MySQL refuse the same deposition.
+            let key = msgmig_schemas::db::collation::message_key(&message.message_id);
+            if let Some(first) = keys.insert(key, message.message_id.clone()) {
+                let reason = if first == message.message_id {
+                    format!(
+                        "message_id {} appears more than once in the deposition",
+                        message.message_id
+                    )
+                } else {
+                    format!(
+                        "message_id {:?} and {first:?} are one id for the database (its collation ignores case, accents and trailing spaces)",
+                        message.message_id
+                    )
+                };
                 return Err(quarantine(
                     QuarantineKind::DuplicateMessageId,
                     file,

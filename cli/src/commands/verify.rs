@@ -8,13 +8,15 @@ use super::{
 use crate::cli::VerifyArgs;
 use anyhow::{Context, Result};
 use msgmig_loader::read::{
-    deposition_states, message_ids_of, quarantine_counts, stored_messages, StoredMessage,
+    deposition_states, message_ids_of, quarantine_counts, same_ids_for_the_collation,
+    stored_messages, StoredMessage,
 };
 use msgmig_schemas::archive::MessageFileName;
+use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::record::{content_sha256, deposition_files, Encoding, MessageRecord};
 use msgmig_transformer::{build_records, transform_deposition, SourceFile};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One difference between the files and the database.
 #[derive(Debug, Serialize)]
@@ -176,9 +178,15 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
             .collect();
         let owned = message_ids_of(&db, chunk).await?;
         want.extend(owned.iter().map(|(_, id)| id.clone()));
+        let same = same_ids_for_the_collation(&db, &want).await?;
+        want.extend(same);
         want.sort();
         want.dedup();
         let stored = stored_messages(&db, &want).await?;
+        // Ids the message_id column's collation takes as one (case, accents, trailing
+        // spaces) find the row stored under another spelling (issue 10 §4).
+        let by_key: HashMap<String, &StoredMessage> =
+            stored.iter().map(|(id, m)| (message_key(id), m)).collect();
         let states = if args.gate {
             deposition_states(&db, chunk).await?
         } else {
@@ -228,7 +236,10 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
                         what: what.to_owned(),
                     })
                 };
-                match stored.get(&id) {
+                match stored
+                    .get(&id)
+                    .or_else(|| by_key.get(&message_key(&id)).copied())
+                {
                     None => push(&mut report, "missing_in_db"),
                     Some(s) if s.owner.as_deref().is_some_and(|o| o != dep.deposition_id) => {
                         report.conflicts.push((

@@ -8,12 +8,16 @@
 //! - `m20261123_000003`: msgmig's own bookkeeping, all prefixed `msgmig_` (never new columns in
 //!   the app tables, architecture.md §4).
 //! - `m20261123_000004`: `msgmig_file_ledger`, the file states behind the last load (restarts).
+//! - `m20261201_000005`: `msgmig_message_provenance.message_key`, the id as the collation sees
+//!   it ([`collation`]); unique on SQLite, so SQLite refuses what MySQL's UNIQUE key would.
 
+pub mod collation;
 pub mod limits;
 mod m20261123_000001_create_app_tables;
 mod m20261123_000002_create_origcomm_table;
 mod m20261123_000003_create_msgmig_tables;
 mod m20261123_000004_create_file_ledger;
+mod m20261201_000005_message_key;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::prelude::*;
@@ -30,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_origcomm_table::Migration),
             Box::new(m20261123_000003_create_msgmig_tables::Migration),
             Box::new(m20261123_000004_create_file_ledger::Migration),
+            Box::new(m20261201_000005_message_key::Migration),
         ]
     }
 
