@@ -53,6 +53,24 @@ pub static DEPOSITIONS_DISCOVERED: LazyLock<IntGauge> = LazyLock::new(|| {
     .expect("registered once")
 });
 
+/// File system calls (stat, directory reads) of reconciliation passes: what a pass costs on NFS.
+pub static PASS_FS_CALLS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "msgmig_scanner_pass_fs_calls_total",
+        "stat and directory-read calls made by reconciliation passes."
+    )
+    .expect("registered once")
+});
+
+/// Duration of the last reconciliation pass, in milliseconds.
+pub static LAST_PASS_MS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "msgmig_scanner_last_pass_milliseconds",
+        "Duration of the last reconciliation pass, in milliseconds."
+    )
+    .expect("registered once")
+});
+
 /// Registers every scanner metric with its known label values at zero.
 pub fn init() {
     for change in ["present", "removed"] {
@@ -64,4 +82,6 @@ pub fn init() {
     LazyLock::force(&FILES_IGNORED);
     LazyLock::force(&LOCK_WAITS);
     LazyLock::force(&DEPOSITIONS_DISCOVERED);
+    LazyLock::force(&PASS_FS_CALLS);
+    LazyLock::force(&LAST_PASS_MS);
 }

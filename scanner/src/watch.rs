@@ -1,8 +1,9 @@
 //! Continuous scanning (issue 4): `notify` watching where the file system supports it, plus a
 //! reconciliation pass every `poll_interval` that finds whatever the watcher missed (NFS/GPFS:
-//! `poll_only`). Folders whose mtime has not changed since the last pass are skipped, except on
-//! every `full_pass_every`-th pass. The legacy `.lock` protocol creates and removes a file beside
-//! the target, so an in-place rewrite under the lock also changes the folder's mtime.
+//! `poll_only`). Folders whose mtime has not changed since the last pass are not listed, except on
+//! every `full_pass_every`-th pass; when polling (no watch events), their latest files are still
+//! stat'ed against the ledger, so an in-place edit (which leaves the folder's mtime alone) is seen
+//! by the next pass: one stat per folder and per latest file.
 //!
 //! A deposition's changed files are published only after a quiet period (`settle`: sizes and
 //! mtimes unchanged across it) and while no fresh legacy `.lock` sits beside them; a lock older
@@ -68,6 +69,11 @@ pub struct WatchStats {
     pub pass_done: AtomicU64,
     /// Milliseconds the initial full pass took (0 until it is done).
     pub initial_pass_ms: AtomicU64,
+    /// File system calls of reconciliation passes: a stat per folder and, polling, per latest
+    /// file; a directory read per folder listed.
+    pub stat_calls: AtomicU64,
+    /// Milliseconds the last reconciliation pass took.
+    pub last_pass_ms: AtomicU64,
 }
 
 /// A deposition waiting for its quiet period.
@@ -86,6 +92,9 @@ pub struct Watcher {
     dir_mtimes: HashMap<String, i64>,
     settling: HashMap<String, Settling>,
     stats: Arc<WatchStats>,
+    /// No watch events arrive (`poll_only`, or watching unavailable): every pass also stats the
+    /// latest files, since an in-place edit leaves the folder's mtime alone (issue 10 §12).
+    polling: bool,
 }
 
 fn state_of(e: &FileEvent) -> (u32, u64, i64) {
@@ -109,6 +118,7 @@ impl Watcher {
             dir_mtimes: HashMap::new(),
             settling: HashMap::new(),
             stats: Arc::default(),
+            polling: false,
         }
     }
 
@@ -137,6 +147,7 @@ impl Watcher {
         } else {
             self.start_watch(tx, overflow.clone())
         };
+        self.polling = _watcher.is_none();
         self.pass(true).await;
         let mut poll = tokio::time::interval(self.config.poll_interval);
         // A pass slower than the interval must not trigger back-to-back passes.
@@ -215,6 +226,24 @@ impl Watcher {
         let known = self.dir_mtimes.clone();
         let stats = self.stats.clone();
         let stale_after = self.config.stale_lock_after;
+        // Polling: the ledger's files per folder, to stat in a pruned pass (an in-place edit
+        // changes the file's size or mtime, not the folder's mtime).
+        let files: HashMap<String, Vec<(String, u64, i64)>> = if self.polling && !full {
+            let mut by_dep: HashMap<String, Vec<(String, u64, i64)>> = HashMap::new();
+            for f in self.ledger.values() {
+                if let Some((dep, _)) = f.path.split_once('/') {
+                    by_dep.entry(dep.to_owned()).or_default().push((
+                        f.path.clone(),
+                        f.size,
+                        f.mtime_ns,
+                    ));
+                }
+            }
+            by_dep
+        } else {
+            HashMap::new()
+        };
+        let stat_calls = AtomicU64::new(0);
         let listed = tokio::task::spawn_blocking(move || {
             let mut folders = Vec::new();
             for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
@@ -227,8 +256,20 @@ impl Watcher {
             let changed: Vec<(String, i64)> = folders
                 .into_par_iter()
                 .filter_map(|name| {
+                    stat_calls.fetch_add(1, Ordering::Relaxed);
                     let m = mtime_ns(&std::fs::metadata(root.join(&name)).ok()?);
-                    (full || known.get(&name) != Some(&m)).then_some((name, m))
+                    if full || known.get(&name) != Some(&m) {
+                        return Some((name, m));
+                    }
+                    let edited = files.get(&name).is_some_and(|fs| {
+                        fs.iter().any(|(path, size, mtime)| {
+                            stat_calls.fetch_add(1, Ordering::Relaxed);
+                            std::fs::symlink_metadata(root.join(path)).map_or(true, |meta| {
+                                meta.len() != *size || mtime_ns(&meta) != *mtime
+                            })
+                        })
+                    });
+                    edited.then_some((name, m))
                 })
                 .collect();
             stats
@@ -241,11 +282,27 @@ impl Watcher {
                 stale_after,
                 &stats,
             );
-            (discovered, changed, listings)
+            let calls = stat_calls.load(Ordering::Relaxed) + listings.len() as u64;
+            (discovered, changed, listings, calls)
         })
         .await
         .expect("listing task does not panic");
-        let (discovered, changed, listings) = listed;
+        let (discovered, changed, listings, calls) = listed;
+        let elapsed = started.elapsed();
+        self.stats.stat_calls.fetch_add(calls, Ordering::Relaxed);
+        crate::metrics::PASS_FS_CALLS.inc_by(calls);
+        crate::metrics::LAST_PASS_MS.set(elapsed.as_millis() as i64);
+        self.stats
+            .last_pass_ms
+            .store(elapsed.as_millis() as u64, Ordering::Relaxed);
+        tracing::debug!(
+            event = "pass_complete",
+            full,
+            depositions = discovered,
+            listed = changed.len(),
+            stat_calls = calls,
+            seconds = elapsed.as_secs_f64()
+        );
         if full {
             crate::metrics::DEPOSITIONS_DISCOVERED.set(discovered as i64);
         }
