@@ -32,6 +32,11 @@ pub struct Cli {
         env = "MSGMIG_LOG_FORMAT"
     )]
     pub log_format: crate::telemetry::LogFormat,
+
+    /// The wwPDB site running this (RCSB, PDBe, PDBj, …), as the old scripts take it on every
+    /// command: recorded in every log line's start event and in the `msgmig_build_info` metric.
+    #[arg(long, global = true, env = "WWPDB_SITE_ID", value_name = "SITE")]
+    pub site_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,12 +140,24 @@ pub struct DatabaseArgs {
     pub db_timeout: u64,
 }
 
+/// `$SITE_ARCHIVE_STORAGE_PATH/archive` (domain.md §1.1), or empty when the variable is unset.
+fn site_archive() -> PathBuf {
+    std::env::var_os("SITE_ARCHIVE_STORAGE_PATH")
+        .map(|p| PathBuf::from(p).join("archive"))
+        .unwrap_or_default()
+}
+
 /// Which depositions to work on.
 #[derive(Debug, Clone, Args)]
 pub struct SelectionArgs {
-    /// Archive root: the folder holding the `D_…`/`G_…` deposition folders.
-    #[arg(long, value_name = "DIR", env = "MSGMIG_ARCHIVE_DIR")]
+    /// Archive root: the folder holding the `D_…`/`G_…` deposition folders. Default: the site's
+    /// archive, `$SITE_ARCHIVE_STORAGE_PATH/archive`, as the old scripts found it.
+    #[arg(long, value_name = "DIR", env = "MSGMIG_ARCHIVE_DIR", default_value_os_t = site_archive(), hide_default_value = true)]
     pub directory: PathBuf,
+    /// Paths given after the flags (a shell glob such as `/archive/D_*`): refused with what to
+    /// pass instead.
+    #[arg(hide = true, value_name = "PATH")]
+    pub stray_paths: Vec<PathBuf>,
     /// Only this deposition (folder name under --directory).
     #[arg(long, value_name = "ID", conflicts_with_all = ["depositions", "depositions_file"])]
     pub deposition: Option<String>,
@@ -167,6 +184,12 @@ pub struct MigrateArgs {
     /// Delete file references the files no longer have (default: report them only, D2).
     #[arg(long)]
     pub reconcile: bool,
+    /// Read and compare every deposition. By default a re-run skips depositions whose latest
+    /// files (names, versions, sizes, mtimes to the nanosecond) are exactly those of their last
+    /// clean load, as the file ledger recorded it in the same transaction as the rows; new,
+    /// changed, quarantined and conflicting depositions are always read.
+    #[arg(long)]
+    pub full: bool,
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
@@ -177,9 +200,6 @@ pub struct MigrateArgs {
     /// deposition's rows stay in order). MySQL only: SQLite always uses one.
     #[arg(long, default_value_t = 2)]
     pub loaders: usize,
-    /// Site id (accepted for compatibility with the old scripts; recorded in the log).
-    #[arg(long)]
-    pub site_id: Option<String>,
     /// Serve /metrics, /healthz and /readyz here while the migration runs (off by default).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -247,9 +267,13 @@ pub struct DbInitArgs {
     /// Only check that every table exists; exit 1 when one is missing.
     #[arg(long, conflicts_with = "drop_and_recreate")]
     pub verify_only: bool,
-    /// Drop every msgmig and messaging table first (destroys data!), then create them.
+    /// Drop every msgmig and messaging table first (destroys data!), then create them. Asks for
+    /// the database name on a terminal; elsewhere it takes --yes.
     #[arg(long)]
     pub drop_and_recreate: bool,
+    /// Confirms --drop-and-recreate without asking.
+    #[arg(long, requires = "drop_and_recreate")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

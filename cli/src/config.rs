@@ -8,7 +8,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://msgmig.db?mode=rwc";
 
 /// The database URL from flags and environment, by precedence: `--database-url` /
 /// `MSGMIG_DATABASE_URL`, then `SITE_MESSAGE_DB_HOST_NAME` + `_USER_NAME` + `_NAME` (required
-/// together) with `_PORT_NUMBER` (3306) and `_PASSWORD` (empty), then [`DEFAULT_DATABASE_URL`].
+/// together) with `_PORT_NUMBER` (3306), `_PASSWORD` (empty) and `_SOCKET` (a Unix socket, used
+/// instead of TCP when set), then [`DEFAULT_DATABASE_URL`].
 /// User and password are percent-encoded (the old tools were not: B10).
 pub fn database_url(args: &DatabaseArgs) -> Result<String> {
     if let Some(url) = &args.database_url {
@@ -35,6 +36,10 @@ pub fn database_url(args: &DatabaseArgs) -> Result<String> {
             url.set_username(&user).map_err(|()| anyhow::anyhow!("invalid SITE_MESSAGE_DB_USER_NAME"))?;
             if let Some(pw) = var("SITE_MESSAGE_DB_PASSWORD") {
                 url.set_password(Some(&pw)).map_err(|()| anyhow::anyhow!("invalid SITE_MESSAGE_DB_PASSWORD"))?;
+            }
+            // The old tools connect through the socket when one is set (domain.md §6.1).
+            if let Some(socket) = var("SITE_MESSAGE_DB_SOCKET") {
+                url.query_pairs_mut().append_pair("socket", &socket);
             }
             Ok(url.to_string())
         }

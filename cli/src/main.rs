@@ -14,31 +14,66 @@ mod worker_args;
 use clap::Parser;
 use cli::{Cli, Command};
 
+/// The `--site-id` of this run ("" when none was given).
+static SITE_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The `--site-id` of this run, for log events ("" when none was given).
+pub fn site_id() -> &'static str {
+    SITE_ID.get().map_or("", String::as_str)
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let log_guard = match telemetry::init(&cli.log_level, cli.json_log.as_deref(), cli.log_format) {
+    let _ = SITE_ID.set(cli.site_id.clone().unwrap_or_default());
+    let one_shot = matches!(
+        cli.command,
+        Command::Migrate(_)
+            | Command::Verify(_)
+            | Command::Export(_)
+            | Command::Db(_)
+            | Command::Generate(_)
+    );
+    let log_guard = match telemetry::init(
+        &cli.log_level,
+        cli.json_log.as_deref(),
+        cli.log_format,
+        one_shot,
+    ) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::exit(2);
         }
     };
-    let failed_event = match &cli.command {
-        Command::Migrate(_) => "migration_exception", // the old migrator's name (domain.md §6.7)
-        Command::Run(_) => "run_failed",
-        Command::Verify(_) => "verify_failed",
-        Command::Db(_) => "db_failed",
-        Command::Export(_) => "export_failed",
-        Command::Generate(_) => "generate_failed",
-        Command::Scan(_) => "scan_failed",
-        Command::Transform(_) => "transform_failed",
-        Command::Load(_) => "load_failed",
-        Command::Replay(_) => "replay_failed",
-        Command::Status(_) => "status_failed",
-        Command::Probe(_) => "probe_failed",
+    let command = match &cli.command {
+        Command::Migrate(_) => "migrate",
+        Command::Run(_) => "run",
+        Command::Verify(_) => "verify",
+        Command::Db(_) => "db",
+        Command::Export(_) => "export",
+        Command::Generate(_) => "generate",
+        Command::Scan(_) => "scan",
+        Command::Transform(_) => "transform",
+        Command::Load(_) => "load",
+        Command::Replay(_) => "replay",
+        Command::Status(_) => "status",
+        Command::Probe(_) => "probe",
+    };
+    // The old migrator's name for a failed migration (domain.md §6.7); `<command>_failed` else.
+    let failed_event = if command == "migrate" {
+        "migration_exception".to_owned()
+    } else {
+        format!("{command}_failed")
     };
     let text_console = cli.log_format == telemetry::LogFormat::Text;
+    serve::build_info(site_id());
+    tracing::info!(
+        event = "command_start",
+        command,
+        site_id = site_id(),
+        version = env!("CARGO_PKG_VERSION")
+    );
     let result = match cli.command {
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Run(args) => commands::run::run(args).await,
@@ -59,7 +94,7 @@ async fn main() {
         // differences" (issue 10 §11). Printed once: a plain line for people, the event for
         // the JSON outputs.
         Err(e) => {
-            tracing::error!(target: telemetry::EXIT_TARGET, event = failed_event, error = %format!("{e:#}"));
+            tracing::error!(target: telemetry::EXIT_TARGET, event = failed_event.as_str(), error = %format!("{e:#}"));
             if text_console {
                 eprintln!("error: {e:#}");
             }

@@ -9,6 +9,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Registers every metric of every crate (so each series exists from the start).
+/// `msgmig_build_info{version, site_id} 1`: which build and which site a scrape comes from.
+pub fn build_info(site_id: &str) {
+    static INFO: std::sync::LazyLock<prometheus::IntGaugeVec> = std::sync::LazyLock::new(|| {
+        prometheus::register_int_gauge_vec!(
+            "msgmig_build_info",
+            "Always 1: the msgmig version and the --site-id of this process.",
+            &["version", "site_id"]
+        )
+        .expect("registered once")
+    });
+    INFO.with_label_values(&[env!("CARGO_PKG_VERSION"), site_id])
+        .set(1);
+}
+
 pub fn init_metrics() {
     msgmig_scanner::metrics::init();
     msgmig_transformer::metrics::init();

@@ -27,7 +27,16 @@ pub type LogGuard = Option<tracing_appender::non_blocking::WorkerGuard>;
 /// info and above whatever `--log-level` says (debug and trace when asked for), written by a
 /// background thread (no file I/O on the async workers), never dropping a line (a full buffer
 /// waits).
-pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<LogGuard> {
+///
+/// `one_shot` (a command with a progress bar and a summary): the text console leaves out the
+/// per-deposition and per-file events ([`msgmig_schemas::AUDIT_TARGET`]) unless the level is
+/// debug or trace; the JSON outputs always keep them.
+pub fn init(
+    level: &str,
+    json_log: Option<&Path>,
+    format: LogFormat,
+    one_shot: bool,
+) -> Result<LogGuard> {
     let filter_at = |level: &str| {
         EnvFilter::try_new(format!("warn,msgmig={level},msgmig_scanner={level},msgmig_transformer={level},msgmig_loader={level}"))
     };
@@ -39,7 +48,10 @@ pub fn init(level: &str, json_log: Option<&Path>, format: LogFormat) -> Result<L
     };
     // The final error of a command goes to people as one plain `error:` line (main.rs); the
     // text console skips its event (target EXIT_TARGET), which the JSON outputs keep.
-    let not_exit = tracing_subscriber::filter::filter_fn(|m| m.target() != EXIT_TARGET);
+    let quiet_audit = one_shot && !matches!(level, "debug" | "trace");
+    let not_exit = tracing_subscriber::filter::filter_fn(move |m| {
+        m.target() != EXIT_TARGET && !(quiet_audit && m.target() == msgmig_schemas::AUDIT_TARGET)
+    });
     let console = match format {
         LogFormat::Text => fmt::layer()
             .with_writer(std::io::stderr)

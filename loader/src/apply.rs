@@ -151,14 +151,14 @@ impl Loader {
             match p.action {
                 Action::Conflict => {
                     let owner = p.owner.clone().unwrap_or_default();
-                    tracing::warn!(event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %id, owner = %owner,
+                    tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %id, owner = %owner,
                         "message id already belongs to another deposition: not overwritten");
                     entry.conflicts.push((id.clone(), owner));
                 }
                 Action::TakeOver => {
                     let loser = p.owner.clone().unwrap_or_default();
                     let winner = p.record.deposition_id.clone();
-                    tracing::warn!(event = "message_conflict", deposition_id = %loser, message_id = %id, owner = %winner,
+                    tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %loser, message_id = %id, owner = %winner,
                         "message id belongs to the deposition its deposition_data_set_id names (else the smaller folder id): taken over");
                     entry.displaced.push((id.clone(), loser.clone()));
                     match open.get_mut(&loser) {

@@ -115,6 +115,56 @@ async fn open(
     Ok(db)
 }
 
+/// Creates the MySQL database the URL names when it does not exist, with the character set and
+/// collation of the old `init_messaging_database.py` (`utf8mb4`, `utf8mb4_unicode_ci`). A no-op
+/// for SQLite (the file is created on first use). Returns whether it was created.
+///
+/// Errors: the server is unreachable (within `timeout`), the user may not create databases, or
+/// the name holds a backtick.
+pub async fn create_database_if_missing(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<bool, DbErr> {
+    if !url.starts_with("mysql:") {
+        return Ok(false);
+    }
+    let internal = |m: String| DbErr::Custom(m);
+    let mut server = url::Url::parse(url).map_err(|e| internal(format!("invalid URL: {e}")))?;
+    let name = server.path().trim_start_matches('/').to_owned();
+    let name = percent_decode(&name);
+    if name.is_empty() {
+        return Ok(false);
+    }
+    if name.contains('`') {
+        return Err(internal(format!("database name {name:?} holds a backtick")));
+    }
+    server.set_path("");
+    let conn = connect_within(server.as_str(), true, timeout).await?;
+    let exists = conn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::MySql,
+            "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            [name.clone().into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        conn.execute_unprepared(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        ))
+        .await?;
+    }
+    conn.close().await?;
+    Ok(!exists)
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
 /// Applies pending migrations (creates every table on an empty database).
 ///
 /// Several processes may start on one empty database at once (loaders of one group): a

@@ -16,6 +16,7 @@
 mod apply;
 mod columns;
 pub mod database;
+pub mod drift;
 mod ends;
 pub mod faults;
 mod isolate;

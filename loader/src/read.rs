@@ -252,6 +252,43 @@ pub async fn file_ledger<C: ConnectionTrait>(
         .collect()
 }
 
+/// What the last load recorded for a cleanly loaded deposition: its messages and the files
+/// behind them (the file ledger, written in the same transaction as the rows).
+#[derive(Debug, Clone, Default)]
+pub struct LoadedState {
+    /// Message records of the deposition at that load.
+    pub messages: u64,
+    /// Its latest files as read then.
+    pub files: Vec<msgmig_schemas::record::FileState>,
+}
+
+/// The [`LoadedState`] of every deposition whose last recorded state is `loaded` (no
+/// quarantine, no conflict): what a re-run may skip when the files still match (issue 12 §1).
+pub async fn loaded_states<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<HashMap<String, LoadedState>, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = "SELECT l.deposition_id, l.path, l.version, l.size, l.mtime_ns, d.messages \
+               FROM msgmig_file_ledger l JOIN msgmig_depositions d ON d.deposition_id = l.deposition_id \
+               WHERE d.state = 'loaded'";
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await?;
+    let mut out: HashMap<String, LoadedState> = HashMap::new();
+    for r in rows {
+        let dep: String = r.try_get_by_index(0)?;
+        let entry = out.entry(dep).or_default();
+        entry.messages = u64::try_from(r.try_get_by_index::<i64>(5)?).unwrap_or(0);
+        entry.files.push(msgmig_schemas::record::FileState {
+            path: r.try_get_by_index(1)?,
+            version: u32::try_from(r.try_get_by_index::<i32>(2)?).unwrap_or(0),
+            size: u64::try_from(r.try_get_by_index::<i64>(3)?).unwrap_or(0),
+            mtime_ns: r.try_get_by_index(4)?,
+        });
+    }
+    Ok(out)
+}
+
 /// The database's side of the progress picture (`msgmig status`, metrics gauges).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Progress {

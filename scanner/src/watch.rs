@@ -454,7 +454,7 @@ impl Watcher {
                     "removed"
                 }])
                 .inc();
-            tracing::info!(event = "file_published", deposition_id = %dep, file_path = %e.path, change = ?e.change);
+            tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "file_published", deposition_id = %dep, file_path = %e.path, change = ?e.change);
             let envelope = Envelope::new(e.path.clone(), dep.to_owned(), e);
             publisher.publish(envelope).await?;
         }

@@ -13,3 +13,9 @@ pub mod cif;
 pub mod db;
 pub mod message;
 pub mod record;
+
+/// The tracing target of per-deposition and per-file events (a deposition done, a file
+/// ignored or published, a conflict, a quarantine, an export alteration): the `--json-log`
+/// audit trail always records them at info and above; a one-shot command's terminal shows them
+/// only at `--log-level debug`, leaving it to the progress bar and the summary (issue 11 §3).
+pub const AUDIT_TARGET: &str = "msgmig::audit";

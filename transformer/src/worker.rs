@@ -352,7 +352,7 @@ impl Transformer {
         s.warnings
             .fetch_add(r.warnings.len() as u64, Ordering::Relaxed);
         for w in &r.warnings {
-            tracing::warn!(event = w.event, deposition_id = %r.deposition_id, message_id = w.message_id.as_deref().unwrap_or(""), file_path = %w.path, "{}", w.detail);
+            tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = w.event, deposition_id = %r.deposition_id, message_id = w.message_id.as_deref().unwrap_or(""), file_path = %w.path, "{}", w.detail);
         }
         crate::metrics::FILES_READ.inc_by(u64::from(r.files));
         for w in &r.warnings {
@@ -375,7 +375,7 @@ impl Transformer {
         let outcome = match r.quarantine {
             Some(q) => {
                 s.quarantined.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(event = "corrupted_file", deposition_id = %r.deposition_id, kind = q.kind.as_str(),
+                tracing::error!(target: msgmig_schemas::AUDIT_TARGET, event = "corrupted_file", deposition_id = %r.deposition_id, kind = q.kind.as_str(),
                     file_path = q.path.as_deref().unwrap_or(""), line = q.line, column = q.column, "{}", q.reason);
                 let mut letter = DeadLetter::new(
                     Stage::Transformer,

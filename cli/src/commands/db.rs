@@ -13,17 +13,24 @@ pub async fn run(cmd: DbCommand) -> Result<i32> {
 }
 
 async fn init(args: DbInitArgs) -> Result<i32> {
+    if !args.verify_only {
+        super::create_database_if_missing(&args.database).await?;
+    }
     let db = open_database(&args.database).await?;
     if args.verify_only {
-        let missing = database::missing_tables(&db).await?;
-        if missing.is_empty() {
-            println!("schema complete: every table exists");
+        println!(
+            "Schema check (tables, columns, types, nullability, defaults, indexes, foreign keys)"
+        );
+        let drift = super::schema_drift(&db, &args.database).await?;
+        if drift.is_empty() {
+            println!("  schema matches: every table as msgmig creates it");
             return Ok(EXIT_OK);
         }
-        println!("missing tables: {}", missing.join(", "));
+        println!("  {} differences", drift.len());
         return Ok(EXIT_INCOMPLETE);
     }
     if args.drop_and_recreate {
+        confirm_drop(&args)?;
         tracing::warn!(
             event = "drop_and_recreate",
             "dropping every messaging and msgmig table"
@@ -36,6 +43,39 @@ async fn init(args: DbInitArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// `--drop-and-recreate` destroys every message: `--yes`, or the database's name typed on a
+/// terminal.
+fn confirm_drop(args: &DbInitArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    if args.yes {
+        return Ok(());
+    }
+    let url = crate::config::database_url(&args.database)?;
+    let name = url
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.split('?').next())
+        .unwrap_or("")
+        .to_owned();
+    if !std::io::stdin().is_terminal() {
+        return Err(super::UsageError(
+            "--drop-and-recreate destroys every message in the database: add --yes to confirm"
+                .into(),
+        )
+        .into());
+    }
+    eprint!(
+        "This drops every messaging and msgmig table of {}. Type the database name ({name}) to confirm: ",
+        crate::config::redact(&url)
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != name {
+        return Err(super::UsageError("not confirmed: nothing dropped".into()).into());
+    }
+    Ok(())
+}
+
 async fn status(args: DbStatusArgs) -> Result<i32> {
     let db = open_database(&args.database).await?;
     let mut pending = 0;
@@ -44,10 +84,18 @@ async fn status(args: DbStatusArgs) -> Result<i32> {
         pending += usize::from(!applied);
     }
     let missing = database::missing_tables(&db).await?;
-    if !missing.is_empty() {
-        println!("missing tables: {}", missing.join(", "));
+    for table in msgmig_schemas::db::ALL_TABLES {
+        println!(
+            "{} {table}",
+            if missing.contains(&table) {
+                "missing"
+            } else {
+                "present"
+            }
+        );
     }
-    Ok(if pending == 0 && missing.is_empty() {
+    let drift = super::schema_drift(&db, &args.database).await?;
+    Ok(if pending == 0 && missing.is_empty() && drift.is_empty() {
         EXIT_OK
     } else {
         EXIT_INCOMPLETE

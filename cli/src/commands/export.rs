@@ -155,6 +155,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
     }
     let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
+    super::require_no_drift(&db, &args.database).await?;
     let ids = if args.all {
         all_depositions(&db).await?
     } else {
@@ -214,7 +215,7 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
                         .map(|f| f.file.info.len() as u64)
                         .sum::<u64>();
                     for a in dep_files.iter().flat_map(|f| &f.alterations) {
-                        tracing::info!(event = "export_alteration", deposition_id = %id, message_id = %a.message_id, column = %a.column, what = %a.what);
+                        tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "export_alteration", deposition_id = %id, message_id = %a.message_id, column = %a.column, what = %a.what);
                     }
                     alterations.extend(
                         dep_files

@@ -9,7 +9,7 @@ use crate::cli::MigrateArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::in_process::topic;
 use msgmig_loader::{DepositionReport, LoaderConfig, RowCounts};
-use msgmig_scanner::{Scanner, Selection};
+use msgmig_scanner::{LoadedFiles, Scanner, Selection};
 use msgmig_transformer::Transformer;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
@@ -25,6 +25,10 @@ pub struct Summary {
     pub files: u64,
     pub empty_files: u64,
     pub files_ignored: u64,
+    /// Depositions skipped because their files match their last clean load (not with --full).
+    pub depositions_unchanged: u64,
+    /// Their files (not read).
+    pub files_unchanged: u64,
     /// Folders under the archive root that are not deposition folders (`D_12a`, `d_1`, …).
     pub folders_ignored: u64,
     pub folders_ignored_names: Vec<String>,
@@ -41,8 +45,12 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let started = Instant::now();
     let selected = selected_depositions(&args.selection)?;
     let ids = selected.ids;
+    let total = ids.len();
     tracing::info!(event = "migration_start", directory = %args.selection.directory.display(), depositions = ids.len(),
-        dry_run = args.dry_run, create_tables = args.create_tables, site_id = args.site_id.as_deref().unwrap_or(""));
+        dry_run = args.dry_run, create_tables = args.create_tables, site_id = crate::site_id());
+    if args.create_tables && !args.dry_run {
+        super::create_database_if_missing(&args.database).await?;
+    }
     let db = open_database(&args.database).await?;
     if args.create_tables && !args.dry_run {
         msgmig_loader::database::init(&db)
@@ -63,7 +71,24 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     }
 
     let bar = progress_bar(ids.len() as u64, "depositions");
-    let scanner = Scanner::new(&args.selection.directory, Selection::Depositions(ids));
+    let mut scanner = Scanner::new(&args.selection.directory, Selection::Depositions(ids));
+    if !args.full && !args.reconcile {
+        let loaded = msgmig_loader::read::loaded_states(&db)
+            .await
+            .context("reading the file ledger")?;
+        scanner = scanner.with_unchanged(
+            loaded
+                .into_iter()
+                .map(|(dep, s)| {
+                    let files = LoadedFiles {
+                        messages: s.messages,
+                        files: s.files,
+                    };
+                    (dep, files)
+                })
+                .collect(),
+        );
+    }
     let scan_stats = scanner.stats();
     let parallelism = args
         .parallelism
@@ -96,8 +121,28 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     // must not depend on that order (issue 10 §5, §9).
     let mut finished: std::collections::BTreeMap<String, DepositionReport> = Default::default();
     let mut conflicts: std::collections::BTreeSet<(String, String, String)> = Default::default();
-    while let Some(report) = report_rx.recv().await {
-        bar.inc(1);
+    // Ctrl-C / SIGTERM: stop, print what is committed so far, exit 130. Nothing is half
+    // loaded (each batch is one transaction); a re-run finishes the rest.
+    let interrupt = super::shutdown_signal();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        let report = tokio::select! {
+            report = report_rx.recv() => match report {
+                Some(report) => report,
+                None => break,
+            },
+            _ = tick.tick() => {
+                let skipped = scan_stats.unchanged_depositions.load(Ordering::Relaxed);
+                bar.set_position(finished.len() as u64 + skipped);
+                continue;
+            }
+            () = &mut interrupt => {
+                interrupted = true;
+                break;
+            }
+        };
         if let Some(q) = &report.quarantine {
             bar.suspend(|| {
                 eprintln!(
@@ -115,7 +160,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
             conflicts.insert((loser.clone(), id.clone(), report.deposition_id.clone()));
         }
         let c = &report.counts;
-        tracing::info!(event = "deposition_complete", deposition_id = %report.deposition_id, success = report.quarantine.is_none(),
+        tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "deposition_complete", deposition_id = %report.deposition_id, success = report.quarantine.is_none(),
             files_found = report.files, inserted = c.inserted, updated = c.updated, unchanged = c.unchanged, stale = c.stale, conflicts = c.conflicts);
         if dry_run {
             bar.suspend(|| {
@@ -130,6 +175,11 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     }
     let losers: std::collections::BTreeSet<&str> =
         conflicts.iter().map(|(dep, _, _)| dep.as_str()).collect();
+    // Depositions whose files match their last clean load: loaded, their messages unchanged.
+    summary.depositions_unchanged = scan_stats.unchanged_depositions.load(Ordering::Relaxed);
+    summary.files_unchanged = scan_stats.unchanged_files.load(Ordering::Relaxed);
+    summary.depositions += summary.depositions_unchanged;
+    summary.depositions_loaded += summary.depositions_unchanged;
     for (id, report) in &finished {
         summary.depositions += 1;
         if report.quarantine.is_some() {
@@ -142,11 +192,29 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         }
     }
     summary.conflicts = conflicts.into_iter().collect();
+    if interrupted {
+        bar.finish_and_clear();
+        for report in finished.values() {
+            summary.rows.add(&report.counts);
+            summary.files += u64::from(report.files);
+        }
+        summary.seconds = started.elapsed().as_secs_f64();
+        println!(
+            "Interrupted after {:.1} s: {} of {} depositions done. Nothing is half loaded; run the same command again to finish.",
+            summary.seconds,
+            finished.len(),
+            total
+        );
+        print_summary(&summary, args.dry_run);
+        tracing::warn!(event = "migration_interrupted", stats = %serde_json::to_string(&summary).unwrap_or_default());
+        return Ok(super::EXIT_INTERRUPTED);
+    }
     // A failed loader closes the bus under the transformer and the scanner: its error is the
     // cause, theirs ("the bus is closed") the consequence.
     let scanned = scan.await.expect("scanner task");
     let transformed = transform.await.expect("transformer task");
     summary.rows = LoaderPool::join(loads).await?;
+    summary.rows.unchanged += scan_stats.unchanged_messages.load(Ordering::Relaxed);
     transformed.context("transforming")?;
     scanned.context("scanning the archive")?;
     bar.finish_and_clear();
@@ -187,6 +255,12 @@ fn print_summary(s: &Summary, dry_run: bool) {
         "  files: {} read ({} empty), {} ignored",
         s.files, s.empty_files, s.files_ignored
     );
+    if s.depositions_unchanged > 0 {
+        println!(
+            "  unchanged since their last load (file ledger; --full reads them): {} depositions, {} files not read",
+            s.depositions_unchanged, s.files_unchanged
+        );
+    }
     println!(
         "  messages: {} inserted, {} updated, {} unchanged, {} stale, {} conflicts",
         r.inserted, r.updated, r.unchanged, r.stale, r.conflicts

@@ -60,6 +60,70 @@ async fn open(args: &DatabaseArgs, writer: bool) -> Result<DatabaseConnection> {
     }
 }
 
+/// Creates the MySQL database the configured URL names when it is missing (`db init`,
+/// `--create-tables`), as the old init script does.
+pub async fn create_database_if_missing(args: &DatabaseArgs) -> Result<()> {
+    let url = database_url(args).map_err(|e| UsageError(e.to_string()))?;
+    let timeout = std::time::Duration::from_secs(args.db_timeout.max(1));
+    match msgmig_loader::database::create_database_if_missing(&url, timeout).await {
+        Ok(true) => {
+            tracing::info!(event = "database_created", database = %redact(&url));
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(e) => Err(UsageError(format!(
+            "cannot create the database of {}: {}",
+            redact(&url),
+            crate::config::scrub(&e.to_string(), &url)
+        ))
+        .into()),
+    }
+}
+
+/// The drift of the configured database's tables from msgmig's schema (see
+/// `msgmig_loader::drift`), printed one line per difference.
+pub async fn schema_drift(
+    db: &DatabaseConnection,
+    args: &DatabaseArgs,
+) -> Result<Vec<msgmig_loader::drift::Drift>> {
+    let url = database_url(args).map_err(|e| UsageError(e.to_string()))?;
+    let drift = msgmig_loader::drift::drift(db, &url).await.map_err(|e| {
+        UsageError(format!(
+            "cannot compare the schema: {} (on MySQL the user needs CREATE and DROP on a scratch database <name>_msgmig_ref_<pid>)",
+            crate::config::scrub(&e.to_string(), &url)
+        ))
+    })?;
+    for d in &drift {
+        println!(
+            "  DRIFT {} {}: expected {}, found {}",
+            d.table, d.item, d.expected, d.found
+        );
+        tracing::warn!(event = "schema_drift", table = %d.table, item = %d.item, expected = %d.expected, found = %d.found);
+    }
+    Ok(drift)
+}
+
+/// Refuses to read tables whose layout differs from msgmig's (a table another tool created with
+/// other column types would fail in the middle of decoding): lists the drift instead.
+/// A database user without the privilege to build the scratch schema (a read-only verify
+/// account) gets a warning and the check is skipped.
+pub async fn require_no_drift(db: &DatabaseConnection, args: &DatabaseArgs) -> Result<()> {
+    let drift = match schema_drift(db, args).await {
+        Ok(drift) => drift,
+        Err(e) => {
+            tracing::warn!(event = "schema_not_compared", error = %format!("{e:#}"), "the tables' layout was not compared with msgmig's");
+            return Ok(());
+        }
+    };
+    if !drift.is_empty() {
+        bail!(UsageError(format!(
+            "the tables differ from the schema msgmig reads ({} differences, listed above): run `msgmig db status` to see them again; fix or migrate the tables first",
+            drift.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Fails with a clear message when tables are missing.
 pub async fn require_schema(db: &DatabaseConnection) -> Result<()> {
     let missing = msgmig_loader::database::missing_tables(db).await?;
@@ -86,6 +150,33 @@ pub struct Selected {
 /// The sorted deposition ids selected by the flags.
 pub fn selected_depositions(args: &SelectionArgs) -> Result<Selected> {
     let mut ignored_folders = (0, Vec::new());
+    if args.directory.as_os_str().is_empty() {
+        bail!(UsageError(
+            "no archive: pass --directory <archive root> (or set MSGMIG_ARCHIVE_DIR, or SITE_ARCHIVE_STORAGE_PATH as the old scripts read it)".into()
+        ));
+    }
+    if !args.stray_paths.is_empty() {
+        bail!(UsageError(format!(
+            "unexpected paths after the flags ({} of them, e.g. {}): --directory takes the archive root, the folder holding the D_… folders; choose depositions with --depositions D_1 D_2 … or --depositions-file FILE (a shell glob like /archive/D_* expands into many paths)",
+            args.stray_paths.len(),
+            args.stray_paths[0].display()
+        )));
+    }
+    let name = args
+        .directory
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if msgmig_schemas::archive::is_deposition_id(&name) {
+        let parent = args
+            .directory
+            .parent()
+            .map_or_else(|| ".".into(), |p| p.display().to_string());
+        bail!(UsageError(format!(
+            "--directory {} is a deposition folder: pass the archive root and the deposition, --directory {parent} --deposition {name}",
+            args.directory.display()
+        )));
+    }
     if !args.directory.is_dir() {
         bail!(UsageError(format!(
             "--directory {} is not a folder",

@@ -157,6 +157,7 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
     let ids = selected_depositions(&args.selection)?.ids;
     let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
+    super::require_no_drift(&db, &args.database).await?;
     let bar = progress_bar(ids.len() as u64, "depositions verified");
     let mut report = Report {
         depositions: ids.len(),
