@@ -292,7 +292,9 @@ pub(crate) fn observe(
             "conflicts"
         };
         DEPOSITIONS.with_label_values(&[state]).inc();
-        if r.counts.inserted + r.counts.updated > 0 && r.generation > 0 {
+        // Only files written since this process started: a backfill's old files are not late,
+        // and counting their age would keep the freshness alert firing for weeks (issue 11 §4).
+        if r.counts.inserted + r.counts.updated > 0 && r.generation > *STARTED_NS {
             FRESHNESS_SECONDS.observe(((now_ns - r.generation) as f64 / 1e9).max(0.0));
         }
     }

@@ -64,8 +64,8 @@ pub static FRESHNESS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
         "msgmig_loader_freshness_seconds",
         "Seconds from file mtime to the commit of the changed rows.",
         vec![
-            0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0,
-            30.0, 60.0, 300.0, 900.0, 3600.0
+            0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0,
+            6.0, 7.5, 10.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0
         ]
     )
     .expect("registered once")
@@ -125,3 +125,8 @@ pub fn init() {
     LazyLock::force(&FRESHNESS_SECONDS);
     LazyLock::force(&DB_RETRIES);
 }
+
+/// When this process started (ns since the Unix epoch): the freshness histogram observes only
+/// depositions whose files were written after it.
+pub static STARTED_NS: LazyLock<i64> =
+    LazyLock::new(|| msgmig_schemas::archive::unix_ns(std::time::SystemTime::now()));

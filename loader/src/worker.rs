@@ -12,6 +12,7 @@ use msgmig_schemas::record::{
 };
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -111,6 +112,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
 impl Loader {
     pub fn new(db: DatabaseConnection, config: LoaderConfig) -> Self {
+        LazyLock::force(&crate::metrics::STARTED_NS);
         Loader {
             db,
             config,
