@@ -8,8 +8,19 @@ use std::path::PathBuf;
 ///
 /// Exit codes: 0 = done, everything loaded/equal; 1 = done, but something was quarantined,
 /// conflicted or differs (listed in the summary); 2 = usage, configuration or connection error.
+/// `0.1.0 (rev 1a2b3c4d5e6f, built 2026-12-01T08:00:00Z)`: the crate version, the git revision
+/// (`-dirty` with uncommitted changes) and the build date (cli/build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("MSGMIG_GIT_REVISION"),
+    ", built ",
+    env!("MSGMIG_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "msgmig", version, propagate_version = true)]
+#[command(name = "msgmig", version = VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

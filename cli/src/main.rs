@@ -11,7 +11,6 @@ mod serve;
 mod telemetry;
 mod worker_args;
 
-use clap::Parser;
 use cli::{Cli, Command};
 
 /// The `--site-id` of this run ("" when none was given).
@@ -24,7 +23,18 @@ pub fn site_id() -> &'static str {
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    // `--version`: the build and the linked librdkafka (known at run time only).
+    let long_version: &'static str = Box::leak(
+        format!(
+            "{}\n{}",
+            cli::VERSION,
+            msgmig_bus::kafka::librdkafka_identity()
+        )
+        .into_boxed_str(),
+    );
+    let matches = Cli::command().long_version(long_version).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let _ = SITE_ID.set(cli.site_id.clone().unwrap_or_default());
     let one_shot = matches!(
         cli.command,

@@ -14,13 +14,19 @@ pub fn build_info(site_id: &str) {
     static INFO: std::sync::LazyLock<prometheus::IntGaugeVec> = std::sync::LazyLock::new(|| {
         prometheus::register_int_gauge_vec!(
             "msgmig_build_info",
-            "Always 1: the msgmig version and the --site-id of this process.",
-            &["version", "site_id"]
+            "Always 1: the msgmig build (version, git revision, build date), the linked librdkafka and the --site-id of this process.",
+            &["version", "revision", "built", "librdkafka", "site_id"]
         )
         .expect("registered once")
     });
-    INFO.with_label_values(&[env!("CARGO_PKG_VERSION"), site_id])
-        .set(1);
+    INFO.with_label_values(&[
+        env!("CARGO_PKG_VERSION"),
+        env!("MSGMIG_GIT_REVISION"),
+        env!("MSGMIG_BUILD_DATE"),
+        &msgmig_bus::kafka::librdkafka_identity(),
+        site_id,
+    ])
+    .set(1);
 }
 
 pub fn init_metrics() {

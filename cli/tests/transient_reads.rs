@@ -75,3 +75,56 @@ fn a_read_error_that_persists_quarantines_until_the_next_run() {
         stdout(&again)
     );
 }
+
+/// Continuous mode: the scanner will not publish unchanged files again, so the transformer
+/// reads an unreadable deposition again by itself (after `MSGMIG_UNREADABLE_RETRY_SECS`, 60 s by
+/// default) until it loads.
+#[test]
+fn run_reads_an_unreadable_deposition_again() {
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("archive");
+    // One deposition, so all 5 failures (the first read and its 4 retries) hit the same file
+    // and it is quarantined as unreadable first.
+    copy_dir(&example_archive().join("D_1000000001"), &archive.join("D_1000000001"));
+    let dir = archive.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_msgmig"))
+        .current_dir(work.path())
+        .args([
+            "run",
+            "--directory",
+            dir,
+            "--create-tables",
+            "--poll-interval",
+            "3600",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .env_remove("MSGMIG_DATABASE_URL")
+        .env("MSGMIG_FAILPOINT", "transformer_read_error:5")
+        .env("MSGMIG_UNREADABLE_RETRY_SECS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(work.path().join("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let mut last = String::new();
+    loop {
+        let verify = msgmig(work.path(), &["verify", "--directory", dir]);
+        if verify.status.code() == Some(0) && stdout(&verify).contains("1 with parity, 0 quarantined") {
+            break;
+        }
+        last = stdout(&verify);
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("never reached parity:\n{last}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let log = std::fs::read_to_string(work.path().join("run.log")).unwrap();
+    assert!(log.contains("kind=\"unreadable\""), "it was quarantined first:\n{log}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}

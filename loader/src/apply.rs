@@ -82,6 +82,7 @@ impl Loader {
             Some(limit) => limit,
             None => {
                 let limit = crate::limits::packet_limit(&txn).await?;
+                crate::sql::fit_statements_to_packet(limit);
                 self.packet_limit = Some(limit);
                 limit
             }

@@ -6,8 +6,23 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 /// Rows per multi-row statement: far below MySQL's 65,535 placeholders and SQLite's 32,766.
 pub const MAX_ROWS: usize = 400;
 /// Bytes of values per statement: well under MySQL's default `max_allowed_packet` (16 MiB on
-/// MariaDB 10.11, 64 MiB on MySQL 8).
+/// MariaDB 10.11, 64 MiB on MySQL 8). A server with a smaller packet lowers it: see
+/// [`fit_statements_to_packet`].
 pub const MAX_BYTES: usize = 4 << 20;
+
+/// The bytes of values one multi-row statement may carry: [`MAX_BYTES`], or half the server's
+/// `max_allowed_packet` when that is smaller (issue 10 §2: batches split to stay under it).
+static STATEMENT_BYTES: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(MAX_BYTES);
+
+/// Caps multi-row statements at half of `packet_limit` (the server's largest packet, bytes).
+/// A single row larger than that still goes alone (it was checked against the full limit).
+pub fn fit_statements_to_packet(packet_limit: usize) {
+    STATEMENT_BYTES.store(
+        MAX_BYTES.min(packet_limit / 2).max(64 * 1024),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
 
 pub(crate) fn value_len(v: &Value) -> usize {
     match v {
@@ -33,7 +48,8 @@ pub async fn insert_rows<C: ConnectionTrait>(
         let (mut sql, mut values, mut bytes, mut n) = (head.clone(), Vec::new(), 0, 0);
         while let Some(row) = iter.peek() {
             let len: usize = row.iter().map(value_len).sum();
-            if n > 0 && (n >= MAX_ROWS || bytes + len > MAX_BYTES) {
+            let budget = STATEMENT_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+            if n > 0 && (n >= MAX_ROWS || bytes + len > budget) {
                 break;
             }
             let row = iter.next().expect("peeked");

@@ -42,6 +42,24 @@ pub struct Transformer {
     stats: Arc<TransformStats>,
 }
 
+/// How long a deposition quarantined as unreadable waits before the transformer reads it again
+/// in continuous mode (issue 10 §7: an NFS error that outlasts the read retries), unless
+/// `MSGMIG_UNREADABLE_RETRY_SECS` says otherwise.
+fn unreadable_retry() -> std::time::Duration {
+    let secs = std::env::var("MSGMIG_UNREADABLE_RETRY_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(60.0);
+    std::time::Duration::from_secs_f64(secs.max(0.1))
+}
+
+/// True when the deposition could not be read (an I/O error, not a content problem).
+fn unreadable(r: &DepositionRecords) -> bool {
+    r.quarantine
+        .as_ref()
+        .is_some_and(|q| q.kind == QuarantineKind::Unreadable)
+}
+
 /// Quarantines the whole deposition (nothing of it is published) when one of its records
 /// encodes to more than `limit` bytes, the bus's largest payload: a record that cannot be
 /// delivered must become a listed quarantine, never a worker failure (issue 13 §6).
@@ -186,7 +204,21 @@ impl Transformer {
         let mut receipts_of: HashMap<u64, Vec<Receipt>> = HashMap::new();
         let mut to_ack: Vec<Receipt> = Vec::new();
         let mut last_checkpoint = Instant::now();
+        // Depositions quarantined as unreadable while the input is live (continuous mode): read
+        // again after UNREADABLE_RETRY, since the scanner will not publish unchanged files again.
+        let mut retries: Vec<(Instant, String)> = Vec::new();
         loop {
+            let now = Instant::now();
+            retries.retain(|(due, id)| {
+                if *due > now || !input_open {
+                    return *due > now && input_open;
+                }
+                if !waiting.contains_key(id) {
+                    waiting.insert(id.clone(), now);
+                    queue.push_back((now, id.clone()));
+                }
+                false
+            });
             // Start every deposition whose quiet period is over (or all, once input is done).
             while let Some((deadline, id)) = queue.front().cloned() {
                 if input_open && deadline > Instant::now() {
@@ -215,6 +247,10 @@ impl Transformer {
                         .expect("non-empty")
                         .expect("transform task does not panic");
                     in_flight.remove(&r.deposition_id);
+                    if input_open && unreadable(&r) {
+                        retries
+                            .push((Instant::now() + unreadable_retry(), r.deposition_id.clone()));
+                    }
                     done.insert(seq, r);
                     for seq in self.flush(&mut done, &mut next_out, output).await? {
                         to_ack.extend(receipts_of.remove(&seq).unwrap_or_default());
@@ -242,12 +278,20 @@ impl Transformer {
             if !input_open && queue.is_empty() && pending.is_empty() {
                 break;
             }
-            let next_deadline = queue.front().map(|(d, _)| *d);
+            let next_deadline = queue
+                .front()
+                .map(|(d, _)| *d)
+                .into_iter()
+                .chain(retries.iter().map(|(d, _)| *d))
+                .min();
             let checkpoint_at = last_checkpoint + self.checkpoint_every;
             tokio::select! {
                 finished = pending.join_next(), if !pending.is_empty() => {
                     let (seq, r) = finished.expect("non-empty").expect("transform task does not panic");
                     in_flight.remove(&r.deposition_id);
+                    if input_open && unreadable(&r) {
+                        retries.push((Instant::now() + unreadable_retry(), r.deposition_id.clone()));
+                    }
                     done.insert(seq, r);
                     for seq in self.flush(&mut done, &mut next_out, output).await? {
                         to_ack.extend(receipts_of.remove(&seq).unwrap_or_default());

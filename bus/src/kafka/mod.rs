@@ -64,3 +64,15 @@ pub fn is_secret_property(key: &str) -> bool {
         .iter()
         .any(|s| key.contains(s))
 }
+
+/// The linked librdkafka: its version and compiled-in features (`builtin.features`: TLS,
+/// SASL mechanisms, compression codecs), e.g. `librdkafka 2.10.0 (gzip, snappy, ssl, sasl, …)`.
+/// For `msgmig --version` and the `msgmig_build_info` metric (issue 11 §6).
+pub fn librdkafka_identity() -> String {
+    let (_, version) = rdkafka::util::get_rdkafka_version();
+    let features = rdkafka::ClientConfig::new()
+        .create_native_config()
+        .and_then(|c| c.get("builtin.features"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("librdkafka {version} ({})", features.replace(',', ", "))
+}

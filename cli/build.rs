@@ -1,0 +1,36 @@
+//! Build identity for `msgmig --version` and the `msgmig_build_info` metric (issue 11 §6): the
+//! git revision (with `-dirty` for uncommitted changes) and the build date, in UTC. Outside a git
+//! checkout (a source tarball) the revision is `unknown`.
+
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn main() {
+    let revision = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    println!(
+        "cargo:rustc-env=MSGMIG_GIT_REVISION={revision}{}",
+        if dirty { "-dirty" } else { "" }
+    );
+    println!("cargo:rustc-env=MSGMIG_BUILD_DATE={date}");
+    // Rebuild the identity when HEAD moves (not on every source edit: the date is the build's).
+    for path in ["../.git/HEAD", "../.git/index"] {
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}
