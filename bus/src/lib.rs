@@ -187,6 +187,38 @@ pub mod in_process {
         }
     }
 
+    impl<T> InProcessPublisher<T> {
+        /// A probe of how many envelopes wait in the queue (the in-process consumer lag). It holds
+        /// the queue weakly: it never keeps the topic open after the publishers are gone.
+        pub fn depth_probe(&self) -> impl Fn() -> i64 + Send + Sync + 'static
+        where
+            T: Send + 'static,
+        {
+            let weak = self.0.downgrade();
+            move || {
+                weak.upgrade()
+                    .map_or(0, |tx| (tx.max_capacity() - tx.capacity()) as i64)
+            }
+        }
+    }
+
+    impl<T> PartitionedPublisher<T> {
+        /// [`InProcessPublisher::depth_probe`] of every partition: (partition, waiting).
+        pub fn depth_probe(&self) -> impl Fn() -> Vec<(i32, i64)> + Send + Sync + 'static
+        where
+            T: Send + 'static,
+        {
+            let probes: Vec<_> = self.0.iter().map(InProcessPublisher::depth_probe).collect();
+            move || {
+                probes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (i as i32, p()))
+                    .collect()
+            }
+        }
+    }
+
     impl<T: Send> Publisher<T> for PartitionedPublisher<T> {
         async fn publish(&self, envelope: Envelope<T>) -> Result<(), BusError> {
             let i = super::partition_for(&envelope.partition_key, self.0.len());
@@ -263,6 +295,26 @@ pub mod in_process {
                 "one deposition, one queue, in order"
             );
             assert_eq!(crate::partition_for("D_000219", 3), want, "stable");
+        }
+
+        #[tokio::test]
+        async fn the_depth_probe_counts_waiting_envelopes_and_never_holds_the_topic_open() {
+            let (tx, mut rx) = topic::<u32>(8);
+            let depth = tx.depth_probe();
+            for i in 0..3 {
+                tx.publish(Envelope::new("", "", i)).await.unwrap();
+            }
+            assert_eq!(depth(), 3);
+            rx.next().await.unwrap();
+            assert_eq!(depth(), 2);
+            drop(tx);
+            assert_eq!(depth(), 0, "publishers gone: nothing waits to be published");
+            rx.next().await.unwrap();
+            rx.next().await.unwrap();
+            assert!(
+                rx.next().await.is_none(),
+                "the probe does not keep the topic open"
+            );
         }
 
         #[tokio::test]

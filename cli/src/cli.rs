@@ -204,6 +204,10 @@ pub struct MigrateArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// At most this many rows written per second (all loaders of the process together): keeps
+    /// a live database responsive during the backfill. Unlimited by default.
+    #[arg(long, value_name = "ROWS")]
+    pub max_rows_per_second: Option<f64>,
     /// Depositions parsed at once (default: number of CPUs).
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -234,6 +238,10 @@ pub struct RunArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// At most this many rows written per second (all loaders of the process together): keeps
+    /// a live database responsive during the backfill. Unlimited by default.
+    #[arg(long, value_name = "ROWS")]
+    pub max_rows_per_second: Option<f64>,
     /// Serve /metrics, /healthz and /readyz here (port 0 picks a free port, logged at start).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,

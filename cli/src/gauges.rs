@@ -41,15 +41,25 @@ pub static MESSAGES: LazyLock<IntGauge> = LazyLock::new(|| {
 pub fn spawn_lag(stage: &'static str, probe: impl Fn() -> Vec<(i32, i64)> + Send + Sync + 'static) {
     let probe = std::sync::Arc::new(probe);
     tokio::spawn(async move {
+        // Partitions this stage reported last time: one no longer held is removed, the other
+        // stage's series are left alone (two stages share the gauge in one process).
+        let mut shown: std::collections::HashSet<String> = Default::default();
         loop {
             let p = probe.clone();
             if let Ok(lags) = tokio::task::spawn_blocking(move || p()).await {
-                CONSUMER_LAG.reset();
+                let now: std::collections::HashSet<String> = lags
+                    .iter()
+                    .map(|(partition, _)| partition.to_string())
+                    .collect();
+                for gone in shown.difference(&now) {
+                    let _ = CONSUMER_LAG.remove_label_values(&[stage, gone]);
+                }
                 for (partition, lag) in lags {
                     CONSUMER_LAG
                         .with_label_values(&[stage, &partition.to_string()])
                         .set(lag);
                 }
+                shown = now;
             }
             tokio::time::sleep(Duration::from_secs(5)).await;
         }

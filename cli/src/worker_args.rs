@@ -148,6 +148,10 @@ pub struct LoadArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// At most this many rows written per second (all loaders of the process together): keeps
+    /// a live database responsive during the backfill. Unlimited by default.
+    #[arg(long, value_name = "ROWS")]
+    pub max_rows_per_second: Option<f64>,
     /// Delete file references the files no longer have (default: report them only, D2).
     #[arg(long)]
     pub reconcile: bool,

@@ -245,10 +245,17 @@ impl Prometheus {
             .expect(
                 "prometheus is required (Debian package `prometheus`; scripts/test installs it)",
             );
-        Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_get(&format!("{url}/-/ready")).is_none_or(|(code, _)| code != 200) {
+            assert!(
+                Instant::now() < deadline,
+                "prometheus did not become ready: {}",
+                std::fs::read_to_string(dir.join("prometheus.err")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
+        Prometheus { child, url }
     }
 
     fn query(&self, q: &str) -> serde_json::Value {
@@ -259,6 +266,129 @@ impl Prometheus {
         assert_eq!(v["status"], "success", "{q}: {body}");
         v["data"]["result"].clone()
     }
+}
+
+/// Every dashboard query returns data and every alert expression evaluates, on metrics msgmig
+/// exports, in the mode `prometheus` scrapes.
+fn check_dashboard_and_alerts(prometheus: &Prometheus) {
+    let (_, names) = http_get(&format!("{}/api/v1/label/__name__/values", prometheus.url)).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ops().join("grafana/dashboards/msgmig.json")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in metric_names(expr) {
+                assert!(
+                    names.contains(&format!("\"{name}\"")),
+                    "panel {:?}: {name} is not exported",
+                    panel["title"]
+                );
+            }
+            let result = prometheus.query(expr);
+            assert!(
+                result.as_array().is_some_and(|r| !r.is_empty()),
+                "panel {:?}: {expr} returned no data",
+                panel["title"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} dashboard queries");
+    let rules = std::fs::read_to_string(ops().join("prometheus/alerts.yml")).unwrap();
+    let exprs: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr: "))
+        .collect();
+    assert_eq!(
+        exprs.len(),
+        rules.matches("- alert:").count(),
+        "one single-line expr per alert"
+    );
+    for expr in exprs {
+        for name in metric_names(expr) {
+            assert!(
+                names.contains(&format!("\"{name}\"")),
+                "alert {expr}: {name} is not exported"
+            );
+        }
+        prometheus.query(expr); // parses and evaluates (a series or an empty vector)
+    }
+}
+
+/// Embedded mode (`msgmig run`, SQLite): the same dashboard and alerts have data, and the
+/// database-wide figures are the database's (one value, not a sum over processes).
+#[test]
+fn the_dashboard_and_alerts_work_in_embedded_mode_with_true_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let gen = Command::new(env!("CARGO_BIN_EXE_msgmig"))
+        .args([
+            "generate",
+            "--depositions",
+            "30",
+            "--seed",
+            "4",
+            "--output",
+            archive.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(gen.status.success());
+    let port = free_port();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_msgmig"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--directory",
+            archive.to_str().unwrap(),
+            "--create-tables",
+            "--poll-interval",
+            "1",
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("MSGMIG_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("run.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let prometheus = Prometheus::start(dir.path(), &[("msgmig-run", port)]);
+    let value = |q: &str| -> Option<String> {
+        let r = prometheus.query(q);
+        r.as_array()?
+            .first()
+            .map(|s| s["value"][1].as_str().unwrap_or("").to_owned())
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while value("max(msgmig_progress_depositions{state=\"loaded\"})").as_deref() != Some("30")
+        || value(
+            "sum(msgmig_loader_messages_total) > 0 and sum(rate(msgmig_loader_messages_total[5m]))",
+        )
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "prometheus never saw 30 loaded depositions"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        value("100 * max(msgmig_progress_depositions{state=\"loaded\"}) / clamp_min(max(msgmig_scanner_depositions_discovered), 1)").as_deref(),
+        Some("100"),
+        "percent complete"
+    );
+    assert!(
+        value("sum(msgmig_consumer_lag_messages{stage=\"loader\"})").is_some(),
+        "the embedded pipeline exports its backlog"
+    );
+    check_dashboard_and_alerts(&prometheus);
+    let _ = Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status();
+    let _ = run.wait();
 }
 
 /// Every `msgmig_…` metric name in a PromQL expression.
@@ -339,53 +469,17 @@ fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_promet
         );
         std::thread::sleep(Duration::from_secs(1));
     }
-    std::thread::sleep(Duration::from_secs(5));
+    // rate() needs two samples of each counter in its window: wait until it has them.
+    while prometheus
+        .query("sum(rate(msgmig_loader_messages_total[5m])) and sum(rate(msgmig_transformer_records_produced_total[5m])) and sum(rate(msgmig_scanner_files_published_total[5m]))")
+        .as_array()
+        .is_none_or(|r| r.is_empty())
+    {
+        assert!(Instant::now() < deadline, "rates never computable");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
-    let (_, names) = http_get(&format!("{}/api/v1/label/__name__/values", prometheus.url)).unwrap();
-    let dashboard: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(ops().join("grafana/dashboards/msgmig.json")).unwrap(),
-    )
-    .unwrap();
-    let mut checked = 0;
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().unwrap() {
-            let expr = target["expr"].as_str().unwrap();
-            for name in metric_names(expr) {
-                assert!(
-                    names.contains(&format!("\"{name}\"")),
-                    "panel {:?}: {name} is not exported",
-                    panel["title"]
-                );
-            }
-            let result = prometheus.query(expr);
-            assert!(
-                result.as_array().is_some_and(|r| !r.is_empty()),
-                "panel {:?}: {expr} returned no data",
-                panel["title"]
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 10, "{checked} dashboard queries");
-    let rules = std::fs::read_to_string(ops().join("prometheus/alerts.yml")).unwrap();
-    let exprs: Vec<&str> = rules
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("expr: "))
-        .collect();
-    assert_eq!(
-        exprs.len(),
-        rules.matches("- alert:").count(),
-        "one single-line expr per alert"
-    );
-    for expr in exprs {
-        for name in metric_names(expr) {
-            assert!(
-                names.contains(&format!("\"{name}\"")),
-                "alert {expr}: {name} is not exported"
-            );
-        }
-        prometheus.query(expr); // parses and evaluates (a series or an empty vector)
-    }
+    check_dashboard_and_alerts(&prometheus);
 
     // /healthz stays up; /readyz follows the broker.
     let base = format!("http://127.0.0.1:{pl}");

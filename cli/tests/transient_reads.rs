@@ -85,7 +85,10 @@ fn run_reads_an_unreadable_deposition_again() {
     let archive = work.path().join("archive");
     // One deposition, so all 5 failures (the first read and its 4 retries) hit the same file
     // and it is quarantined as unreadable first.
-    copy_dir(&example_archive().join("D_1000000001"), &archive.join("D_1000000001"));
+    copy_dir(
+        &example_archive().join("D_1000000001"),
+        &archive.join("D_1000000001"),
+    );
     let dir = archive.to_str().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_msgmig"))
         .current_dir(work.path())
@@ -107,21 +110,24 @@ fn run_reads_an_unreadable_deposition_again() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    let mut last = String::new();
     loop {
         let verify = msgmig(work.path(), &["verify", "--directory", dir]);
-        if verify.status.code() == Some(0) && stdout(&verify).contains("1 with parity, 0 quarantined") {
+        if verify.status.code() == Some(0)
+            && stdout(&verify).contains("1 with parity, 0 quarantined")
+        {
             break;
         }
-        last = stdout(&verify);
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("never reached parity:\n{last}");
+            panic!("never reached parity:\n{}", stdout(&verify));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let log = std::fs::read_to_string(work.path().join("run.log")).unwrap();
-    assert!(log.contains("kind=\"unreadable\""), "it was quarantined first:\n{log}");
+    assert!(
+        log.contains("kind=\"unreadable\""),
+        "it was quarantined first:\n{log}"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

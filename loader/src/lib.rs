@@ -27,6 +27,7 @@ pub mod plan;
 pub mod read;
 mod sql;
 pub mod store;
+pub mod throttle;
 pub mod worker;
 
 pub use store::RowCounts;

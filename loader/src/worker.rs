@@ -32,6 +32,9 @@ pub struct LoaderConfig {
     /// it, at least 60 s: a blackholed connection) fails the load with the cause instead of
     /// waiting forever (issue 10 §11, `--db-timeout`). Workers keep `None`: they wait.
     pub give_up_after: Option<Duration>,
+    /// A ceiling on rows written per second by this loader (`--max-rows-per-second`, divided
+    /// among a process's loaders): protects a live database during the backfill.
+    pub max_rows_per_second: Option<f64>,
 }
 
 impl Default for LoaderConfig {
@@ -42,6 +45,7 @@ impl Default for LoaderConfig {
             reconcile: false,
             consumer_group: None,
             give_up_after: None,
+            max_rows_per_second: None,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct Loader {
     /// Depositions withheld for a row too large for the server, until their end marker
     /// records them as quarantined.
     pub(crate) refused: HashMap<String, Quarantine>,
+    /// The rows-per-second ceiling, when one is set.
+    throttle: Option<crate::throttle::Throttle>,
 }
 
 /// How often an idle loader looks for rewound offsets.
@@ -113,6 +119,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 impl Loader {
     pub fn new(db: DatabaseConnection, config: LoaderConfig) -> Self {
         LazyLock::force(&crate::metrics::STARTED_NS);
+        let throttle = config
+            .max_rows_per_second
+            .map(|r| crate::throttle::Throttle::new(r, std::time::Instant::now()));
         Loader {
             db,
             config,
@@ -123,6 +132,7 @@ impl Loader {
             committed_next: BTreeMap::new(),
             packet_limit: None,
             refused: HashMap::new(),
+            throttle,
         }
     }
 
@@ -200,7 +210,16 @@ impl Loader {
                 }
             }
             let receipts: Vec<Receipt> = batch.iter().filter_map(|i| i.receipt.clone()).collect();
-            match self.apply_items(batch).await? {
+            let before = self.totals.rows_written();
+            let applied = self.apply_items(batch).await?;
+            if let Some(throttle) = &mut self.throttle {
+                let rows = self.totals.rows_written().saturating_sub(before);
+                let wait = throttle.after(rows, std::time::Instant::now());
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            match applied {
                 None => {
                     msgmig_bus::failpoint::hit("loader_after_commit");
                     if let Err(e) = input.ack(&receipts) {

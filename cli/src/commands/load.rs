@@ -80,6 +80,7 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
     crate::gauges::spawn_progress(db.clone());
     let config = LoaderConfig {
         give_up_after: None,
+        max_rows_per_second: args.max_rows_per_second,
         batch_size: args.batch_size.max(1),
         dry_run: false,
         reconcile: args.reconcile,

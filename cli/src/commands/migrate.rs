@@ -98,6 +98,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let (events_tx, events_rx) = topic(1024);
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
     let config = LoaderConfig {
+        max_rows_per_second: args
+            .max_rows_per_second
+            .map(|r| r / args.loaders.max(1) as f64),
         give_up_after: Some(std::time::Duration::from_secs(
             args.database.db_timeout.max(1),
         )),
@@ -111,6 +114,14 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         tasks: loads,
     } = LoaderPool::spawn(&db, config, args.loaders, Some(report_tx));
 
+    if args.metrics_addr.is_some() {
+        // The backlog between the stages (the embedded pipeline's consumer lag) and what the
+        // scan found, so the dashboard's lag panel, ETA and stall alert work in one-shot runs.
+        let events_depth = events_tx.depth_probe();
+        crate::gauges::spawn_lag("transformer", move || vec![(0, events_depth())]);
+        crate::gauges::spawn_lag("loader", records_tx.depth_probe());
+        msgmig_scanner::metrics::DEPOSITIONS_DISCOVERED.set(total as i64);
+    }
     let scan = tokio::spawn(async move { scanner.run_once(&events_tx).await });
     let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });
 

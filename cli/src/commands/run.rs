@@ -52,6 +52,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let loader_config = LoaderConfig {
+        max_rows_per_second: args
+            .max_rows_per_second
+            .map(|r| r / args.loaders.max(1) as f64),
         give_up_after: None,
         batch_size: args.batch_size.max(1),
         dry_run: false,
@@ -62,6 +65,10 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         publisher: records_tx,
         tasks: loads,
     } = LoaderPool::spawn(&db, loader_config, args.loaders, None);
+    // The backlog between the stages: the embedded pipeline's consumer lag (dashboard, alerts).
+    let events_depth = events_tx.depth_probe();
+    crate::gauges::spawn_lag("transformer", move || vec![(0, events_depth())]);
+    crate::gauges::spawn_lag("loader", records_tx.depth_probe());
     let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });
     watcher
         .run(&events_tx, shutdown_signal())
