@@ -208,6 +208,11 @@ pub struct MigrateArgs {
     /// a live database responsive during the backfill. Unlimited by default.
     #[arg(long, value_name = "ROWS")]
     pub max_rows_per_second: Option<f64>,
+    /// Also slow down while the database's commits slow down (the application feels the same
+    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
+    /// fastest seen, recovers by 10% per batch up to --max-rows-per-second.
+    #[arg(long)]
+    pub adaptive_throttle: bool,
     /// Depositions parsed at once (default: number of CPUs).
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -242,6 +247,11 @@ pub struct RunArgs {
     /// a live database responsive during the backfill. Unlimited by default.
     #[arg(long, value_name = "ROWS")]
     pub max_rows_per_second: Option<f64>,
+    /// Also slow down while the database's commits slow down (the application feels the same
+    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
+    /// fastest seen, recovers by 10% per batch up to --max-rows-per-second.
+    #[arg(long)]
+    pub adaptive_throttle: bool,
     /// Serve /metrics, /healthz and /readyz here (port 0 picks a free port, logged at start).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,

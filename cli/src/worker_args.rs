@@ -152,6 +152,11 @@ pub struct LoadArgs {
     /// a live database responsive during the backfill. Unlimited by default.
     #[arg(long, value_name = "ROWS")]
     pub max_rows_per_second: Option<f64>,
+    /// Also slow down while the database's commits slow down (the application feels the same
+    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
+    /// fastest seen, recovers by 10% per batch up to --max-rows-per-second.
+    #[arg(long)]
+    pub adaptive_throttle: bool,
     /// Delete file references the files no longer have (default: report them only, D2).
     #[arg(long)]
     pub reconcile: bool,

@@ -130,3 +130,13 @@ pub fn init() {
 /// depositions whose files were written after it.
 pub static STARTED_NS: LazyLock<i64> =
     LazyLock::new(|| msgmig_schemas::archive::unix_ns(std::time::SystemTime::now()));
+
+/// The rows-per-second ceiling in force (`--max-rows-per-second`, lowered by the adaptive
+/// throttle while the database is slow); absent without a throttle.
+pub static THROTTLE_RATE: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
+    prometheus::register_gauge!(
+        "msgmig_loader_throttle_rows_per_second",
+        "The rows-per-second ceiling in force for a loader (adaptive throttling lowers it)."
+    )
+    .expect("registered once")
+});

@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Throttle {
     rate: f64,
+    /// The configured ceiling (the adaptive rate never exceeds it).
+    ceiling: f64,
+    /// Adaptive: the fastest commit seen, in seconds per row (the database at ease).
+    baseline: Option<f64>,
+    adaptive: bool,
     /// Rows the bucket can still take now (negative: owed, to be waited off).
     tokens: f64,
     last: Instant,
@@ -20,9 +25,43 @@ impl Throttle {
         let rate = rows_per_second.max(1.0);
         Throttle {
             rate,
+            ceiling: rate,
+            baseline: None,
+            adaptive: false,
             tokens: rate,
             last: now,
         }
+    }
+
+    /// Also slows down when the database does (issue 11 §5, adaptive mode): when a batch's
+    /// commit takes more than twice the fastest seconds-per-row seen, the rate drops by 30%
+    /// (down to 100 rows/s); otherwise it recovers by 10% per batch, up to the ceiling. The
+    /// application's queries share the server: its commit latency is what they feel too.
+    pub fn adaptive(mut self) -> Self {
+        self.adaptive = true;
+        self
+    }
+
+    /// The current rate, rows per second.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Feeds the commit latency of a batch of `rows` (adaptive mode only).
+    pub fn observe_latency(&mut self, rows: u64, seconds: f64) {
+        if !self.adaptive || rows < 50 {
+            return;
+        }
+        let per_row = seconds / rows as f64;
+        let baseline = *self.baseline.get_or_insert(per_row);
+        if per_row < baseline {
+            self.baseline = Some(per_row);
+        }
+        self.rate = if per_row > 2.0 * baseline {
+            (self.rate * 0.7).max(100.0)
+        } else {
+            (self.rate * 1.1).min(self.ceiling)
+        };
     }
 
     /// Accounts `rows` just written at `now`; returns how long to wait before the next batch.
@@ -54,6 +93,24 @@ mod tests {
         let elapsed = now.duration_since(start).as_secs_f64();
         // 5,000 rows at 1,000/s with a one-second burst: at least 4 s.
         assert!((3.99..=4.01).contains(&elapsed), "{elapsed}");
+    }
+
+    #[test]
+    fn the_adaptive_rate_backs_off_when_commits_slow_down_and_recovers() {
+        let mut t = Throttle::new(10_000.0, Instant::now()).adaptive();
+        t.observe_latency(1000, 0.1); // 0.1 ms per row: the baseline
+        assert_eq!(t.rate(), 10_000.0);
+        t.observe_latency(1000, 0.5); // five times slower: back off
+        t.observe_latency(1000, 0.5);
+        assert!((t.rate() - 4_900.0).abs() < 1.0, "{}", t.rate());
+        for _ in 0..20 {
+            t.observe_latency(1000, 0.12);
+        }
+        assert_eq!(
+            t.rate(),
+            10_000.0,
+            "recovered up to the ceiling, never above"
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct LoaderConfig {
     /// A ceiling on rows written per second by this loader (`--max-rows-per-second`, divided
     /// among a process's loaders): protects a live database during the backfill.
     pub max_rows_per_second: Option<f64>,
+    /// Also slow down when the database's commit latency rises (`--adaptive-throttle`).
+    pub adaptive_throttle: bool,
 }
 
 impl Default for LoaderConfig {
@@ -46,6 +48,7 @@ impl Default for LoaderConfig {
             consumer_group: None,
             give_up_after: None,
             max_rows_per_second: None,
+            adaptive_throttle: false,
         }
     }
 }
@@ -119,9 +122,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(15);
 impl Loader {
     pub fn new(db: DatabaseConnection, config: LoaderConfig) -> Self {
         LazyLock::force(&crate::metrics::STARTED_NS);
-        let throttle = config
-            .max_rows_per_second
-            .map(|r| crate::throttle::Throttle::new(r, std::time::Instant::now()));
+        let throttle = match (config.max_rows_per_second, config.adaptive_throttle) {
+            (None, false) => None,
+            (rate, adaptive) => {
+                let t =
+                    crate::throttle::Throttle::new(rate.unwrap_or(1e9), std::time::Instant::now());
+                Some(if adaptive { t.adaptive() } else { t })
+            }
+        };
         Loader {
             db,
             config,
@@ -211,9 +219,12 @@ impl Loader {
             }
             let receipts: Vec<Receipt> = batch.iter().filter_map(|i| i.receipt.clone()).collect();
             let before = self.totals.rows_written();
+            let started = std::time::Instant::now();
             let applied = self.apply_items(batch).await?;
             if let Some(throttle) = &mut self.throttle {
                 let rows = self.totals.rows_written().saturating_sub(before);
+                throttle.observe_latency(rows, started.elapsed().as_secs_f64());
+                crate::metrics::THROTTLE_RATE.set(throttle.rate());
                 let wait = throttle.after(rows, std::time::Instant::now());
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;

@@ -79,6 +79,7 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
     crate::gauges::spawn_lag("loader", subscriber.lag_probe());
     crate::gauges::spawn_progress(db.clone());
     let config = LoaderConfig {
+        adaptive_throttle: args.adaptive_throttle,
         give_up_after: None,
         max_rows_per_second: args.max_rows_per_second,
         batch_size: args.batch_size.max(1),

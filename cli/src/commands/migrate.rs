@@ -98,6 +98,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let (events_tx, events_rx) = topic(1024);
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
     let config = LoaderConfig {
+        adaptive_throttle: args.adaptive_throttle,
         max_rows_per_second: args
             .max_rows_per_second
             .map(|r| r / args.loaders.max(1) as f64),

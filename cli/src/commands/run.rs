@@ -52,6 +52,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let loader_config = LoaderConfig {
+        adaptive_throttle: args.adaptive_throttle,
         max_rows_per_second: args
             .max_rows_per_second
             .map(|r| r / args.loaders.max(1) as f64),
