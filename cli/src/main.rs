@@ -82,7 +82,7 @@ async fn main() {
         event = "command_start",
         command,
         site_id = site_id(),
-        version = env!("CARGO_PKG_VERSION")
+        version = cli::VERSION
     );
     let result = match cli.command {
         Command::Migrate(args) => commands::migrate::run(args).await,

@@ -338,7 +338,15 @@ fn the_dashboard_and_alerts_work_in_embedded_mode_with_true_values() {
         .unwrap();
     assert!(gen.status.success());
     let port = free_port();
-    let mut run = Command::new(env!("CARGO_BIN_EXE_msgmig"))
+    // Killed when the test ends, passed or failed.
+    struct KillOnDrop(Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let run = Command::new(env!("CARGO_BIN_EXE_msgmig"))
         .current_dir(dir.path())
         .args([
             "run",
@@ -355,6 +363,7 @@ fn the_dashboard_and_alerts_work_in_embedded_mode_with_true_values() {
         .stderr(std::fs::File::create(dir.path().join("run.log")).unwrap())
         .spawn()
         .unwrap();
+    let _run = KillOnDrop(run);
     let prometheus = Prometheus::start(dir.path(), &[("msgmig-run", port)]);
     let value = |q: &str| -> Option<String> {
         let r = prometheus.query(q);
@@ -385,10 +394,6 @@ fn the_dashboard_and_alerts_work_in_embedded_mode_with_true_values() {
         "the embedded pipeline exports its backlog"
     );
     check_dashboard_and_alerts(&prometheus);
-    let _ = Command::new("kill")
-        .args(["-TERM", &run.id().to_string()])
-        .status();
-    let _ = run.wait();
 }
 
 /// Every `msgmig_…` metric name in a PromQL expression.
