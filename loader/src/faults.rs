@@ -1,12 +1,13 @@
 //! How the loader tells failures apart (architecture.md §3, "nothing lost"): an outage waits,
-//! a lock conflict retries, a refused value is dead-lettered; and the helpers that isolate a
-//! refused deposition.
+//! a lock conflict retries, a refused value is dead-lettered; how long an outage may last; and the
+//! helpers that isolate a refused deposition.
 
 use crate::worker::Item;
 use msgmig_bus::Receipt;
 use msgmig_schemas::record::DeadLetter;
 use sea_orm::DbErr;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Fills the bus position of a dead letter.
 pub(crate) fn locate(letter: &mut DeadLetter, receipt: Option<&Receipt>) {
@@ -171,4 +172,41 @@ pub(crate) fn is_transient(e: &DbErr) -> bool {
 /// See [`Fault::Content`].
 pub(crate) fn is_content_error(e: &DbErr) -> bool {
     classify(e) == Fault::Content
+}
+
+/// The error for a batch the server did not answer within `bound` (an outage).
+pub(crate) fn no_answer(bound: Duration) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+        "the database did not answer within {} s",
+        bound.as_secs()
+    )))
+}
+
+/// How long the database has been unreachable, for the one-shot bound on waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Outage {
+    since: Option<std::time::Instant>,
+}
+
+impl Outage {
+    /// Sleeps `delay` before the next attempt, or fails with `error` once the outage has lasted
+    /// `limit` (when there is one).
+    pub(crate) async fn wait(
+        &mut self,
+        limit: Option<Duration>,
+        delay: Duration,
+        error: DbErr,
+    ) -> Result<(), DbErr> {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if let Some(limit) = limit {
+            if since.elapsed() >= limit {
+                return Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+                    "the database was unreachable for {} s (--db-timeout): {error}",
+                    since.elapsed().as_secs()
+                ))));
+            }
+        }
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
 }

@@ -68,7 +68,7 @@ impl Loader {
         if self.config.dry_run || next.is_empty() {
             return Ok(());
         }
-        let mut outage = crate::worker::Outage::default();
+        let mut outage = crate::faults::Outage::default();
         loop {
             let written = self.raise_stored(&group, &next, |_, _| true).await;
             match written {
@@ -133,7 +133,7 @@ impl Loader {
             outcome: DepositionOutcome::Quarantined(quarantine.clone()),
         };
         self.open.remove(&deposition_id);
-        let mut outage = crate::worker::Outage::default();
+        let mut outage = crate::faults::Outage::default();
         loop {
             let txn = self.db.begin().await?;
             let written = async {

@@ -3,7 +3,7 @@
 //! deposition's outcome at its end marker.
 
 use crate::apply::Applied;
-use crate::faults::{is_content_error, is_outage, is_transient, locate};
+use crate::faults::{is_content_error, is_outage, is_transient, locate, no_answer, Outage};
 use crate::offsets::{self, TopicPartition};
 use crate::store::RowCounts;
 use msgmig_bus::{Receipt, Seekable, Subscriber};
@@ -466,42 +466,5 @@ impl Loader {
                 Err(e) => return Err(e),
             }
         }
-    }
-}
-
-/// The error for a batch the server did not answer within `bound` (an outage).
-fn no_answer(bound: Duration) -> DbErr {
-    DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
-        "the database did not answer within {} s",
-        bound.as_secs()
-    )))
-}
-
-/// How long the database has been unreachable, for the one-shot bound on waiting.
-#[derive(Debug, Default)]
-pub(crate) struct Outage {
-    since: Option<std::time::Instant>,
-}
-
-impl Outage {
-    /// Sleeps `delay` before the next attempt, or fails with `error` once the outage has lasted
-    /// `limit` (when there is one).
-    pub(crate) async fn wait(
-        &mut self,
-        limit: Option<Duration>,
-        delay: Duration,
-        error: DbErr,
-    ) -> Result<(), DbErr> {
-        let since = *self.since.get_or_insert_with(std::time::Instant::now);
-        if let Some(limit) = limit {
-            if since.elapsed() >= limit {
-                return Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
-                    "the database was unreachable for {} s (--db-timeout): {error}",
-                    since.elapsed().as_secs()
-                ))));
-            }
-        }
-        tokio::time::sleep(delay).await;
-        Ok(())
     }
 }
