@@ -8,6 +8,8 @@ use msgmig_loader::{database, Loader, LoaderConfig};
 use msgmig_schemas::record::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+/// Issue 10 §5: a message id claimed by two folders belongs to the folder its
+/// `deposition_data_set_id` names, whichever was loaded first, in one batch or in two: the
 /// tables (content, file references, status) and the recorded outcomes are the same.
 async fn a_contested_id_goes_to_the_named_deposition_in_any_order(db: DatabaseConnection) {
     // D_0 holds a copy of D_5's message (its content says D_5), with one file reference and

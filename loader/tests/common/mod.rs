@@ -134,9 +134,6 @@ pub async fn wipe(db: &DatabaseConnection) {
     }
 }
 
-/// Issue 10 §5: a message id claimed by two folders belongs to the folder its
-/// `deposition_data_set_id` names, whichever was loaded first, in one batch or in two: the
-
 pub async fn sqlite() -> (DatabaseConnection, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
@@ -182,10 +179,10 @@ impl MysqlDb {
 macro_rules! on_both_backends {
     ($($body:ident),+ $(,)?) => {
         mod on_sqlite {
-            $(#[tokio::test] async fn $body() { let (db, _dir) = crate::common::sqlite().await; super::$body(db).await; })+
+            $(#[tokio::test] async fn $body() { let (db, _dir) = $crate::common::sqlite().await; super::$body(db).await; })+
         }
         mod on_mariadb {
-            $(#[tokio::test] async fn $body() { let (db, guard) = crate::common::mysql().await; super::$body(db).await; guard.drop_now().await; })+
+            $(#[tokio::test] async fn $body() { let (db, guard) = $crate::common::mysql().await; super::$body(db).await; guard.drop_now().await; })+
         }
     };
 }
