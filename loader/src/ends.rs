@@ -180,16 +180,38 @@ pub(crate) async fn record_displaced<C: ConnectionTrait>(
     displaced: &[Displaced],
 ) -> Result<(), DbErr> {
     for d in displaced {
-        exec(
+        // A plain insert of what was read, not INSERT … SELECT: that form takes InnoDB's
+        // table-level auto-increment lock and failed with error 1467 beside parallel loaders.
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                "SELECT generation FROM msgmig_depositions WHERE deposition_id = ?",
+                [d.deposition_id.clone().into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            continue;
+        };
+        let generation: i64 = row.try_get_by_index(0)?;
+        let values: Vec<Value> = vec![
+            d.deposition_id.clone().into(),
+            QuarantineKind::Conflict.as_str().to_owned().into(),
+            fit_chars(&d.message_id, 64).into(),
+            format!("message id already stored for deposition {}", d.owner).into(),
+            generation.into(),
+        ];
+        insert_rows(
             conn,
-            "INSERT INTO msgmig_quarantine (deposition_id, kind, message_id, reason, generation) \
-             SELECT deposition_id, ?, ?, ?, generation FROM msgmig_depositions WHERE deposition_id = ?",
-            vec![
-                QuarantineKind::Conflict.as_str().to_owned().into(),
-                d.message_id.clone().into(),
-                format!("message id already stored for deposition {}", d.owner).into(),
-                d.deposition_id.clone().into(),
+            "msgmig_quarantine",
+            &[
+                "deposition_id",
+                "kind",
+                "message_id",
+                "reason",
+                "generation",
             ],
+            vec![values],
+            "",
         )
         .await?;
         exec(

@@ -76,6 +76,7 @@ const MYSQL_TRANSIENT: &[u16] = &[
     1213, // ER_LOCK_DEADLOCK
     1020, // ER_CHECKREAD: record changed since last read
     1022, 1062, 1169, 1586, // duplicate key: a concurrent insert of the same id
+    1467, // ER_AUTOINC_READ_FAILED: seen with parallel loaders inserting into a new table
 ];
 
 /// MySQL/MariaDB errors that refuse a value or a row (strict mode).

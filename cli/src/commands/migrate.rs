@@ -99,9 +99,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
     let config = LoaderConfig {
         adaptive_throttle: args.adaptive_throttle,
-        max_rows_per_second: args
-            .max_rows_per_second
-            .map(|r| r / args.loaders.max(1) as f64),
+        max_rows_per_second: args.max_rows_per_second,
         give_up_after: Some(std::time::Duration::from_secs(
             args.database.db_timeout.max(1),
         )),

@@ -275,6 +275,9 @@ impl LoaderPool {
     ) -> Self {
         let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
         let partitions = if sqlite { 1 } else { partitions.max(1) };
+        // The process's rows-per-second ceiling is shared by its loaders.
+        let mut config = config;
+        config.max_rows_per_second = config.max_rows_per_second.map(|r| r / partitions as f64);
         let (publisher, receivers) =
             msgmig_bus::in_process::partitioned_topic(partitions, 2 * config.batch_size.max(1));
         let tasks = receivers

@@ -53,9 +53,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let (events_tx, events_rx) = topic(1024);
     let loader_config = LoaderConfig {
         adaptive_throttle: args.adaptive_throttle,
-        max_rows_per_second: args
-            .max_rows_per_second
-            .map(|r| r / args.loaders.max(1) as f64),
+        max_rows_per_second: args.max_rows_per_second,
         give_up_after: None,
         batch_size: args.batch_size.max(1),
         dry_run: false,
