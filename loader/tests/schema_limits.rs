@@ -1,6 +1,7 @@
 //! Issue 10 §1: the widths the transformer checks (`msgmig_schemas::db::limits`) are exactly
 //! the text columns MariaDB has after msgmig's migrations, both ways. MariaDB is required.
 
+mod common;
 use msgmig_loader::database;
 use msgmig_schemas::db::limits::{Limit, COLUMNS};
 use sea_orm::{ConnectionTrait, Statement};
@@ -8,11 +9,7 @@ use std::collections::BTreeMap;
 
 #[tokio::test]
 async fn checked_widths_are_the_columns_mariadb_has() {
-    let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let server = database::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB at {base} is required for this test: {e}"));
+    let (server, base) = common::mariadb_server().await;
     let name = format!("msgmig_limits_{}", std::process::id());
     server
         .execute_unprepared(&format!("CREATE DATABASE {name}"))

@@ -3,6 +3,7 @@
 //! row loads, none is refused. Changes the server's global setting for the duration of the test
 //! (restored afterwards), so it lives in a test binary of its own. MariaDB is required.
 
+mod common;
 use msgmig_loader::{database, Loader, LoaderConfig};
 use msgmig_schemas::archive::ContentType;
 use msgmig_schemas::record::*;
@@ -48,11 +49,7 @@ fn record(i: usize) -> MessageRecord {
 
 #[tokio::test]
 async fn batches_split_under_a_small_max_allowed_packet() {
-    let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
-    let server = database::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB at {base} is required for this test: {e}"));
+    let (server, base) = common::mariadb_server().await;
     let row = server
         .query_one_raw(Statement::from_string(
             server.get_database_backend(),

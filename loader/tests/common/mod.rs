@@ -148,12 +148,19 @@ pub struct MysqlDb {
     name: String,
 }
 
-pub async fn mysql() -> (DatabaseConnection, MysqlDb) {
+/// A connection to the MariaDB server of the tests (no database selected) and its URL.
+/// A missing MariaDB is a failure, not a skip.
+pub async fn mariadb_server() -> (DatabaseConnection, String) {
     let base = std::env::var("MSGMIG_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
     let server = database::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("MariaDB at {base} is required for this test: {e}"));
+    (server, base)
+}
+
+pub async fn mysql() -> (DatabaseConnection, MysqlDb) {
+    let (server, base) = mariadb_server().await;
     let name = format!("msgmig_test_{}", rand::random::<u32>());
     server
         .execute_unprepared(&format!(
