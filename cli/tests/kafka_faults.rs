@@ -190,6 +190,7 @@ fn stale_poison_and_untrusted_inputs_change_nothing_and_are_dead_lettered() {
             version: 1,
             size: 1,
             mtime_ns: 1,
+            ctime_ns: 1,
             change: msgmig_schemas::record::FileChange::Present,
         };
         events

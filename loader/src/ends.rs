@@ -154,11 +154,19 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
                     i64::from(f.version).into(),
                     i64::try_from(f.size).unwrap_or(i64::MAX).into(),
                     f.mtime_ns.into(),
+                    f.ctime_ns.into(),
                 ]
             })
         })
         .collect();
-    let columns = ["path", "deposition_id", "version", "size", "mtime_ns"];
+    let columns = [
+        "path",
+        "deposition_id",
+        "version",
+        "size",
+        "mtime_ns",
+        "ctime_ns",
+    ];
     insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
     Ok(())
 }

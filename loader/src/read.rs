@@ -44,17 +44,81 @@ pub async fn same_ids_for_the_collation<C: ConnectionTrait>(
     rows.into_iter().map(|r| r.try_get_by_index(0)).collect()
 }
 
+/// Which rows a [`stored_messages`]-style read selects.
+#[derive(Debug, Clone, Copy)]
+enum Select {
+    /// The rows of these message ids, whoever stored them.
+    MessageIds,
+    /// The rows msgmig's provenance gives to these deposition folders.
+    Owners,
+    /// The messages whose `deposition_data_set_id` (the app's deposition) is one of these.
+    DataSets,
+}
+
+impl Select {
+    /// `FROM … WHERE <column>` for one app table aliased `t`; `select_in` appends `IN (…)`.
+    fn from_where(self, table: &str) -> String {
+        match self {
+            Select::MessageIds if table == "pdbx_deposition_message_info" => format!(
+                "FROM {table} t LEFT JOIN msgmig_message_provenance p ON p.message_id = t.message_id WHERE t.message_id"
+            ),
+            Select::MessageIds => format!("FROM {table} t WHERE t.message_id"),
+            Select::Owners => format!(
+                "FROM msgmig_message_provenance p JOIN {table} t ON t.message_id = p.message_id WHERE p.deposition_id"
+            ),
+            Select::DataSets if table == "pdbx_deposition_message_info" => format!(
+                "FROM {table} t LEFT JOIN msgmig_message_provenance p ON p.message_id = t.message_id WHERE t.deposition_data_set_id"
+            ),
+            Select::DataSets => format!(
+                "FROM pdbx_deposition_message_info i JOIN {table} t ON t.message_id = i.message_id WHERE i.deposition_data_set_id"
+            ),
+        }
+    }
+}
+
 /// Reads the stored state of `ids` (missing ids are absent from the map).
 pub async fn stored_messages<C: ConnectionTrait>(
     conn: &C,
     ids: &[String],
 ) -> Result<HashMap<String, StoredMessage>, DbErr> {
+    read_stored(conn, Select::MessageIds, ids).await
+}
+
+/// Reads every message msgmig's provenance gives to `deposition_ids` (owning folders), with
+/// all four tables, keyed by message id: one indexed range per folder instead of a lookup per
+/// message id, which is what lets `verify` stream the archive in deposition order (issue 12 §4).
+/// Rows not written by msgmig (no provenance) are not found here; [`stored_messages`] finds
+/// them by id.
+pub async fn stored_messages_owned_by<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<HashMap<String, StoredMessage>, DbErr> {
+    read_stored(conn, Select::Owners, deposition_ids).await
+}
+
+/// Reads every message whose `deposition_data_set_id` is one of `deposition_ids`, with all
+/// four tables, keyed by message id (`export`: one indexed range per deposition and table).
+pub async fn stored_messages_of_data_sets<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<HashMap<String, StoredMessage>, DbErr> {
+    read_stored(conn, Select::DataSets, deposition_ids).await
+}
+
+async fn read_stored<C: ConnectionTrait>(
+    conn: &C,
+    select: Select,
+    keys: &[String],
+) -> Result<HashMap<String, StoredMessage>, DbErr> {
+    let info = "pdbx_deposition_message_info";
     let rows = select_in(
         conn,
-        "SELECT i.message_id, i.deposition_data_set_id, i.timestamp, i.sender, i.context_type, i.context_value, \
-         i.parent_message_id, i.message_subject, i.message_text, i.message_type, i.send_status, i.content_type, p.deposition_id, i.ordinal_id \
-         FROM pdbx_deposition_message_info i LEFT JOIN msgmig_message_provenance p ON p.message_id = i.message_id WHERE i.message_id",
-        ids,
+        &format!(
+            "SELECT t.message_id, t.deposition_data_set_id, t.timestamp, t.sender, t.context_type, t.context_value, \
+             t.parent_message_id, t.message_subject, t.message_text, t.message_type, t.send_status, t.content_type, p.deposition_id, t.ordinal_id {}",
+            select.from_where(info)
+        ),
+        keys,
     )
     .await?;
     let mut out = HashMap::new();
@@ -94,9 +158,11 @@ pub async fn stored_messages<C: ConnectionTrait>(
     }
     let refs = select_in(
         conn,
-        "SELECT message_id, deposition_data_set_id, content_type, content_format, partition_number, version_id, storage_type, upload_file_name \
-         FROM pdbx_deposition_message_file_reference WHERE message_id",
-        ids,
+        &format!(
+            "SELECT t.message_id, t.deposition_data_set_id, t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name {}",
+            select.from_where("pdbx_deposition_message_file_reference")
+        ),
+        keys,
     )
     .await?;
     for r in refs {
@@ -115,8 +181,11 @@ pub async fn stored_messages<C: ConnectionTrait>(
     }
     let statuses = select_in(
         conn,
-        "SELECT message_id, deposition_data_set_id, read_status, action_reqd, for_release FROM pdbx_deposition_message_status WHERE message_id",
-        ids,
+        &format!(
+            "SELECT t.message_id, t.deposition_data_set_id, t.read_status, t.action_reqd, t.for_release {}",
+            select.from_where("pdbx_deposition_message_status")
+        ),
+        keys,
     )
     .await?;
     for r in statuses {
@@ -132,9 +201,12 @@ pub async fn stored_messages<C: ConnectionTrait>(
     }
     let origcomm = select_in(
         conn,
-        "SELECT message_id, deposition_data_set_id, orig_message_id, orig_deposition_data_set_id, orig_timestamp, orig_sender, \
-         orig_recipient, orig_message_subject, orig_attachments FROM pdbx_deposition_message_origcomm_reference WHERE message_id",
-        ids,
+        &format!(
+            "SELECT t.message_id, t.deposition_data_set_id, t.orig_message_id, t.orig_deposition_data_set_id, t.orig_timestamp, t.orig_sender, \
+             t.orig_recipient, t.orig_message_subject, t.orig_attachments {}",
+            select.from_where("pdbx_deposition_message_origcomm_reference")
+        ),
+        keys,
     )
     .await?;
     for r in origcomm {
@@ -153,33 +225,6 @@ pub async fn stored_messages<C: ConnectionTrait>(
         }
     }
     Ok(out)
-}
-
-/// Message ids msgmig stored for a deposition folder (from provenance).
-pub async fn message_ids_of<C: ConnectionTrait>(
-    conn: &C,
-    deposition_ids: &[String],
-) -> Result<Vec<(String, String)>, DbErr> {
-    let rows = select_in(
-        conn,
-        "SELECT deposition_id, message_id FROM msgmig_message_provenance WHERE deposition_id",
-        deposition_ids,
-    )
-    .await?;
-    rows.into_iter()
-        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
-        .collect()
-}
-
-/// Message ids per `deposition_data_set_id` (the app's notion of a deposition).
-pub async fn message_ids_by_deposition<C: ConnectionTrait>(
-    conn: &C,
-    deposition_ids: &[String],
-) -> Result<Vec<(String, String)>, DbErr> {
-    let rows = select_in(conn, "SELECT deposition_data_set_id, message_id FROM pdbx_deposition_message_info WHERE deposition_data_set_id", deposition_ids).await?;
-    rows.into_iter()
-        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
-        .collect()
 }
 
 /// Every `deposition_data_set_id` in the info table, sorted.
@@ -236,7 +281,7 @@ pub async fn file_ledger<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<Vec<msgmig_schemas::record::FileState>, DbErr> {
     let backend = conn.get_database_backend();
-    let sql = "SELECT path, version, size, mtime_ns FROM msgmig_file_ledger";
+    let sql = "SELECT path, version, size, mtime_ns, ctime_ns FROM msgmig_file_ledger";
     let rows = conn
         .query_all_raw(sea_orm::Statement::from_string(backend, sql))
         .await?;
@@ -247,6 +292,7 @@ pub async fn file_ledger<C: ConnectionTrait>(
                 version: u32::try_from(r.try_get_by_index::<i32>(1)?).unwrap_or(0),
                 size: u64::try_from(r.try_get_by_index::<i64>(2)?).unwrap_or(0),
                 mtime_ns: r.try_get_by_index(3)?,
+                ctime_ns: r.try_get_by_index::<Option<i64>>(4)?.unwrap_or(0),
             })
         })
         .collect()
@@ -268,7 +314,7 @@ pub async fn loaded_states<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<HashMap<String, LoadedState>, DbErr> {
     let backend = conn.get_database_backend();
-    let sql = "SELECT l.deposition_id, l.path, l.version, l.size, l.mtime_ns, d.messages \
+    let sql = "SELECT l.deposition_id, l.path, l.version, l.size, l.mtime_ns, d.messages, l.ctime_ns \
                FROM msgmig_file_ledger l JOIN msgmig_depositions d ON d.deposition_id = l.deposition_id \
                WHERE d.state = 'loaded'";
     let rows = conn
@@ -284,6 +330,7 @@ pub async fn loaded_states<C: ConnectionTrait>(
             version: u32::try_from(r.try_get_by_index::<i32>(2)?).unwrap_or(0),
             size: u64::try_from(r.try_get_by_index::<i64>(3)?).unwrap_or(0),
             mtime_ns: r.try_get_by_index(4)?,
+            ctime_ns: r.try_get_by_index::<Option<i64>>(6)?.unwrap_or(0),
         });
     }
     Ok(out)

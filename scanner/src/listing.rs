@@ -1,4 +1,4 @@
-use msgmig_schemas::archive::{classify_entries, mtime_ns, IgnoreReason, LatestFile};
+use msgmig_schemas::archive::{classify_entries, ctime_ns, mtime_ns, IgnoreReason, LatestFile};
 use msgmig_schemas::record::{FileChange, FileEvent, SCHEMA_VERSION};
 use std::io;
 use std::path::Path;
@@ -45,6 +45,7 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
             version: parsed.version,
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
+            ctime_ns: ctime_ns(&meta),
             change: FileChange::Present,
         });
     }

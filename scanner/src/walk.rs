@@ -61,7 +61,9 @@ pub struct LoadedFiles {
 }
 
 /// True when the listing's latest files are exactly the ones loaded: same paths, versions,
-/// sizes and mtimes (nanoseconds), none added, none gone.
+/// sizes, mtimes and ctimes (nanoseconds), none added, none gone. The ctime catches an edit
+/// whose size and mtime were put back, and a restore from a backup (issue 12 §1); a ledger row
+/// without one (0: written before msgmig recorded it) is compared without it.
 fn matches(events: &[FileEvent], loaded: &LoadedFiles) -> bool {
     events.len() == loaded.files.len()
         && events.iter().all(|e| {
@@ -70,6 +72,7 @@ fn matches(events: &[FileEvent], loaded: &LoadedFiles) -> bool {
                     && f.version == e.version
                     && f.size == e.size
                     && f.mtime_ns == e.mtime_ns
+                    && (f.ctime_ns == 0 || f.ctime_ns == e.ctime_ns)
             })
         })
 }

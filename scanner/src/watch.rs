@@ -429,6 +429,7 @@ impl Watcher {
                         version: g.version,
                         size: g.size,
                         mtime_ns: g.mtime_ns,
+                        ctime_ns: g.ctime_ns,
                         change: FileChange::Removed,
                     });
                 }
@@ -443,6 +444,7 @@ impl Watcher {
                         version: e.version,
                         size: e.size,
                         mtime_ns: e.mtime_ns,
+                        ctime_ns: e.ctime_ns,
                     },
                 );
             }

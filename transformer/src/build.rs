@@ -24,7 +24,8 @@ pub struct Warning {
 #[derive(Debug, Clone)]
 pub struct DepositionRecords {
     pub deposition_id: String,
-    /// Max mtime (ns) of the latest files: grows with every new source state.
+    /// Newest change time (ns; the later of mtime and ctime) of the latest files: grows with
+    /// every new source state, a restore from a backup with older mtimes included.
     pub generation: i64,
     /// Latest files read (including empty ones).
     pub files: u32,
@@ -38,13 +39,23 @@ pub struct DepositionRecords {
     pub quarantine: Option<Quarantine>,
 }
 
+/// A deposition's generation: the newest change time (the later of mtime and ctime,
+/// [`msgmig_schemas::archive::changed_ns`]) among its latest files, 0 for none.
+fn generation_of(files: &[SourceFile]) -> i64 {
+    files
+        .iter()
+        .map(|f| f.mtime_ns.max(f.ctime_ns))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Builds the records of deposition folder `deposition_id` from its latest files (as returned by
 /// [`crate::read_deposition`]). Pure: no I/O.
 ///
 /// Never fails: a problem in any latest file yields `quarantine` with file, line, column and
 /// reason, and no records (nothing of a half-valid deposition is loaded).
 pub fn build_records(deposition_id: &str, files: &[SourceFile]) -> DepositionRecords {
-    let generation = files.iter().map(|f| f.mtime_ns).max().unwrap_or(0);
+    let generation = generation_of(files);
     let mut out = DepositionRecords {
         deposition_id: deposition_id.to_owned(),
         generation,
@@ -56,6 +67,7 @@ pub fn build_records(deposition_id: &str, files: &[SourceFile]) -> DepositionRec
                 version: f.name.version,
                 size: f.size,
                 mtime_ns: f.mtime_ns,
+                ctime_ns: f.ctime_ns,
             })
             .collect(),
         empty_files: files.iter().filter(|f| f.bytes.is_empty()).count() as u32,
@@ -247,7 +259,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
         }
     }
 
-    let generation = files.iter().map(|f| f.mtime_ns).max().unwrap_or(0);
+    let generation = generation_of(files);
     let keys: Vec<(&str, Option<&str>)> = records
         .iter()
         .map(|r| {

@@ -1,6 +1,6 @@
 //! Reading a deposition's latest files from the archive (read-only; never locks or writes).
 
-use msgmig_schemas::archive::{classify_entries, mtime_ns, MessageFileName};
+use msgmig_schemas::archive::{changed_ns, classify_entries, ctime_ns, mtime_ns, MessageFileName};
 use sha2::{Digest, Sha256};
 use std::io;
 use std::path::Path;
@@ -14,6 +14,8 @@ pub struct SourceFile {
     pub bytes: Vec<u8>,
     pub size: u64,
     pub mtime_ns: i64,
+    /// Status-change time ([`ctime_ns`]).
+    pub ctime_ns: i64,
     /// SHA-256 (hex) of `bytes`.
     pub sha256: String,
 }
@@ -40,8 +42,11 @@ pub enum ReadError {
     NotRegular(&'static str),
 }
 
-fn state(meta: &std::fs::Metadata) -> (u64, i64) {
-    (meta.len(), mtime_ns(meta))
+/// A file's (size, mtime, ctime): what must not move while it is read.
+type Stat = (u64, i64, i64);
+
+fn state(meta: &std::fs::Metadata) -> Stat {
+    (meta.len(), mtime_ns(meta), ctime_ns(meta))
 }
 
 /// What kind of entry `meta` describes (for the quarantine reason).
@@ -86,9 +91,9 @@ fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), ReadE
     Ok((file, meta))
 }
 
-/// Reads one regular file whole, accepting the bytes only if size and mtime did not change
-/// meanwhile.
-fn read_stable(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
+/// Reads one regular file whole, accepting the bytes only if size, mtime and ctime did not
+/// change meanwhile.
+fn read_stable(path: &Path) -> Result<(Vec<u8>, Stat), ReadError> {
     use std::io::Read;
     for attempt in 1..=READ_ATTEMPTS {
         if msgmig_bus::failpoint::fails("transformer_read_error") {
@@ -100,7 +105,7 @@ fn read_stable(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
         file.read_to_end(&mut bytes).map_err(ReadError::Io)?;
         let after = state(&file.metadata().map_err(ReadError::Io)?);
         if before == after && bytes.len() as u64 == after.0 {
-            return Ok((bytes, after.0, after.1));
+            return Ok((bytes, after));
         }
         std::thread::sleep(std::time::Duration::from_millis(50 * attempt as u64));
     }
@@ -111,7 +116,7 @@ fn read_stable(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
 
 /// [`read_stable`], retrying I/O errors with backoff ([`IO_RETRY_DELAYS_MS`]). A file that is
 /// gone is not retried (the next event brings the new state), nor is a non-regular file.
-fn read_retrying(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
+fn read_retrying(path: &Path) -> Result<(Vec<u8>, Stat), ReadError> {
     let mut delays = IO_RETRY_DELAYS_MS.iter();
     loop {
         match read_stable(path) {
@@ -129,7 +134,7 @@ fn read_retrying(path: &Path) -> Result<(Vec<u8>, u64, i64), ReadError> {
 }
 
 /// A failed read: the archive-relative path of the file (None for the folder), the error, and
-/// the newest mtime (ns) among the latest files as listed (0 if none could be stat'ed): the
+/// the newest change time ([`changed_ns`]) among the latest files as listed (0 if none could be stat'ed): the
 /// quarantine's generation, so that it is never taken for an older state than the one stored.
 pub type Failure = (Option<String>, ReadError, i64);
 
@@ -159,13 +164,13 @@ pub fn read_deposition(root: &Path, deposition_id: &str) -> Result<Vec<SourceFil
         .latest
         .iter()
         .filter_map(|l| std::fs::symlink_metadata(dir.join(&l.name)).ok())
-        .map(|m| mtime_ns(&m))
+        .map(|m| changed_ns(&m))
         .max()
         .unwrap_or(0);
     let mut files = Vec::with_capacity(listing.latest.len());
     for latest in listing.latest {
         let rel = format!("{deposition_id}/{}", latest.name);
-        let (bytes, size, mtime_ns) = match read_retrying(&dir.join(&latest.name)) {
+        let (bytes, (size, mtime_ns, ctime_ns)) = match read_retrying(&dir.join(&latest.name)) {
             Ok(r) => r,
             // Vanished between listing and read: the next event brings the new state.
             Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -178,6 +183,7 @@ pub fn read_deposition(root: &Path, deposition_id: &str) -> Result<Vec<SourceFil
             bytes,
             size,
             mtime_ns,
+            ctime_ns,
             sha256,
         });
     }

@@ -98,6 +98,7 @@ mod tests {
             version: 1,
             size: 0,
             mtime_ns: 0,
+            ctime_ns: 0,
             change: FileChange::Present,
         }
     }

@@ -6,9 +6,7 @@ use super::{
 };
 use crate::cli::ExportArgs;
 use anyhow::{Context, Result};
-use msgmig_loader::read::{
-    all_depositions, message_ids_by_deposition, stored_messages, StoredMessage,
-};
+use msgmig_loader::read::{all_depositions, stored_messages_of_data_sets, StoredMessage};
 use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
 use msgmig_schemas::record::{deposition_files, Alteration, Encoding, ExportedFile};
 use sea_orm::DatabaseConnection;
@@ -26,14 +24,13 @@ pub async fn load_files(
     ids: &[String],
     encoding: Encoding,
 ) -> Result<Vec<(String, Vec<ExportedFile>)>> {
-    let pairs = message_ids_by_deposition(db, ids).await?;
-    let message_ids: Vec<String> = pairs.iter().map(|(_, m)| m.clone()).collect();
-    let mut stored = stored_messages(db, &message_ids).await?;
+    let stored = stored_messages_of_data_sets(db, ids).await?;
     let mut by_dep: HashMap<String, Vec<StoredMessage>> = HashMap::new();
-    for (dep, id) in pairs {
-        if let Some(m) = stored.remove(&id) {
-            by_dep.entry(dep).or_default().push(m);
-        }
+    for m in stored.into_values() {
+        by_dep
+            .entry(m.content.message.deposition_data_set_id.clone())
+            .or_default()
+            .push(m);
     }
     Ok(ids
         .iter()

@@ -83,6 +83,7 @@ pub fn end(dep: &str, generation: i64, messages: u32) -> RecordsMessage {
             version: 1,
             size: 10,
             mtime_ns: generation,
+            ctime_ns: generation,
         }],
         messages,
         outcome: DepositionOutcome::Transformed,

@@ -10,4 +10,4 @@ mod time;
 pub use content_type::ContentType;
 pub use file_name::{is_deposition_id, MessageFileName};
 pub use latest::{classify_entries, DirectoryListing, IgnoreReason, LatestFile};
-pub use time::{mtime_ns, unix_ns};
+pub use time::{changed_ns, ctime_ns, mtime_ns, unix_ns};

@@ -10,6 +10,8 @@
 //! - `m20261123_000004`: `msgmig_file_ledger`, the file states behind the last load (restarts).
 //! - `m20261201_000005`: `msgmig_message_provenance.message_key`, the id as the collation sees
 //!   it ([`collation`]); unique on SQLite, so SQLite refuses what MySQL's UNIQUE key would.
+//! - `m20261201_000006`: `msgmig_file_ledger.ctime_ns`, so a re-run notices an in-place edit
+//!   whose size and mtime were put back.
 
 pub mod collation;
 pub mod limits;
@@ -18,6 +20,7 @@ mod m20261123_000002_create_origcomm_table;
 mod m20261123_000003_create_msgmig_tables;
 mod m20261123_000004_create_file_ledger;
 mod m20261201_000005_message_key;
+mod m20261201_000006_ledger_ctime;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::prelude::*;
@@ -35,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_msgmig_tables::Migration),
             Box::new(m20261123_000004_create_file_ledger::Migration),
             Box::new(m20261201_000005_message_key::Migration),
+            Box::new(m20261201_000006_ledger_ctime::Migration),
         ]
     }
 

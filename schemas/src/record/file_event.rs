@@ -29,6 +29,10 @@ pub struct FileEvent {
     pub size: u64,
     /// Modification time when seen, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
+    /// Status-change time when seen ([`ctime_ns`](crate::archive::ctime_ns)), nanoseconds
+    /// since the Unix epoch; 0 when unknown (events of earlier versions).
+    #[serde(default)]
+    pub ctime_ns: i64,
     /// Present or removed.
     pub change: FileChange,
 }

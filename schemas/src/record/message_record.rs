@@ -235,6 +235,10 @@ pub struct FileState {
     pub size: u64,
     /// ns since the Unix epoch.
     pub mtime_ns: i64,
+    /// Status-change time ([`ctime_ns`](crate::archive::ctime_ns)), ns since the Unix epoch;
+    /// 0 when unknown (records and ledger rows written before msgmig recorded it).
+    #[serde(default)]
+    pub ctime_ns: i64,
 }
 
 /// Marks the end of one deposition's records (same partition, after them), so the loader can

@@ -7,16 +7,15 @@ use super::{
 };
 use crate::cli::VerifyArgs;
 use anyhow::{Context, Result};
-use msgmig_loader::read::{
-    deposition_states, message_ids_of, quarantine_counts, same_ids_for_the_collation,
-    stored_messages, StoredMessage,
-};
-use msgmig_schemas::archive::MessageFileName;
+use futures::{StreamExt, TryStreamExt};
+use msgmig_loader::read::StoredMessage;
 use msgmig_schemas::db::collation::message_key;
-use msgmig_schemas::record::{content_sha256, deposition_files, Encoding, MessageRecord};
-use msgmig_transformer::{build_records, transform_deposition, SourceFile};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+
+mod compare;
+mod fetch;
+use compare::{compare, roundtrip};
 
 /// One difference between the files and the database.
 #[derive(Debug, Serialize)]
@@ -49,110 +48,6 @@ pub struct Report {
     pub quarantine_rows: i64,
 }
 
-/// Exports the stored messages of one deposition folder (UTF-8, so exact), re-reads the files
-/// with our reader and the transformer, and lists what does not come back equal.
-fn roundtrip(dep: &str, stored: &[&StoredMessage]) -> (usize, Vec<Difference>) {
-    let mut sorted = stored.to_vec();
-    sorted.sort_by_key(|m| m.ordinal_id);
-    let contents: Vec<_> = sorted.iter().map(|m| m.content.clone()).collect();
-    let mut files = Vec::new();
-    let mut diffs = Vec::new();
-    for f in deposition_files(&contents, Encoding::Utf8) {
-        let name = MessageFileName::canonical(dep, f.content_type, 1);
-        let text = match f.file.write() {
-            Ok(t) => t,
-            Err(e) => {
-                diffs.push(Difference {
-                    deposition_id: dep.into(),
-                    message_id: String::new(),
-                    what: format!("roundtrip_unwritable: {e}"),
-                });
-                continue;
-            }
-        };
-        files.push(SourceFile {
-            path: format!("{dep}/{name}"),
-            name: MessageFileName::parse(&name).expect("canonical names parse"),
-            size: text.len() as u64,
-            bytes: text.into_bytes(),
-            mtime_ns: 0,
-            sha256: String::new(),
-        });
-    }
-    let rebuilt = build_records(dep, &files);
-    if let Some(q) = rebuilt.quarantine {
-        diffs.push(Difference {
-            deposition_id: dep.into(),
-            message_id: q.message_id.unwrap_or_default(),
-            what: format!("roundtrip_unreadable: {}", q.reason),
-        });
-        return (0, diffs);
-    }
-    let by_id: std::collections::HashMap<&str, &&StoredMessage> = sorted
-        .iter()
-        .map(|m| (m.content.message.message_id.as_str(), m))
-        .collect();
-    for record in &rebuilt.records {
-        if let Some(s) = by_id.get(record.message.message_id.as_str()) {
-            for table in compare(record, s) {
-                diffs.push(Difference {
-                    deposition_id: dep.into(),
-                    message_id: record.message.message_id.clone(),
-                    what: format!("roundtrip {table}"),
-                });
-            }
-        }
-    }
-    if rebuilt.records.len() != sorted.len() {
-        diffs.push(Difference {
-            deposition_id: dep.into(),
-            message_id: String::new(),
-            what: format!(
-                "roundtrip_count {} of {}",
-                rebuilt.records.len(),
-                sorted.len()
-            ),
-        });
-    }
-    (rebuilt.records.len(), diffs)
-}
-
-fn same<T: Ord + Clone + PartialEq>(a: &[T], b: &[T]) -> bool {
-    let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort();
-    b.sort();
-    a == b
-}
-
-/// Names the tables that differ between a record built from the files and the stored message.
-fn compare(expected: &MessageRecord, stored: &StoredMessage) -> Vec<&'static str> {
-    let mut diffs = Vec::new();
-    let stored = &stored.content;
-    if expected.message != stored.message {
-        diffs.push("pdbx_deposition_message_info");
-    }
-    if !same(&expected.file_refs, &stored.file_refs) {
-        diffs.push("pdbx_deposition_message_file_reference");
-    }
-    if expected.status != stored.status {
-        diffs.push("pdbx_deposition_message_status");
-    }
-    if !same(&expected.origcomm, &stored.origcomm) {
-        diffs.push("pdbx_deposition_message_origcomm_reference");
-    }
-    debug_assert_eq!(
-        diffs.is_empty(),
-        expected.content_sha256()
-            == content_sha256(
-                &stored.message,
-                &stored.file_refs,
-                stored.status.as_ref(),
-                &stored.origcomm
-            )
-    );
-    diffs
-}
-
 pub async fn run(args: VerifyArgs) -> Result<i32> {
     let ids = selected_depositions(&args.selection)?.ids;
     let db = open_database_reader(&args.database).await?;
@@ -164,38 +59,23 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         ..Report::default()
     };
     let root = args.selection.directory.clone();
-    for chunk in ids.chunks(200) {
-        let (r, c) = (root.clone(), chunk.to_vec());
-        let built = tokio::task::spawn_blocking(move || {
-            c.iter()
-                .map(|id| transform_deposition(&r, id))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .expect("verify task does not panic");
-        let mut want: Vec<String> = built
-            .iter()
-            .flat_map(|d| d.records.iter().map(|r| r.message.message_id.clone()))
-            .collect();
-        let owned = message_ids_of(&db, chunk).await?;
-        want.extend(owned.iter().map(|(_, id)| id.clone()));
-        let same = same_ids_for_the_collation(&db, &want).await?;
-        want.extend(same);
-        want.sort();
-        want.dedup();
-        let stored = stored_messages(&db, &want).await?;
+    let chunks = futures::stream::iter(ids.chunks(fetch::CHUNK).map(<[String]>::to_vec))
+        .map(|c| fetch::fetch(db.clone(), root.clone(), c, args.gate))
+        .buffered(fetch::IN_FLIGHT);
+    futures::pin_mut!(chunks);
+    while let Some(chunk) = chunks.try_next().await? {
+        let fetch::Chunk {
+            built,
+            stored,
+            owned,
+            states,
+            quarantine_rows,
+        } = chunk;
         // Ids the message_id column's collation takes as one (case, accents, trailing
         // spaces) find the row stored under another spelling (issue 10 §4).
         let by_key: HashMap<String, &StoredMessage> =
             stored.iter().map(|(id, m)| (message_key(id), m)).collect();
-        let states = if args.gate {
-            deposition_states(&db, chunk).await?
-        } else {
-            Default::default()
-        };
-        if args.gate {
-            report.quarantine_rows += quarantine_counts(&db, chunk).await?.values().sum::<i64>();
-        }
+        report.quarantine_rows += quarantine_rows;
         for dep in built {
             if args.gate {
                 match states.get(&dep.deposition_id) {
@@ -209,9 +89,10 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
             }
             if args.roundtrip {
                 let mine: Vec<&StoredMessage> = owned
-                    .iter()
-                    .filter(|(o, _)| *o == dep.deposition_id)
-                    .filter_map(|(_, id)| stored.get(id))
+                    .get(&dep.deposition_id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| stored.get(id))
                     .collect();
                 let (n, diffs) = roundtrip(&dep.deposition_id, &mine);
                 report.roundtrip_messages += n;
@@ -256,10 +137,10 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
                     }
                 }
             }
-            for (owner, id) in owned.iter().filter(|(o, _)| *o == dep.deposition_id) {
+            for id in owned.get(&dep.deposition_id).into_iter().flatten() {
                 if !in_files.contains(id.as_str()) && stored.contains_key(id) {
                     report.differences.push(Difference {
-                        deposition_id: owner.clone(),
+                        deposition_id: dep.deposition_id.clone(),
                         message_id: id.clone(),
                         what: "extra_in_db".into(),
                     });
