@@ -2,7 +2,7 @@
 //! (`msgmig_depositions`), what was withheld (`msgmig_quarantine`) and the files read
 //! (`msgmig_file_ledger`).
 
-use crate::sql::{exec, insert_rows, select_in};
+use crate::sql::{delete_in, exec, insert_rows, select_in};
 use msgmig_schemas::record::{DepositionEnd, Quarantine, QuarantineKind};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 use std::collections::HashMap;
@@ -54,17 +54,16 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
     if ends.is_empty() {
         return Ok(());
     }
+    // Quarantine and ledger rows are written only with a state row: a deposition without one
+    // has none to replace (every deposition of a first load), so only the others are deleted.
+    let ends_refs: Vec<&DepositionEnd> = ends.iter().map(|(e, _, _)| *e).collect();
+    let known = stored_generations(conn, &ends_refs).await?;
     let ids: Vec<Value> = ends
         .iter()
+        .filter(|(e, _, _)| known.contains_key(&e.deposition_id))
         .map(|(e, _, _)| e.deposition_id.clone().into())
         .collect();
-    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
-        let sql = format!(
-            "DELETE FROM msgmig_quarantine WHERE deposition_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        exec(conn, &sql, chunk.to_vec()).await?;
-    }
+    delete_in(conn, "msgmig_quarantine", "deposition_id", &ids).await?;
     let mut quarantine_rows = Vec::new();
     let mut state_rows = Vec::new();
     for (end, quarantine, conflicts) in ends {
@@ -135,16 +134,11 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
         "messages",
         "conflicts",
     ];
+    crate::sql::sort_by_key(&mut state_rows);
     insert_rows(conn, "msgmig_depositions", &columns, state_rows, &suffix).await?;
     // The file ledger: exactly the files read for this state of each deposition.
-    for chunk in ids.chunks(crate::sql::MAX_ROWS) {
-        let sql = format!(
-            "DELETE FROM msgmig_file_ledger WHERE deposition_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        exec(conn, &sql, chunk.to_vec()).await?;
-    }
-    let ledger_rows: Vec<Vec<Value>> = ends
+    delete_in(conn, "msgmig_file_ledger", "deposition_id", &ids).await?;
+    let mut ledger_rows: Vec<Vec<Value>> = ends
         .iter()
         .flat_map(|(end, _, _)| {
             end.file_states.iter().map(|f| {
@@ -167,6 +161,7 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
         "mtime_ns",
         "ctime_ns",
     ];
+    crate::sql::sort_by_key(&mut ledger_rows);
     insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
     Ok(())
 }

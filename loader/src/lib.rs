@@ -31,4 +31,4 @@ pub mod throttle;
 pub mod worker;
 
 pub use store::RowCounts;
-pub use worker::{DepositionReport, Loader, LoaderConfig};
+pub use worker::{DepositionReport, Loader, LoaderConfig, BATCH_BYTES, DEFAULT_BATCH_SIZE};

@@ -282,24 +282,18 @@ pub async fn apply<C: ConnectionTrait>(
             to_delete.clear();
         }
         to_delete.append(&mut taken_extra);
-        if !to_delete.is_empty() {
-            for chunk in to_delete.chunks(crate::sql::MAX_ROWS) {
-                let sql = format!(
-                    "DELETE FROM {FILE_REF} WHERE ordinal_id IN ({})",
-                    vec!["?"; chunk.len()].join(", ")
-                );
-                counts.file_refs_deleted +=
-                    exec(conn, &sql, chunk.iter().map(|&o| o.into()).collect()).await?;
-            }
-        }
+        let ordinals: Vec<Value> = to_delete.iter().map(|&o| o.into()).collect();
+        counts.file_refs_deleted +=
+            crate::sql::delete_in(conn, FILE_REF, "ordinal_id", &ordinals).await?;
     }
+    crate::sql::sort_by_key(&mut new_refs);
     counts.file_refs_inserted =
         insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await? - taken_refs;
     let is_taken = |r: &MessageRecord| taken.contains(r.message.message_id.as_str());
 
     // Statuses: upsert (a status can exist for a changed message, or not).
     let written: Vec<&MessageRecord> = inserts.iter().chain(updates.iter()).copied().collect();
-    let statuses: Vec<Vec<Value>> = written
+    let mut statuses: Vec<Vec<Value>> = written
         .iter()
         .filter_map(|r| {
             r.status
@@ -311,6 +305,7 @@ pub async fn apply<C: ConnectionTrait>(
         .iter()
         .filter(|r| r.status.is_some() && !is_taken(r))
         .count() as u64;
+    crate::sql::sort_by_key(&mut statuses);
     let suffix = upsert_suffix(backend, "message_id", &STATUS_COLUMNS[1..]);
     insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, &suffix).await?;
     let statusless: Vec<Value> = updates
@@ -318,13 +313,7 @@ pub async fn apply<C: ConnectionTrait>(
         .filter(|r| r.status.is_none() && taken.contains(r.message.message_id.as_str()))
         .map(|r| r.message.message_id.clone().into())
         .collect();
-    for chunk in statusless.chunks(crate::sql::MAX_ROWS) {
-        let sql = format!(
-            "DELETE FROM {STATUS} WHERE message_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        exec(conn, &sql, chunk.to_vec()).await?;
-    }
+    crate::sql::delete_in(conn, STATUS, "message_id", &statusless).await?;
 
     // Origcomm (msgmig's own table): replaced whole for changed messages.
     if !updates.is_empty() {
@@ -332,15 +321,9 @@ pub async fn apply<C: ConnectionTrait>(
             .iter()
             .map(|r| r.message.message_id.clone().into())
             .collect();
-        for chunk in ids.chunks(crate::sql::MAX_ROWS) {
-            let sql = format!(
-                "DELETE FROM {ORIGCOMM} WHERE message_id IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            exec(conn, &sql, chunk.to_vec()).await?;
-        }
+        crate::sql::delete_in(conn, ORIGCOMM, "message_id", &ids).await?;
     }
-    let origcomm: Vec<Vec<Value>> = written
+    let mut origcomm: Vec<Vec<Value>> = written
         .iter()
         .flat_map(|r| {
             r.origcomm
@@ -348,6 +331,7 @@ pub async fn apply<C: ConnectionTrait>(
                 .map(|o| origcomm_values(&r.message.message_id, o))
         })
         .collect();
+    crate::sql::sort_by_key(&mut origcomm);
     insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, "").await?;
     counts.origcomm_written = written
         .iter()
@@ -355,11 +339,12 @@ pub async fn apply<C: ConnectionTrait>(
         .map(|r| r.origcomm.len() as u64)
         .sum();
 
-    let provenance: Vec<Vec<Value>> = planned
+    let mut provenance: Vec<Vec<Value>> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Insert | Action::Update | Action::TakeOver))
         .map(|p| provenance_values(&p.record, &p.sha256))
         .collect();
+    crate::sql::sort_by_key(&mut provenance);
     let suffix = upsert_suffix(backend, "message_id", &PROVENANCE_COLUMNS[1..]);
     insert_rows(conn, PROVENANCE, &PROVENANCE_COLUMNS, provenance, &suffix).await?;
     Ok(counts)

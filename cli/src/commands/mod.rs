@@ -279,7 +279,7 @@ impl LoaderPool {
         let mut config = config;
         config.max_rows_per_second = config.max_rows_per_second.map(|r| r / partitions as f64);
         let (publisher, receivers) =
-            msgmig_bus::in_process::partitioned_topic(partitions, 2 * config.batch_size.max(1));
+            msgmig_bus::in_process::partitioned_topic(partitions, config.batch_size.max(1));
         let tasks = receivers
             .into_iter()
             .map(|rx| {

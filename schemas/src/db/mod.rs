@@ -12,6 +12,9 @@
 //!   it ([`collation`]); unique on SQLite, so SQLite refuses what MySQL's UNIQUE key would.
 //! - `m20261201_000006`: `msgmig_file_ledger.ctime_ns`, so a re-run notices an in-place edit
 //!   whose size and mtime were put back.
+//! - `m20261201_000007`: on MySQL, `msgmig_message_provenance` clustered on an AUTO_INCREMENT
+//!   `id` with `message_id` unique beside it: rows are appended, not scattered over random
+//!   UUID pages (the load rate at 10^5 depositions).
 
 pub mod collation;
 pub mod limits;
@@ -21,6 +24,7 @@ mod m20261123_000003_create_msgmig_tables;
 mod m20261123_000004_create_file_ledger;
 mod m20261201_000005_message_key;
 mod m20261201_000006_ledger_ctime;
+mod m20261201_000007_provenance_surrogate_key;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::prelude::*;
@@ -39,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_file_ledger::Migration),
             Box::new(m20261201_000005_message_key::Migration),
             Box::new(m20261201_000006_ledger_ctime::Migration),
+            Box::new(m20261201_000007_provenance_surrogate_key::Migration),
         ]
     }
 
