@@ -298,42 +298,52 @@ pub async fn file_ledger<C: ConnectionTrait>(
         .collect()
 }
 
-/// What the last load recorded for a cleanly loaded deposition: its messages and the files
-/// behind them (the file ledger, written in the same transaction as the rows).
-#[derive(Debug, Clone, Default)]
-pub struct LoadedState {
-    /// Message records of the deposition at that load.
-    pub messages: u64,
-    /// Its latest files as read then.
-    pub files: Vec<msgmig_schemas::record::FileState>,
-}
+/// Ledger rows read per query by [`loaded_states`].
+const LEDGER_PAGE: u64 = 50_000;
 
-/// The [`LoadedState`] of every deposition whose last recorded state is `loaded` (no
-/// quarantine, no conflict): what a re-run may skip when the files still match (issue 12 §1).
+/// What the last clean load recorded of every deposition whose state is `loaded` (no
+/// quarantine, no conflict): what a re-run may skip when its files still match (issue 12 §1).
+/// Read in pages of the ledger in path order (paths start with the deposition folder, so a
+/// deposition's rows are contiguous) and kept as a fingerprint: about 100 bytes a deposition
+/// whatever its files, so 10^6 depositions fit in about 100 MB.
 pub async fn loaded_states<C: ConnectionTrait>(
     conn: &C,
-) -> Result<HashMap<String, LoadedState>, DbErr> {
+) -> Result<HashMap<String, msgmig_schemas::record::LoadedFiles>, DbErr> {
     let backend = conn.get_database_backend();
-    let sql = "SELECT l.deposition_id, l.path, l.version, l.size, l.mtime_ns, d.messages, l.ctime_ns \
-               FROM msgmig_file_ledger l JOIN msgmig_depositions d ON d.deposition_id = l.deposition_id \
-               WHERE d.state = 'loaded'";
-    let rows = conn
-        .query_all_raw(sea_orm::Statement::from_string(backend, sql))
-        .await?;
-    let mut out: HashMap<String, LoadedState> = HashMap::new();
-    for r in rows {
-        let dep: String = r.try_get_by_index(0)?;
-        let entry = out.entry(dep).or_default();
-        entry.messages = u64::try_from(r.try_get_by_index::<i64>(5)?).unwrap_or(0);
-        entry.files.push(msgmig_schemas::record::FileState {
-            path: r.try_get_by_index(1)?,
-            version: u32::try_from(r.try_get_by_index::<i32>(2)?).unwrap_or(0),
-            size: u64::try_from(r.try_get_by_index::<i64>(3)?).unwrap_or(0),
-            mtime_ns: r.try_get_by_index(4)?,
-            ctime_ns: r.try_get_by_index::<Option<i64>>(6)?.unwrap_or(0),
-        });
+    let sql = format!(
+        "SELECT l.deposition_id, l.path, l.version, l.size, l.mtime_ns, d.messages, l.ctime_ns \
+         FROM msgmig_file_ledger l JOIN msgmig_depositions d ON d.deposition_id = l.deposition_id \
+         WHERE d.state = 'loaded' AND l.path > ? ORDER BY l.path LIMIT {LEDGER_PAGE}"
+    );
+    let mut out: HashMap<String, msgmig_schemas::record::LoadedFiles> = HashMap::new();
+    let mut after = String::new();
+    loop {
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql.clone(),
+                [after.clone().into()],
+            ))
+            .await?;
+        let page = rows.len() as u64;
+        for r in rows {
+            let dep: String = r.try_get_by_index(0)?;
+            let path: String = r.try_get_by_index(1)?;
+            let entry = out.entry(dep).or_default();
+            entry.messages = u64::try_from(r.try_get_by_index::<i64>(5)?).unwrap_or(0);
+            entry.add(
+                &path,
+                u32::try_from(r.try_get_by_index::<i32>(2)?).unwrap_or(0),
+                u64::try_from(r.try_get_by_index::<i64>(3)?).unwrap_or(0),
+                r.try_get_by_index(4)?,
+                r.try_get_by_index::<Option<i64>>(6)?.unwrap_or(0),
+            );
+            after = path;
+        }
+        if page < LEDGER_PAGE {
+            return Ok(out);
+        }
     }
-    Ok(out)
 }
 
 /// The database's side of the progress picture (`msgmig status`, metrics gauges).

@@ -14,5 +14,6 @@ mod walk;
 mod watch;
 
 pub use listing::{list_deposition, DepositionListing};
-pub use walk::{LoadedFiles, ScanError, ScanStats, Scanner, Selection};
+pub use msgmig_schemas::record::LoadedFiles;
+pub use walk::{ScanError, ScanStats, Scanner, Selection};
 pub use watch::{WatchConfig, WatchStats, Watcher};

@@ -1,7 +1,8 @@
 use crate::listing::list_deposition;
+use futures::StreamExt;
 use msgmig_bus::{BusError, Envelope, Publisher};
 use msgmig_schemas::archive::is_deposition_id;
-use msgmig_schemas::record::{FileEvent, FileState};
+use msgmig_schemas::record::{FileEvent, LoadedFiles};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,30 +52,14 @@ pub struct Scanner {
     unchanged: Arc<HashMap<String, LoadedFiles>>,
 }
 
-/// A deposition as the last load saw it (the loader's file ledger).
-#[derive(Debug, Clone, Default)]
-pub struct LoadedFiles {
-    /// Messages loaded from them.
-    pub messages: u64,
-    /// The latest files, as read then.
-    pub files: Vec<FileState>,
-}
-
-/// True when the listing's latest files are exactly the ones loaded: same paths, versions,
-/// sizes, mtimes and ctimes (nanoseconds), none added, none gone. The ctime catches an edit
-/// whose size and mtime were put back, and a restore from a backup (issue 12 §1); a ledger row
-/// without one (0: written before msgmig recorded it) is compared without it.
+/// True when the listing's latest files are exactly the ones loaded (see
+/// [`LoadedFiles::matches`]).
 fn matches(events: &[FileEvent], loaded: &LoadedFiles) -> bool {
-    events.len() == loaded.files.len()
-        && events.iter().all(|e| {
-            loaded.files.iter().any(|f| {
-                f.path == e.path
-                    && f.version == e.version
-                    && f.size == e.size
-                    && f.mtime_ns == e.mtime_ns
-                    && (f.ctime_ns == 0 || f.ctime_ns == e.ctime_ns)
-            })
-        })
+    loaded.matches(
+        events
+            .iter()
+            .map(|e| (e.path.as_str(), e.version, e.size, e.mtime_ns, e.ctime_ns)),
+    )
 }
 
 impl Scanner {
@@ -158,56 +143,94 @@ impl Scanner {
                 .expect("listing task does not panic")
                 .map_err(|e| ScanError::Io(root.clone(), e))?
         };
-        for id in ids {
-            let (r, dep) = (root.clone(), id.clone());
-            let listing = tokio::task::spawn_blocking(move || list_deposition(&r, &dep))
-                .await
-                .expect("listing task does not panic");
-            let listing = match listing {
-                Ok(l) => l,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.stats.missing.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(event = "deposition_missing", deposition_id = %id, "no such deposition folder");
-                    continue;
+        // Folders are listed in chunks on blocking threads, two chunks at once: one thread
+        // hand-off per folder cost more than the listing itself at 10^5 folders (an unchanged
+        // re-run is mostly this walk), and on NFS the second chunk hides the first's latency.
+        let chunks = ids
+            .chunks(LIST_CHUNK)
+            .map(<[String]>::to_vec)
+            .collect::<Vec<_>>();
+        let listed = futures::stream::iter(chunks)
+            .map(|chunk| {
+                let r = root.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        chunk
+                            .into_iter()
+                            .map(|id| {
+                                let listing = list_deposition(&r, &id);
+                                (id, listing)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await
+                    .expect("listing task does not panic")
                 }
-                Err(e) => {
-                    self.stats.unreadable.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(event = "deposition_unreadable", deposition_id = %id, error = %e, "cannot list deposition folder");
-                    continue;
-                }
-            };
-            self.stats.depositions.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::FILES_IGNORED.inc_by(listing.ignored.len() as u64);
-            self.stats
-                .ignored
-                .fetch_add(listing.ignored.len() as u64, Ordering::Relaxed);
-            for (name, reason) in &listing.ignored {
-                tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "file_ignored", deposition_id = %id, filename = %name, reason = ?reason);
-            }
-            if let Some(loaded) = self.unchanged.get(&id) {
-                if matches(&listing.events, loaded) {
-                    let s = &self.stats;
-                    s.unchanged_depositions.fetch_add(1, Ordering::Relaxed);
-                    s.unchanged_files
-                        .fetch_add(listing.events.len() as u64, Ordering::Relaxed);
-                    s.unchanged_messages
-                        .fetch_add(loaded.messages, Ordering::Relaxed);
-                    continue;
-                }
-            }
-            for event in listing.events {
-                self.stats.files.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::FILES_PUBLISHED
-                    .with_label_values(&["present"])
-                    .inc();
-                let envelope =
-                    Envelope::new(event.path.clone(), event.deposition_id.clone(), event);
-                publisher.publish(envelope).await?;
+            })
+            .buffered(2);
+        futures::pin_mut!(listed);
+        while let Some(chunk) = listed.next().await {
+            for (id, listing) in chunk {
+                self.publish_listing(publisher, id, listing).await?;
             }
         }
         Ok(())
     }
+
+    /// Counts one listed deposition and publishes its latest files, unless they match the
+    /// last load's ledger.
+    async fn publish_listing<P: Publisher<FileEvent>>(
+        &self,
+        publisher: &P,
+        id: String,
+        listing: std::io::Result<crate::listing::DepositionListing>,
+    ) -> Result<(), ScanError> {
+        let listing = match listing {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.stats.missing.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(event = "deposition_missing", deposition_id = %id, "no such deposition folder");
+                return Ok(());
+            }
+            Err(e) => {
+                self.stats.unreadable.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(event = "deposition_unreadable", deposition_id = %id, error = %e, "cannot list deposition folder");
+                return Ok(());
+            }
+        };
+        self.stats.depositions.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::FILES_IGNORED.inc_by(listing.ignored.len() as u64);
+        self.stats
+            .ignored
+            .fetch_add(listing.ignored.len() as u64, Ordering::Relaxed);
+        for (name, reason) in &listing.ignored {
+            tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "file_ignored", deposition_id = %id, filename = %name, reason = ?reason);
+        }
+        if let Some(loaded) = self.unchanged.get(&id) {
+            if matches(&listing.events, loaded) {
+                let s = &self.stats;
+                s.unchanged_depositions.fetch_add(1, Ordering::Relaxed);
+                s.unchanged_files
+                    .fetch_add(listing.events.len() as u64, Ordering::Relaxed);
+                s.unchanged_messages
+                    .fetch_add(loaded.messages, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        for event in listing.events {
+            self.stats.files.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::FILES_PUBLISHED
+                .with_label_values(&["present"])
+                .inc();
+            let envelope = Envelope::new(event.path.clone(), event.deposition_id.clone(), event);
+            publisher.publish(envelope).await?;
+        }
+        Ok(())
+    }
 }
+
+/// Deposition folders listed per blocking task.
+const LIST_CHUNK: usize = 256;
 
 /// Why a scan stopped.
 #[derive(Debug, thiserror::Error)]

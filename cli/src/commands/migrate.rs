@@ -9,7 +9,7 @@ use crate::cli::MigrateArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::in_process::topic;
 use msgmig_loader::{DepositionReport, LoaderConfig, RowCounts};
-use msgmig_scanner::{LoadedFiles, Scanner, Selection};
+use msgmig_scanner::{Scanner, Selection};
 use msgmig_transformer::Transformer;
 use serde::Serialize;
 use std::sync::atomic::Ordering;
@@ -76,18 +76,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         let loaded = msgmig_loader::read::loaded_states(&db)
             .await
             .context("reading the file ledger")?;
-        scanner = scanner.with_unchanged(
-            loaded
-                .into_iter()
-                .map(|(dep, s)| {
-                    let files = LoadedFiles {
-                        messages: s.messages,
-                        files: s.files,
-                    };
-                    (dep, files)
-                })
-                .collect(),
-        );
+        scanner = scanner.with_unchanged(loaded);
     }
     let scan_stats = scanner.stats();
     let parallelism = args

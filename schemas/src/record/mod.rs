@@ -3,11 +3,13 @@
 
 mod dead_letter;
 mod file_event;
+mod loaded;
 mod message_record;
 mod to_cif;
 
 pub use dead_letter::{DeadLetter, DeadLetterReason, Stage};
 pub use file_event::{FileChange, FileEvent};
+pub use loaded::{file_fingerprint, LoadedFiles};
 pub use message_record::{
     content_sha256, DepositionEnd, DepositionOutcome, FileRefColumns, FileState, MessageColumns,
     MessageRecord, OrigcommColumns, Provenance, Quarantine, QuarantineKind, RecordsMessage,
