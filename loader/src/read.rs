@@ -49,8 +49,10 @@ pub async fn same_ids_for_the_collation<C: ConnectionTrait>(
 enum Select {
     /// The rows of these message ids, whoever stored them.
     MessageIds,
-    /// The rows msgmig's provenance gives to these deposition folders.
-    Owners,
+    /// Each table's rows whose own `deposition_data_set_id` is one of these: one indexed range
+    /// per table and deposition, rows read in the order they were inserted, no lookup per
+    /// message id. Owners are not read (see [`owned_message_ids`]).
+    OwnDataSet,
     /// The messages whose `deposition_data_set_id` (the app's deposition) is one of these.
     DataSets,
 }
@@ -63,9 +65,11 @@ impl Select {
                 "FROM {table} t LEFT JOIN msgmig_message_provenance p ON p.message_id = t.message_id WHERE t.message_id"
             ),
             Select::MessageIds => format!("FROM {table} t WHERE t.message_id"),
-            Select::Owners => format!(
-                "FROM msgmig_message_provenance p JOIN {table} t ON t.message_id = p.message_id WHERE p.deposition_id"
+            // The owner column is NULL here: `p` is a one-row stand-in for provenance.
+            Select::OwnDataSet if table == "pdbx_deposition_message_info" => format!(
+                "FROM {table} t LEFT JOIN (SELECT NULL AS deposition_id) p ON 1 = 1 WHERE t.deposition_data_set_id"
             ),
+            Select::OwnDataSet => format!("FROM {table} t WHERE t.deposition_data_set_id"),
             Select::DataSets if table == "pdbx_deposition_message_info" => format!(
                 "FROM {table} t LEFT JOIN msgmig_message_provenance p ON p.message_id = t.message_id WHERE t.deposition_data_set_id"
             ),
@@ -84,16 +88,32 @@ pub async fn stored_messages<C: ConnectionTrait>(
     read_stored(conn, Select::MessageIds, ids).await
 }
 
-/// Reads every message msgmig's provenance gives to `deposition_ids` (owning folders), with
-/// all four tables, keyed by message id: one indexed range per folder instead of a lookup per
-/// message id, which is what lets `verify` stream the archive in deposition order (issue 12 §4).
-/// Rows not written by msgmig (no provenance) are not found here; [`stored_messages`] finds
-/// them by id.
-pub async fn stored_messages_owned_by<C: ConnectionTrait>(
+/// Reads the rows each table files under `deposition_ids` (its own `deposition_data_set_id`
+/// column), keyed by message id, owners left unknown: one indexed range per table and
+/// deposition instead of a lookup per message id, which is what lets `verify` stream the
+/// archive in deposition order (issue 12 §4). A row filed under another deposition than its
+/// message is not found here: callers look up by id ([`stored_messages`]) what does not match.
+pub async fn stored_messages_filed_under<C: ConnectionTrait>(
     conn: &C,
     deposition_ids: &[String],
 ) -> Result<HashMap<String, StoredMessage>, DbErr> {
-    read_stored(conn, Select::Owners, deposition_ids).await
+    read_stored(conn, Select::OwnDataSet, deposition_ids).await
+}
+
+/// (owning folder, message id) of every message msgmig's provenance gives to `deposition_ids`.
+pub async fn owned_message_ids<C: ConnectionTrait>(
+    conn: &C,
+    deposition_ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = select_in(
+        conn,
+        "SELECT deposition_id, message_id FROM msgmig_message_provenance WHERE deposition_id",
+        deposition_ids,
+    )
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
 }
 
 /// Reads every message whose `deposition_data_set_id` is one of `deposition_ids`, with all

@@ -1,17 +1,21 @@
 //! One chunk of `verify`'s input: a run of deposition folders in archive order, their latest
 //! files read and parsed, and what the database holds for them.
 //!
-//! The database side is read by owning folder (msgmig's provenance, one indexed range per
-//! folder and table) rather than one lookup per message id: at 10^5 depositions the id lookups
-//! made `verify` slower than the migration itself (issue 12 §4). Only the ids the folder's own
-//! rows do not account for (a missing row, a conflict stored for another folder, a row not
-//! written by msgmig, another spelling under the column's collation) are then looked up by id;
-//! on an archive at parity there are none.
+//! The database side is read by deposition: each table's rows filed under the chunk's
+//! depositions (its own `deposition_data_set_id` index: rows come in the order they were
+//! inserted) and the owners msgmig's provenance records for the chunk's folders, rather than one
+//! lookup per message id: at 10^5 depositions the id lookups made `verify` slower than the
+//! migration itself (issue 12 §4). What this fast path does not settle is then looked up by id,
+//! exactly: an id of the files not found (a missing row, a row filed under another deposition, a
+//! row stored under another spelling the collation takes as the same), a row whose owner is not
+//! one of the chunk's folders, an owned message filed elsewhere, and a message whose rows differ
+//! from the files (a row of it may be filed under another deposition). On an archive at parity
+//! there are none.
 
 use anyhow::Result;
 use msgmig_loader::read::{
-    deposition_states, quarantine_counts, same_ids_for_the_collation, stored_messages,
-    stored_messages_owned_by, StoredMessage,
+    deposition_states, owned_message_ids, quarantine_counts, same_ids_for_the_collation,
+    stored_messages, stored_messages_filed_under, StoredMessage,
 };
 use msgmig_schemas::db::collation::message_key;
 use msgmig_transformer::{transform_deposition, DepositionRecords};
@@ -56,15 +60,13 @@ pub(super) async fn fetch(
                 .collect::<Vec<_>>()
         }
     });
-    let mut stored = stored_messages_owned_by(&db, &ids).await?;
+    let mut stored = stored_messages_filed_under(&db, &ids).await?;
     let mut owned: HashMap<String, Vec<String>> = HashMap::new();
-    for m in stored.values() {
-        if let Some(owner) = &m.owner {
-            owned
-                .entry(owner.clone())
-                .or_default()
-                .push(m.content.message.message_id.clone());
+    for (owner, id) in owned_message_ids(&db, &ids).await? {
+        if let Some(m) = stored.get_mut(&id) {
+            m.owner = Some(owner.clone());
         }
+        owned.entry(owner).or_default().push(id);
     }
     let (states, quarantine_rows) = if gate {
         let states = deposition_states(&db, &ids).await?;
@@ -74,18 +76,38 @@ pub(super) async fn fetch(
         Default::default()
     };
     let built = parse.await.expect("verify's parsing does not panic");
-    let keys: HashSet<String> = stored.keys().map(|id| message_key(id)).collect();
-    let leftovers: Vec<String> = built
-        .iter()
-        .flat_map(|d| d.records.iter().map(|r| r.message.message_id.clone()))
-        .filter(|id| !stored.contains_key(id) && !keys.contains(&message_key(id)))
-        .collect();
-    if !leftovers.is_empty() {
-        let mut want = same_ids_for_the_collation(&db, &leftovers).await?;
-        want.extend(leftovers);
+
+    let by_key: HashMap<String, &StoredMessage> =
+        stored.iter().map(|(id, m)| (message_key(id), m)).collect();
+    let mut not_found = Vec::new();
+    let mut recheck: HashSet<String> = HashSet::new();
+    for dep in &built {
+        for record in &dep.records {
+            let id = &record.message.message_id;
+            match stored
+                .get(id)
+                .or_else(|| by_key.get(&message_key(id)).copied())
+            {
+                None => not_found.push(id.clone()),
+                Some(m) if m.owner.is_none() || !super::compare::compare(record, m).is_empty() => {
+                    recheck.insert(m.content.message.message_id.clone());
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for id in owned.values().flatten() {
+        if !stored.contains_key(id) {
+            recheck.insert(id.clone());
+        }
+    }
+    if !not_found.is_empty() {
+        recheck.extend(same_ids_for_the_collation(&db, &not_found).await?);
+        recheck.extend(not_found);
+    }
+    if !recheck.is_empty() {
+        let mut want: Vec<String> = recheck.into_iter().collect();
         want.sort();
-        want.dedup();
-        want.retain(|id| !stored.contains_key(id));
         stored.extend(stored_messages(&db, &want).await?);
     }
     Ok(Chunk {
