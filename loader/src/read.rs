@@ -49,9 +49,12 @@ pub async fn same_ids_for_the_collation<C: ConnectionTrait>(
 enum Select {
     /// The rows of these message ids, whoever stored them.
     MessageIds,
-    /// Each table's rows whose own `deposition_data_set_id` is one of these: one indexed range
-    /// per table and deposition, rows read in the order they were inserted, no lookup per
-    /// message id. Owners are not read (see [`owned_message_ids`]).
+    /// The info and status rows whose own `deposition_data_set_id` is one of these (one
+    /// indexed range per table and deposition, rows in the order they were inserted; both
+    /// tables hold at most one row per message), then every file reference and origcomm row of
+    /// the messages found, by message id (those tables may hold several rows per message, and
+    /// one filed under another deposition must not be missed). Owners are not read (see
+    /// [`owned_message_ids`]).
     OwnDataSet,
     /// The messages whose `deposition_data_set_id` (the app's deposition) is one of these.
     DataSets,
@@ -69,7 +72,10 @@ impl Select {
             Select::OwnDataSet if table == "pdbx_deposition_message_info" => format!(
                 "FROM {table} t LEFT JOIN (SELECT NULL AS deposition_id) p ON 1 = 1 WHERE t.deposition_data_set_id"
             ),
-            Select::OwnDataSet => format!("FROM {table} t WHERE t.deposition_data_set_id"),
+            Select::OwnDataSet if table == "pdbx_deposition_message_status" => {
+                format!("FROM {table} t WHERE t.deposition_data_set_id")
+            }
+            Select::OwnDataSet => format!("FROM {table} t WHERE t.message_id"),
             Select::DataSets if table == "pdbx_deposition_message_info" => format!(
                 "FROM {table} t LEFT JOIN msgmig_message_provenance p ON p.message_id = t.message_id WHERE t.deposition_data_set_id"
             ),
@@ -176,13 +182,23 @@ async fn read_stored<C: ConnectionTrait>(
             },
         );
     }
+    // Tables keyed per message: found by the message ids just read when the selection is by
+    // deposition, by the keys themselves otherwise.
+    let found: Vec<String> = match select {
+        Select::OwnDataSet => out.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let by_message: &[String] = match select {
+        Select::OwnDataSet => &found,
+        _ => keys,
+    };
     let refs = select_in(
         conn,
         &format!(
             "SELECT t.message_id, t.deposition_data_set_id, t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name {}",
             select.from_where("pdbx_deposition_message_file_reference")
         ),
-        keys,
+        by_message,
     )
     .await?;
     for r in refs {
@@ -226,7 +242,7 @@ async fn read_stored<C: ConnectionTrait>(
              t.orig_recipient, t.orig_message_subject, t.orig_attachments {}",
             select.from_where("pdbx_deposition_message_origcomm_reference")
         ),
-        keys,
+        by_message,
     )
     .await?;
     for r in origcomm {

@@ -29,7 +29,7 @@ pub(super) const CHUNK: usize = 400;
 
 /// Chunks in flight at once: parsing of the next chunks overlaps the database reads of this
 /// one. Memory is bounded by this many chunks of files and rows.
-pub(super) const IN_FLIGHT: usize = 3;
+pub(super) const IN_FLIGHT: usize = 4;
 
 /// A chunk's files and stored rows, ready to compare.
 pub(super) struct Chunk {
