@@ -196,8 +196,9 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub reconcile: bool,
     /// Read and compare every deposition. By default a re-run skips depositions whose latest
-    /// files (names, versions, sizes, mtimes to the nanosecond) are exactly those of their last
-    /// clean load, as the file ledger recorded it in the same transaction as the rows; new,
+    /// files (names, versions, sizes, mtimes and ctimes to the nanosecond: an edit whose mtime
+    /// was put back, or a restore from a backup, moves the ctime) are exactly those of their
+    /// last clean load, as the file ledger recorded it in the same transaction as the rows; new,
     /// changed, quarantined and conflicting depositions are always read.
     #[arg(long)]
     pub full: bool,
