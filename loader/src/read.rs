@@ -94,11 +94,13 @@ pub async fn stored_messages<C: ConnectionTrait>(
     read_stored(conn, Select::MessageIds, ids).await
 }
 
-/// Reads the rows each table files under `deposition_ids` (its own `deposition_data_set_id`
-/// column), keyed by message id, owners left unknown: one indexed range per table and
-/// deposition instead of a lookup per message id, which is what lets `verify` stream the
-/// archive in deposition order (issue 12 §4). A row filed under another deposition than its
-/// message is not found here: callers look up by id ([`stored_messages`]) what does not match.
+/// Reads the messages whose info row is filed under `deposition_ids` (its
+/// `deposition_data_set_id`), with their status filed under the same depositions and all their
+/// file references and origcomm rows, keyed by message id, owners left unknown. Info and status
+/// come by one indexed range per deposition instead of a lookup per message id, which is what
+/// lets `verify` stream the archive in deposition order (issue 12 §4). A message or status
+/// filed under another deposition is not found here: callers look up by id
+/// ([`stored_messages`]) what does not match.
 pub async fn stored_messages_filed_under<C: ConnectionTrait>(
     conn: &C,
     deposition_ids: &[String],

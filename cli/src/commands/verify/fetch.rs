@@ -1,11 +1,13 @@
 //! One chunk of `verify`'s input: a run of deposition folders in archive order, their latest
 //! files read and parsed, and what the database holds for them.
 //!
-//! The database side is read by deposition: each table's rows filed under the chunk's
-//! depositions (its own `deposition_data_set_id` index: rows come in the order they were
-//! inserted) and the owners msgmig's provenance records for the chunk's folders, rather than one
-//! lookup per message id: at 10^5 depositions the id lookups made `verify` slower than the
-//! migration itself (issue 12 §4). What this fast path does not settle is then looked up by id,
+//! The database side is read by deposition: info and status rows filed under the chunk's
+//! depositions (each table's own `deposition_data_set_id` index: rows come in the order they
+//! were inserted; at most one row per message), the owners msgmig's provenance records for the
+//! chunk's folders, and the file references and origcomm rows of the messages found, by id
+//! (several rows per message: one filed elsewhere must not be missed). At 10^5 depositions
+//! looking every table up by message id made `verify` slower than the migration itself (issue
+//! 12 §4). What this fast path does not settle is then looked up by id,
 //! exactly: an id of the files not found (a missing row, a row filed under another deposition, a
 //! row stored under another spelling the collation takes as the same), a row whose owner is not
 //! one of the chunk's folders, an owned message filed elsewhere, and a message whose rows differ
