@@ -310,8 +310,17 @@ impl Watcher {
             self.dir_mtimes.insert(dep.clone(), m);
             // A reconciliation finding only starts a quiet period; it never extends a running
             // one (only real activity, a watch event, does), so slow passes cannot starve it.
-            if let Ok((listing, _)) = listing {
-                if !self.settling.contains_key(&dep) && self.differs(&dep, &listing.events) {
+            match listing {
+                Ok((listing, _)) => {
+                    if !self.settling.contains_key(&dep) && self.differs(&dep, &listing.events) {
+                        self.mark(dep);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Never dropped in silence: the quiet period lists it again.
+                Err(e) => {
+                    tracing::warn!(event = "deposition_unreadable", deposition_id = %dep, error = %e,
+                        "cannot list deposition folder: trying again after the quiet period");
                     self.mark(dep);
                 }
             }
@@ -364,9 +373,21 @@ impl Watcher {
                 .await
                 .expect("listing task does not panic");
         for (dep, listing) in listed {
-            let Ok((listing, locked)) = listing else {
-                self.settling.remove(&dep);
-                continue;
+            let (listing, locked) = match listing {
+                Ok(l) => l,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.settling.remove(&dep);
+                    continue;
+                }
+                // Kept settling, never dropped in silence: listed again one quiet period later.
+                Err(e) => {
+                    tracing::warn!(event = "deposition_unreadable", deposition_id = %dep, error = %e,
+                        "cannot list deposition folder: trying again after the quiet period");
+                    if let Some(s) = self.settling.get_mut(&dep) {
+                        s.deadline = now + self.config.settle;
+                    }
+                    continue;
+                }
             };
             let settling = self.settling.get_mut(&dep).expect("due");
             let same = settling.snapshot.len() == listing.events.len()
