@@ -13,6 +13,26 @@ fn migrate(work: &std::path::Path, dir: &str, extra: &[&str]) -> String {
     stdout(&out)
 }
 
+/// Writes a new deposition folder `id` holding D_0000000102's files, renamed, with the
+/// message id's first group replaced by `message_prefix` (so no id is shared).
+fn new_deposition_like_102(archive: &std::path::Path, id: &str, message_prefix: &str) {
+    let new = archive.join(id);
+    std::fs::create_dir(&new).unwrap();
+    for e in std::fs::read_dir(archive.join("D_0000000102")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace("D_0000000102", id);
+        let body = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("D_0000000102", id)
+            .replace("5f2e7d3c", message_prefix);
+        std::fs::write(new.join(name), body).unwrap();
+    }
+}
+
 #[test]
 fn a_rerun_reads_only_what_changed() {
     let work = tempfile::tempdir().unwrap();
@@ -37,21 +57,7 @@ fn a_rerun_reads_only_what_changed() {
         text.replace("send_status              N", "send_status              Y"),
     )
     .unwrap();
-    copy_dir(&archive.join("D_0000000102"), &archive.join("D_0000000103"));
-    for e in std::fs::read_dir(archive.join("D_0000000103")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace("D_0000000102", "D_0000000103");
-        let body = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("D_0000000102", "D_0000000103")
-            .replace("5f2e7d3c", "6f2e7d3c");
-        std::fs::remove_file(&p).unwrap();
-        std::fs::write(archive.join("D_0000000103").join(name), body).unwrap();
-    }
+    new_deposition_like_102(&archive, "D_0000000103", "6f2e7d3c");
     let changed = migrate(work.path(), dir, &[]);
     assert!(changed.contains("depositions: 12 (12 loaded"), "{changed}");
     assert!(
@@ -127,21 +133,7 @@ fn each_kind_of_change_is_noticed_by_a_rerun() {
     rerun("a new version", "files: 2 read", "0 inserted, 1 updated");
 
     // A new deposition folder.
-    let new = archive.join("D_0000000104");
-    std::fs::create_dir(&new).unwrap();
-    for e in std::fs::read_dir(archive.join("D_0000000102")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .replace("D_0000000102", "D_0000000104");
-        let body = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("D_0000000102", "D_0000000104")
-            .replace("5f2e7d3c", "7f2e7d3c");
-        std::fs::write(new.join(name), body).unwrap();
-    }
+    new_deposition_like_102(&archive, "D_0000000104", "7f2e7d3c");
     let out = migrate(work.path(), dir, &[]);
     assert!(out.contains("files: 2 read"), "a new folder: {out}");
     assert!(out.contains("1 inserted, 0 updated"), "a new folder: {out}");
