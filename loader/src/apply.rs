@@ -218,7 +218,7 @@ impl Loader {
                 .filter(|(_, r)| !r.stale)
                 .map(|(e, r)| (*e, r.quarantine.as_ref(), r.conflicts.as_slice()))
                 .collect();
-            record_ends(&txn, &fresh).await?;
+            record_ends(&txn, &fresh, &stored).await?;
             record_displaced(&txn, &displaced_ended).await?;
             if let Some(group) = &group {
                 let advanced: BTreeMap<TopicPartition, i64> = next

@@ -33,10 +33,12 @@ pub(crate) type EndToRecord<'a> = (
 
 /// Records the outcome of every deposition that ended in this batch, in three statements: their
 /// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
-/// their state rows upserted.
+/// their state rows upserted. `known`: the generations [`stored_generations`] read for them in
+/// this transaction (the caller has them already).
 pub(crate) async fn record_ends<C: ConnectionTrait>(
     conn: &C,
     ends: &[EndToRecord<'_>],
+    known: &HashMap<String, i64>,
 ) -> Result<(), DbErr> {
     // A deposition transformed twice within one batch has two end markers: the later one is
     // its state (rows for both would collide on the keys).
@@ -56,8 +58,6 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
     }
     // Quarantine and ledger rows are written only with a state row: a deposition without one
     // has none to replace (every deposition of a first load), so only the others are deleted.
-    let ends_refs: Vec<&DepositionEnd> = ends.iter().map(|(e, _, _)| *e).collect();
-    let known = stored_generations(conn, &ends_refs).await?;
     let ids: Vec<Value> = ends
         .iter()
         .filter(|(e, _, _)| known.contains_key(&e.deposition_id))

@@ -5,7 +5,7 @@
 //! (depositions interleaved on a partition, A B A) never falls below a fence the earlier part
 //! raised; the batch's offsets are stored once, after every part.
 
-use crate::ends::record_ends;
+use crate::ends::{record_ends, stored_generations};
 use crate::faults::{is_content_error, is_outage, locate, split_by_deposition};
 use crate::offsets::{self, TopicPartition};
 use crate::store::RowCounts;
@@ -137,7 +137,8 @@ impl Loader {
         loop {
             let txn = self.db.begin().await?;
             let written = async {
-                record_ends(&txn, &[(&end, Some(&quarantine), &[])]).await?;
+                let known = stored_generations(&txn, &[&end]).await?;
+                record_ends(&txn, &[(&end, Some(&quarantine), &[])], &known).await?;
                 txn.commit().await
             }
             .await;
