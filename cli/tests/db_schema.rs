@@ -86,9 +86,12 @@ fn db_init_creates_the_database_and_drift_is_listed() {
 }
 
 /// A database made by the old init script (the three app tables) plus the upstream branch's
-/// `pdbx_deposition_message_origcomm_reference` with its other column types: `db init` adopts
-/// it (creates msgmig's own tables), reports the origcomm table's drift, and `verify` reports
-/// the drift instead of crashing while decoding.
+/// `pdbx_deposition_message_origcomm_reference` (DAOTHER-10246: `orig_timestamp DATETIME`,
+/// narrower VARCHARs; its own index names): `db init` adopts it and says so, `db status` finds no
+/// drift, `migrate` writes the origcomm rows into it (timestamps as DATETIMEs, `?` as NULL),
+/// `verify` reads them back equal to the files, and a value the layout cannot hold exactly (a
+/// timestamp a DATETIME would rewrite, a sender longer than its 255 characters) quarantines its
+/// deposition instead of being truncated or rewritten.
 #[test]
 fn a_database_of_the_old_script_and_the_upstream_origcomm_layout() {
     let work = tempfile::tempdir().unwrap();
@@ -96,6 +99,7 @@ fn a_database_of_the_old_script_and_the_upstream_origcomm_layout() {
     // The old script's three tables: msgmig's first migration is their DDL.
     assert_exit(&db_cmd(work.path(), &db.url, &["init"]), 0);
     db.query("DROP TABLE pdbx_deposition_message_origcomm_reference, msgmig_message_provenance, msgmig_depositions, msgmig_quarantine, msgmig_consumer_offsets, msgmig_file_ledger, msgmig_schema_migrations");
+    // As domain.md §4.4 describes the branch's init script (index names are ours to guess).
     db.query(
         "CREATE TABLE pdbx_deposition_message_origcomm_reference (
             ordinal_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -108,34 +112,98 @@ fn a_database_of_the_old_script_and_the_upstream_origcomm_layout() {
             orig_recipient VARCHAR(500) NULL,
             orig_message_subject TEXT NULL,
             orig_attachments TEXT NULL,
+            created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
             INDEX idx_message_id (message_id),
-            FOREIGN KEY (message_id) REFERENCES pdbx_deposition_message_info(message_id) ON DELETE CASCADE
+            INDEX idx_deposition_data_set_id (deposition_data_set_id),
+            INDEX idx_orig_timestamp (orig_timestamp),
+            INDEX idx_ordinal_id (ordinal_id),
+            CONSTRAINT fk_origcomm_message FOREIGN KEY (message_id) REFERENCES pdbx_deposition_message_info(message_id) ON DELETE CASCADE
         ) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     );
     let init = db_cmd(work.path(), &db.url, &["init"]);
     assert_exit(&init, 0);
+    assert!(
+        stdout(&init).contains("the upstream branch's layout"),
+        "{}",
+        stdout(&init)
+    );
     assert_eq!(db.query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'msgmig_file_ledger'"), "1", "adopted: msgmig's tables added");
     let status = db_cmd(work.path(), &db.url, &["status"]);
-    assert_exit(&status, 1);
-    let s = stdout(&status);
-    assert!(s.contains("DRIFT pdbx_deposition_message_origcomm_reference column orig_timestamp: expected varchar(64)"), "{s}");
-    assert!(s.contains("found datetime"), "{s}");
-    let verify = msgmig(
-        work.path(),
-        &[
-            "verify",
-            "--directory",
-            example_archive().to_str().unwrap(),
-            "--database-url",
-            &db.url,
-        ],
+    assert_exit(&status, 0);
+    assert!(!stdout(&status).contains("DRIFT"), "{}", stdout(&status));
+
+    let archive = work.path().join("archive");
+    copy_dir(&example_archive(), &archive);
+    let run = |cmd: &str| {
+        msgmig(
+            work.path(),
+            &[
+                cmd,
+                "--directory",
+                archive.to_str().unwrap(),
+                "--database-url",
+                &db.url,
+            ],
+        )
+    };
+    assert_exit(&run("migrate"), 0);
+    assert_eq!(
+        db.query("SELECT orig_timestamp FROM pdbx_deposition_message_origcomm_reference WHERE deposition_data_set_id = 'D_1000000002'"),
+        "2023-11-12 14:53:21"
     );
-    assert_exit(&verify, 2);
+    let rows: usize = db
+        .query("SELECT COUNT(*) FROM pdbx_deposition_message_origcomm_reference")
+        .parse()
+        .unwrap();
     assert!(
-        stdout(&verify)
-            .contains("DRIFT pdbx_deposition_message_origcomm_reference column orig_timestamp"),
-        "{}",
-        stdout(&verify)
+        rows >= 4,
+        "every notes file's origcomm row is stored: {rows}"
+    );
+    assert_exit(&run("verify"), 0);
+
+    // A new version of two notes files with values the upstream layout cannot hold exactly.
+    let notes = |id: &str| {
+        archive
+            .join(id)
+            .join(format!("{id}_notes-from-annotator_P1.cif.V1"))
+    };
+    let bump = |id: &str, from: &str, to: &str| {
+        let text = std::fs::read_to_string(notes(id)).unwrap();
+        assert!(text.contains(from), "{id} holds {from}");
+        std::fs::write(notes(id).with_extension("V2"), text.replace(from, to)).unwrap();
+    };
+    bump(
+        "D_1000000002",
+        "'2023-11-12 14:53:21'",
+        "'Sun, 12 Nov 2023 14:53:21 +0000'",
+    );
+    let long_sender = format!("{}@example.org", "s".repeat(300));
+    bump(
+        "D_1000000005",
+        "orig_sender                   depositor@example.org",
+        &format!("orig_sender                   {long_sender}"),
+    );
+    let rerun = run("migrate");
+    assert_exit(&rerun, 1);
+    let quarantined = db.query(
+        "SELECT GROUP_CONCAT(CONCAT(deposition_id, ': ', reason) ORDER BY deposition_id SEPARATOR '\n') FROM msgmig_quarantine",
+    );
+    assert!(
+        quarantined.contains("D_1000000002")
+            && quarantined.contains("orig_timestamp \"Sun, 12 Nov 2023")
+            && quarantined.contains("upstream branch's layout"),
+        "{quarantined}"
+    );
+    assert!(
+        quarantined.contains("D_1000000005")
+            && quarantined
+                .contains("origcomm.orig_sender has 312 characters, the column holds 255"),
+        "{quarantined}"
+    );
+    assert_eq!(
+        db.query("SELECT COUNT(*) FROM pdbx_deposition_message_origcomm_reference WHERE orig_sender LIKE 'sss%' OR orig_timestamp IS NULL AND deposition_data_set_id = 'D_1000000002'"),
+        "0",
+        "nothing truncated or rewritten"
     );
 }
 

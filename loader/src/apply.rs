@@ -87,6 +87,21 @@ impl Loader {
                 limit
             }
         };
+        let layout = match self.origcomm_layout {
+            Some(layout) => layout,
+            None => {
+                let layout = crate::limits::origcomm_layout(&txn).await?;
+                if layout != Default::default() {
+                    tracing::info!(
+                        event = "origcomm_layout",
+                        layout = layout.describe(),
+                        "origcomm rows are written in the layout the database has"
+                    );
+                }
+                self.origcomm_layout = Some(layout);
+                layout
+            }
+        };
         let mut refused = self.refused.clone();
         let mut new_refusals: Vec<(String, Quarantine, Option<msgmig_bus::Receipt>)> = Vec::new();
         for item in &items {
@@ -96,9 +111,15 @@ impl Loader {
             if refused.contains_key(&r.deposition_id) {
                 continue;
             }
-            if let Some(reason) = crate::limits::too_large(r, limit) {
+            let refusal = crate::limits::too_large(r, limit)
+                .map(|reason| (QuarantineKind::RowTooLarge, reason))
+                .or_else(|| {
+                    crate::limits::unfit_for_origcomm(r, layout)
+                        .map(|reason| (QuarantineKind::BadValue, reason))
+                });
+            if let Some((kind, reason)) = refusal {
                 let q = Quarantine {
-                    kind: QuarantineKind::RowTooLarge,
+                    kind,
                     path: Some(r.provenance.source_path.clone()),
                     file_version: Some(r.provenance.file_version),
                     line: None,
@@ -177,7 +198,7 @@ impl Loader {
         let counts = if self.config.dry_run {
             dry_run(&txn, &planned).await?
         } else {
-            apply(&txn, &planned, self.config.reconcile).await?
+            apply(&txn, &planned, self.config.reconcile, layout).await?
         };
         let stored = if ends.is_empty() {
             HashMap::new()

@@ -1,5 +1,6 @@
 //! Column lists and row values of every table msgmig writes (domain.md §5.1 + msgmig tables).
 
+use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{FileRefColumns, MessageRecord, OrigcommColumns, StatusColumns};
 use sea_orm::Value;
 
@@ -115,13 +116,23 @@ pub fn status_values(message_id: &str, st: &StatusColumns) -> Vec<Value> {
     ]
 }
 
-pub fn origcomm_values(message_id: &str, o: &OrigcommColumns) -> Vec<Value> {
+/// Origcomm row values in [`ORIGCOMM_COLUMNS`] order. In the upstream layout an unknown (`?`)
+/// `orig_timestamp` is NULL: a DATETIME cannot hold the marker, and NULL reads back as `?`.
+pub fn origcomm_values(
+    message_id: &str,
+    o: &OrigcommColumns,
+    layout: OrigcommLayout,
+) -> Vec<Value> {
+    let timestamp = match (layout, o.orig_timestamp.as_str()) {
+        (OrigcommLayout::Upstream, "?") => Value::String(None),
+        (_, t) => s(t),
+    };
     vec![
         s(message_id),
         s(&o.deposition_data_set_id),
         s(&o.orig_message_id),
         s(&o.orig_deposition_data_set_id),
-        s(&o.orig_timestamp),
+        timestamp,
         s(&o.orig_sender),
         s(&o.orig_recipient),
         s(&o.orig_message_subject),

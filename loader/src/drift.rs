@@ -7,8 +7,12 @@
 //! database on SQLite), and both sides are read back from the server's own catalogue
 //! (`information_schema` on MySQL, `PRAGMA table_info` / `index_list` / `foreign_key_list` on
 //! SQLite). So the comparison is exact for the server at hand, MariaDB or MySQL.
+//!
+//! An origcomm table whose `orig_timestamp` is a DATETIME is compared with the upstream
+//! branch's layout instead ([`upstream_origcomm`]), indexes matched by their columns: msgmig
+//! writes to either layout.
 
-use msgmig_schemas::db::{Migrator, ALL_TABLES};
+use msgmig_schemas::db::{upstream_origcomm, Migrator, ALL_TABLES};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
 };
@@ -36,8 +40,12 @@ type Catalogue = BTreeMap<String, BTreeMap<String, String>>;
 /// Errors: the catalogue cannot be read, or (MySQL) the scratch database cannot be created:
 /// the user needs CREATE and DROP on `<database>_msgmig_ref_<pid>`.
 pub async fn drift(db: &DatabaseConnection, url: &str) -> Result<Vec<Drift>, DbErr> {
-    let found = catalogue(db).await?;
-    let expected = match db.get_database_backend() {
+    let mut found = catalogue(db).await?;
+    let upstream = found
+        .get(upstream_origcomm::TABLE)
+        .and_then(|t| t.get("column orig_timestamp"))
+        .is_some_and(|c| c.starts_with("datetime"));
+    let mut expected = match db.get_database_backend() {
         DbBackend::Sqlite => {
             // One connection: every connection to `sqlite::memory:` is a database of its own.
             let mut options = ConnectOptions::new("sqlite::memory:");
@@ -75,7 +83,19 @@ pub async fn drift(db: &DatabaseConnection, url: &str) -> Result<Vec<Drift>, DbE
                 options.max_connections(1).sqlx_logging(false);
                 let reference = Database::connect(options).await?;
                 Migrator::up(&reference, None).await?;
-                let c = catalogue(&reference).await;
+                let mut c = catalogue(&reference).await;
+                if upstream && c.is_ok() {
+                    // The table has the upstream branch's layout: that is the expected one.
+                    let table = upstream_origcomm::TABLE;
+                    reference
+                        .execute_unprepared(&format!("DROP TABLE {table}"))
+                        .await?;
+                    reference.execute_unprepared(upstream_origcomm::DDL).await?;
+                    let theirs = catalogue(&reference).await?.remove(table);
+                    if let (Ok(c), Some(theirs)) = (&mut c, theirs) {
+                        c.insert(table.to_owned(), theirs);
+                    }
+                }
                 reference.close().await?;
                 c
             }
@@ -85,7 +105,29 @@ pub async fn drift(db: &DatabaseConnection, url: &str) -> Result<Vec<Drift>, DbE
             built?
         }
     };
+    if upstream {
+        // Upstream's index names are not known (domain.md §4.4): compare them by columns.
+        for side in [&mut expected, &mut found] {
+            if let Some(t) = side.get_mut(upstream_origcomm::TABLE) {
+                *t = indexes_by_columns(std::mem::take(t));
+            }
+        }
+    }
     Ok(compare(&expected, &found))
+}
+
+/// A table's catalogue with each index keyed by its columns instead of its name.
+fn indexes_by_columns(table: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    table
+        .into_iter()
+        .map(|(item, spec)| match item.strip_prefix("index ") {
+            Some(name) if name != "PRIMARY" => {
+                let columns = spec.trim_start_matches("unique ").to_owned();
+                (format!("index on {columns}"), spec)
+            }
+            _ => (item, spec),
+        })
+        .collect()
 }
 
 fn compare(expected: &Catalogue, found: &Catalogue) -> Vec<Drift> {

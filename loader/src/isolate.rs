@@ -6,7 +6,7 @@
 //! raised; the batch's offsets are stored once, after every part.
 
 use crate::ends::{record_ends, stored_generations};
-use crate::faults::{is_content_error, is_outage, locate, split_by_deposition};
+use crate::faults::{is_content_error, is_outage, is_transient, locate, split_by_deposition};
 use crate::offsets::{self, TopicPartition};
 use crate::store::RowCounts;
 use crate::worker::{DepositionReport, Item, Loader};
@@ -134,7 +134,9 @@ impl Loader {
         };
         self.open.remove(&deposition_id);
         let mut outage = crate::faults::Outage::default();
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             let txn = self.db.begin().await?;
             let written = async {
                 let known = stored_generations(&txn, &[&end]).await?;
@@ -148,6 +150,13 @@ impl Loader {
                     outage
                         .wait(self.config.give_up_after, Duration::from_secs(1), e)
                         .await?
+                }
+                // Another loader's bookkeeping of other depositions can deadlock with this
+                // one (seen with two loaders on MariaDB): retried like a batch.
+                Err(e) if attempt < 5 && is_transient(&e) => {
+                    crate::metrics::DB_RETRIES.inc();
+                    tracing::warn!(event = "db_retry", attempt, error = %e, "database error, retrying the quarantine record");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
                 }
                 Err(e) => return Err(e),
             }

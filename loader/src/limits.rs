@@ -5,6 +5,7 @@
 
 use crate::columns::info_values;
 use crate::sql::value_len;
+use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::MessageRecord;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
@@ -49,5 +50,69 @@ pub fn too_large(record: &MessageRecord, limit: usize) -> Option<String> {
             "message {} needs a {size}-byte packet; the database server takes at most {limit} bytes (max_allowed_packet)",
             record.message.message_id
         )
+    })
+}
+
+/// The layout of the database's origcomm table: the upstream branch's when its `orig_timestamp`
+/// is a DATETIME (issue 11 §2), msgmig's otherwise, and always msgmig's on SQLite.
+pub async fn origcomm_layout<C: ConnectionTrait>(conn: &C) -> Result<OrigcommLayout, DbErr> {
+    if conn.get_database_backend() != DbBackend::MySql {
+        return Ok(OrigcommLayout::Msgmig);
+    }
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::MySql,
+            "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = 'pdbx_deposition_message_origcomm_reference' AND COLUMN_NAME = 'orig_timestamp'",
+        ))
+        .await?;
+    let data_type: Option<String> = row.map(|r| r.try_get_by_index(0)).transpose()?;
+    Ok(data_type.map_or(OrigcommLayout::Msgmig, |t| {
+        OrigcommLayout::from_timestamp_type(&t)
+    }))
+}
+
+/// The reason `record`'s origcomm rows cannot be stored exactly in a table of `layout`, or
+/// `None`. msgmig's layout holds whatever the transformer passed; the upstream layout is
+/// narrower ([`upstream_origcomm`]) and its DATETIME keeps only canonical timestamps (`?` is
+/// stored as NULL). Checked here rather than left to the server: a server without strict
+/// `sql_mode` would truncate or rewrite the value in silence.
+///
+/// [`upstream_origcomm`]: msgmig_schemas::db::upstream_origcomm
+pub fn unfit_for_origcomm(record: &MessageRecord, layout: OrigcommLayout) -> Option<String> {
+    use msgmig_schemas::db::upstream_origcomm::{datetime_round_trips, upstream_limit};
+    if layout == OrigcommLayout::Msgmig {
+        return None;
+    }
+    record.origcomm.iter().find_map(|o| {
+        let texts = [
+            ("deposition_data_set_id", &o.deposition_data_set_id),
+            ("orig_message_id", &o.orig_message_id),
+            ("orig_deposition_data_set_id", &o.orig_deposition_data_set_id),
+            ("orig_sender", &o.orig_sender),
+            ("orig_recipient", &o.orig_recipient),
+            ("orig_message_subject", &o.orig_message_subject),
+            ("orig_attachments", &o.orig_attachments),
+        ];
+        texts
+            .iter()
+            .find_map(|(column, value)| {
+                upstream_limit(column).refuses(&format!("origcomm.{column}"), value)
+            })
+            .or_else(|| {
+                let t = o.orig_timestamp.as_str();
+                (t != "?" && !datetime_round_trips(t)).then(|| {
+                    format!(
+                        "origcomm.orig_timestamp {t:?} is not a YYYY-MM-DD HH:MM:SS timestamp a DATETIME keeps unchanged"
+                    )
+                })
+            })
+            .map(|reason| {
+                format!(
+                    "message {}: {reason} (the database's origcomm table has {})",
+                    record.message.message_id,
+                    layout.describe()
+                )
+            })
     })
 }

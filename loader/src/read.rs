@@ -240,13 +240,15 @@ async fn read_stored<C: ConnectionTrait>(
     let origcomm = select_in(
         conn,
         &format!(
-            "SELECT t.message_id, t.deposition_data_set_id, t.orig_message_id, t.orig_deposition_data_set_id, t.orig_timestamp, t.orig_sender, \
+            "SELECT t.message_id, t.deposition_data_set_id, t.orig_message_id, t.orig_deposition_data_set_id, COALESCE(CAST(t.orig_timestamp AS CHAR), '?'), t.orig_sender, \
              t.orig_recipient, t.orig_message_subject, t.orig_attachments {}",
             select.from_where("pdbx_deposition_message_origcomm_reference")
         ),
         by_message,
     )
     .await?;
+    // `orig_timestamp` as text in either layout (a DATETIME in the upstream one), NULL as the
+    // unknown marker the upstream layout stores it as.
     for r in origcomm {
         let id: String = r.try_get_by_index(0)?;
         if let Some(m) = out.get_mut(&id) {

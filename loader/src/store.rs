@@ -3,6 +3,7 @@
 use crate::columns::*;
 use crate::plan::{Action, Current, CurrentProvenance, Planned};
 use crate::sql::{exec, insert_rows, select_in, upsert_suffix};
+use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{FileRefColumns, MessageRecord};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 use std::collections::HashMap;
@@ -167,10 +168,13 @@ async fn fetch_file_refs<C: ConnectionTrait>(
 
 /// Writes a planned batch. Order keeps every foreign key satisfied: new info rows in record
 /// order (parents first), then changed ones, then everything that references info rows.
+/// Origcomm rows are written in the table's `layout` (records that do not fit it were refused
+/// before: [`crate::limits::unfit_for_origcomm`]).
 pub async fn apply<C: ConnectionTrait>(
     conn: &C,
     planned: &[Planned],
     reconcile: bool,
+    layout: OrigcommLayout,
 ) -> Result<RowCounts, DbErr> {
     let backend = conn.get_database_backend();
     let mut counts = RowCounts::default();
@@ -328,7 +332,7 @@ pub async fn apply<C: ConnectionTrait>(
         .flat_map(|r| {
             r.origcomm
                 .iter()
-                .map(|o| origcomm_values(&r.message.message_id, o))
+                .map(|o| origcomm_values(&r.message.message_id, o, layout))
         })
         .collect();
     crate::sql::sort_by_key(&mut origcomm);

@@ -125,6 +125,8 @@ pub struct Loader {
     pub(crate) committed_next: BTreeMap<TopicPartition, i64>,
     /// The server's largest packet (bytes), read at the first batch.
     pub(crate) packet_limit: Option<usize>,
+    /// The layout of the origcomm table, read at the first batch.
+    pub(crate) origcomm_layout: Option<msgmig_schemas::db::upstream_origcomm::OrigcommLayout>,
     /// Depositions withheld for a row too large for the server, until their end marker
     /// records them as quarantined.
     pub(crate) refused: HashMap<String, Quarantine>,
@@ -158,6 +160,7 @@ impl Loader {
             totals: RowCounts::default(),
             committed_next: BTreeMap::new(),
             packet_limit: None,
+            origcomm_layout: None,
             refused: HashMap::new(),
             throttle,
         }

@@ -39,19 +39,9 @@ pub fn parse_int(value: &Value) -> IntValue {
 
 pub use msgmig_schemas::db::limits::Limit;
 
-/// `Some(reason)` when `s` does not fit.
+/// `Some(reason)` when `s` does not fit: [`Limit::refuses`].
 pub fn check_limit(column: &str, s: &str, limit: Limit) -> Option<String> {
-    match limit {
-        Limit::Chars(n) if s.chars().count() > n => Some(format!(
-            "{column} has {} characters, the column holds {n}",
-            s.chars().count()
-        )),
-        Limit::Bytes(n) if s.len() > n => Some(format!(
-            "{column} has {} bytes, the column holds {n}",
-            s.len()
-        )),
-        _ => None,
-    }
+    limit.refuses(column, s)
 }
 
 #[cfg(test)]

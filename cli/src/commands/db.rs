@@ -39,6 +39,7 @@ async fn init(args: DbInitArgs) -> Result<i32> {
     }
     database::init(&db).await?;
     tracing::info!(event = "tables_created");
+    print_origcomm_layout(&db).await?;
     println!("schema ready");
     Ok(EXIT_OK)
 }
@@ -94,10 +95,25 @@ async fn status(args: DbStatusArgs) -> Result<i32> {
             }
         );
     }
+    print_origcomm_layout(&db).await?;
     let drift = super::schema_drift(&db, &args.database).await?;
     Ok(if pending == 0 && missing.is_empty() && drift.is_empty() {
         EXIT_OK
     } else {
         EXIT_INCOMPLETE
     })
+}
+
+/// Says so when the origcomm table has the upstream branch's layout, which msgmig adopts and
+/// writes to as it is (issue 11 §2); silent for msgmig's own layout.
+async fn print_origcomm_layout(db: &sea_orm::DatabaseConnection) -> Result<()> {
+    use msgmig_schemas::db::upstream_origcomm::{OrigcommLayout, TABLE};
+    let layout = msgmig_loader::limits::origcomm_layout(db).await?;
+    if layout == OrigcommLayout::Upstream {
+        println!(
+            "{TABLE} has {}: msgmig writes to it as it is, and refuses (quarantines) what it cannot hold exactly",
+            layout.describe()
+        );
+    }
+    Ok(())
 }

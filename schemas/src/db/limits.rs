@@ -15,6 +15,24 @@ pub enum Limit {
     Bytes(usize),
 }
 
+impl Limit {
+    /// `Some(reason)` ("sender has 151 characters, the column holds 150") when `s` does not
+    /// fit a column of this limit named `column`; `None` when it fits.
+    pub fn refuses(self, column: &str, s: &str) -> Option<String> {
+        match self {
+            Limit::Chars(n) if s.chars().count() > n => Some(format!(
+                "{column} has {} characters, the column holds {n}",
+                s.chars().count()
+            )),
+            Limit::Bytes(n) if s.len() > n => Some(format!(
+                "{column} has {} bytes, the column holds {n}",
+                s.len()
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// `pdbx_deposition_message_info`.
 pub const INFO: &str = "pdbx_deposition_message_info";
 /// `pdbx_deposition_message_file_reference`.

@@ -25,6 +25,7 @@ mod m20261123_000004_create_file_ledger;
 mod m20261201_000005_message_key;
 mod m20261201_000006_ledger_ctime;
 mod m20261201_000007_provenance_surrogate_key;
+pub mod upstream_origcomm;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use sea_orm_migration::prelude::*;
