@@ -18,6 +18,7 @@ fn ops() -> PathBuf {
 fn promtool_accepts_the_scrape_config_and_the_alert_rules() {
     for args in [
         vec!["check", "config", "prometheus/prometheus.yml"],
+        vec!["check", "config", "prometheus/prometheus-embedded.yml"],
         vec!["check", "rules", "prometheus/alerts.yml"],
     ] {
         let out = Command::new("promtool")
@@ -67,12 +68,22 @@ fn the_compose_stack_matches_the_scrape_config_and_the_command_line() {
     ] {
         assert!(services.contains_key(s), "service {s}");
     }
-    let scrape = std::fs::read_to_string(ops().join("prometheus/prometheus.yml")).unwrap();
-    for (service, port) in [
-        ("scanner", "9465"),
-        ("transformer", "9466"),
-        ("loader", "9467"),
+    // Each mode's scrape config: the default stack's three workers, and `run` (profile
+    // `embedded`) in the config the compose file switches to with PROMETHEUS_CONFIG.
+    let scrape = |file: &str| std::fs::read_to_string(ops().join("prometheus").join(file)).unwrap();
+    let prometheus_command = services["prometheus"]["command"].to_string();
+    assert!(
+        prometheus_command.contains("${PROMETHEUS_CONFIG:-prometheus.yml}"),
+        "{prometheus_command}"
+    );
+    assert_eq!(services["run"]["profiles"], serde_json::json!(["embedded"]));
+    for (service, port, config) in [
+        ("scanner", "9465", "prometheus.yml"),
+        ("transformer", "9466", "prometheus.yml"),
+        ("loader", "9467", "prometheus.yml"),
+        ("run", "9464", "prometheus-embedded.yml"),
     ] {
+        let scrape = scrape(config);
         let svc = &services[service];
         let command: Vec<&str> = svc["command"]
             .as_array()
@@ -86,7 +97,7 @@ fn the_compose_stack_matches_the_scrape_config_and_the_command_line() {
         );
         assert!(
             scrape.contains(&format!("{service}:{port}")),
-            "prometheus.yml scrapes {service}:{port}"
+            "{config} scrapes {service}:{port}"
         );
         let volumes = svc["volumes"].as_array().unwrap();
         assert!(
@@ -134,6 +145,7 @@ fn the_compose_stack_is_run_as_a_site_would_run_it() {
         ("scanner", "9465"),
         ("transformer", "9466"),
         ("loader", "9467"),
+        ("run", "9464"),
     ] {
         let svc = &services[service];
         // SIGTERM drains the batch in flight within --grace-secs (default 30) before a SIGKILL.
