@@ -68,6 +68,8 @@ pub enum Command {
     /// Write a deterministic synthetic archive (for benches and scale tests).
     Generate(GenerateArgs),
     /// Kafka worker: walk (and watch) the archive, publish file events to `<prefix>file-events`.
+    /// Given a database (optional), it also records each full pass's deposition count there,
+    /// so "discovered" outlives a `scan --once` (dashboard, `msgmig status`).
     Scan(crate::worker_args::ScanArgs),
     /// Kafka worker: consume file events, read each changed deposition's latest files, publish
     /// its message records to `<prefix>records`. Scale out: more processes, same --group-id.

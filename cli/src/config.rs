@@ -48,6 +48,15 @@ pub fn database_url(args: &DatabaseArgs) -> Result<String> {
     }
 }
 
+/// [`database_url`] when one is configured (flag, file, `MSGMIG_DATABASE_URL`, or the legacy
+/// variables), `None` when it would fall back to the embedded default: for commands whose
+/// database is optional (`scan`).
+pub fn configured_database_url(args: &DatabaseArgs) -> Result<Option<String>> {
+    let url = database_url(args)?;
+    let explicit = args.database_url.is_some() || args.database_url_file.is_some();
+    Ok((explicit || url != DEFAULT_DATABASE_URL).then_some(url))
+}
+
 /// The URL, parsed once and refused with a message that shows it masked: an unknown scheme,
 /// a bad port or an unencoded `@` in the password (issue 10 §10) would otherwise reach the
 /// driver, whose errors quote the whole URL.

@@ -66,6 +66,57 @@ pub fn spawn_lag(stage: &'static str, probe: impl Fn() -> Vec<(i32, i64)> + Send
     });
 }
 
+/// Records every full pass of this process's walker (the change of
+/// `msgmig_scanner_depositions_discovered`) in `msgmig_scan_passes`, checked every 2 s, so
+/// processes that do not walk the archive know "discovered" too. `recorded_by` names the command.
+pub fn spawn_scan_pass_recorder(
+    db: DatabaseConnection,
+    directory: std::path::PathBuf,
+    recorded_by: &'static str,
+) {
+    tokio::spawn(async move {
+        use msgmig_scanner::metrics::{DEPOSITIONS_DISCOVERED, PASSES};
+        // (full passes, discovered) last recorded: either changing is a new pass to record.
+        let mut recorded = (0, 0);
+        let mut failed = None;
+        loop {
+            let now = (
+                PASSES.with_label_values(&["full"]).get(),
+                DEPOSITIONS_DISCOVERED.get(),
+            );
+            if now.0 > 0 && now != recorded {
+                let pass = scan_pass(&directory, now.1, None, recorded_by);
+                match msgmig_loader::scan_passes::record(&db, &pass).await {
+                    Ok(()) => recorded = now,
+                    // Tried again in 2 s; said once per pass, not every attempt.
+                    Err(e) if failed != Some(now) => {
+                        tracing::warn!(event = "scan_pass_not_recorded", error = %e);
+                        failed = Some(now);
+                    }
+                    Err(_) => {}
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+}
+
+/// A [`ScanPass`](msgmig_loader::scan_passes::ScanPass) that ends now.
+pub fn scan_pass(
+    directory: &std::path::Path,
+    depositions: i64,
+    files: Option<i64>,
+    recorded_by: &str,
+) -> msgmig_loader::scan_passes::ScanPass {
+    msgmig_loader::scan_passes::ScanPass {
+        directory: directory.display().to_string(),
+        depositions,
+        files,
+        finished_at_ms: chrono::Utc::now().timestamp_millis(),
+        recorded_by: recorded_by.to_owned(),
+    }
+}
+
 /// Refreshes the progress gauges from the database every 10 s.
 pub fn spawn_progress(db: DatabaseConnection) {
     for state in ["loaded", "conflicts", "quarantined"] {
@@ -80,6 +131,11 @@ pub fn spawn_progress(db: DatabaseConnection) {
                         DEPOSITIONS.with_label_values(&[state]).set(*n);
                     }
                     MESSAGES.set(p.messages);
+                    // The last full pass any process recorded: "discovered" after a
+                    // `scan --once` has exited, in `load` and `status` too.
+                    if let Some(pass) = p.last_scan {
+                        msgmig_scanner::metrics::DEPOSITIONS_DISCOVERED.set(pass.depositions);
+                    }
                 }
                 Err(e) => tracing::debug!(event = "progress_not_read", error = %e),
             }

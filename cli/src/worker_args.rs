@@ -111,6 +111,10 @@ pub struct ScanArgs {
     pub once: bool,
     #[command(flatten)]
     pub watch: crate::cli::WatchArgs,
+    /// Optional: where to record each full pass's deposition count (`msgmig_scan_passes`).
+    /// Without a database URL (flag, file, or `SITE_MESSAGE_DB_*`) nothing is recorded.
+    #[command(flatten)]
+    pub database: crate::cli::DatabaseArgs,
 }
 
 #[derive(Debug, Args)]

@@ -546,3 +546,54 @@ fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_promet
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// "Discovered" outlives the process that counted it (issue 11 §4): `scan --once` records its
+/// pass in the database and exits; a loader started afterwards, which never walks the archive,
+/// exports the count, and `msgmig status` prints it. A `migrate` of named depositions does not
+/// overwrite it with its own smaller selection.
+#[test]
+fn discovered_is_known_to_every_process_after_scan_once_has_exited() {
+    let Fixture {
+        dir: _dir,
+        archive,
+        db,
+        cluster,
+        broker: _broker,
+        ..
+    } = Fixture::new("discovered", 12, 4);
+    let init = cluster.run(&["db", "init"]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    cluster.scan_once(&archive);
+    assert_eq!(
+        db.query("SELECT CONCAT(depositions, ' ', recorded_by) FROM msgmig_scan_passes"),
+        "12 scan --once"
+    );
+    let partial = cluster.run(&[
+        "migrate",
+        "--directory",
+        archive.to_str().unwrap(),
+        "--depositions",
+        "D_1000000001",
+    ]);
+    assert!(partial.status.success(), "{}", String::from_utf8_lossy(&partial.stderr));
+    let status = cluster.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("discovered: 12 depositions in "), "{text}");
+    assert!(text.contains("by `scan --once`"), "{text}");
+
+    let loader = cluster.spawn("loader", &["load"], &[]);
+    let metrics = format!("{}/metrics", loader.metrics_url());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = http_get(&metrics).map(|(_, b)| b).unwrap_or_default();
+        if body.lines().any(|l| l == "msgmig_scanner_depositions_discovered 12") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the loader never exported discovered = 12:\n{}",
+            body.lines().filter(|l| l.contains("discovered")).collect::<Vec<_>>().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod offsets;
 pub mod plan;
 pub mod read;
+pub mod scan_passes;
 mod sql;
 pub mod store;
 pub mod throttle;

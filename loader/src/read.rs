@@ -395,9 +395,11 @@ pub struct Progress {
     pub messages: i64,
     /// Open quarantine rows (problems, conflicts included).
     pub quarantine_rows: i64,
+    /// The last full pass over the archive ("discovered"), when one was recorded.
+    pub last_scan: Option<crate::scan_passes::ScanPass>,
 }
 
-/// Reads [`Progress`] with three aggregate queries.
+/// Reads [`Progress`] with three aggregate queries and the last recorded scan pass.
 pub async fn progress<C: ConnectionTrait>(conn: &C) -> Result<Progress, DbErr> {
     let backend = conn.get_database_backend();
     let query = |sql: &str| Statement::from_string(backend, sql.to_owned());
@@ -422,5 +424,6 @@ pub async fn progress<C: ConnectionTrait>(conn: &C) -> Result<Progress, DbErr> {
         conn.query_one_raw(query("SELECT COUNT(*) FROM msgmig_quarantine"))
             .await?,
     )?;
+    out.last_scan = crate::scan_passes::latest(conn).await?;
     Ok(out)
 }

@@ -219,9 +219,6 @@ impl Watcher {
     async fn pass(&mut self, full: bool) {
         let started = std::time::Instant::now();
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::PASSES
-            .with_label_values(&[if full { "full" } else { "pruned" }])
-            .inc();
         let root = self.root.clone();
         let known = self.dir_mtimes.clone();
         let stats = self.stats.clone();
@@ -306,6 +303,10 @@ impl Watcher {
         if full {
             crate::metrics::DEPOSITIONS_DISCOVERED.set(discovered as i64);
         }
+        // Counted once listed: a full pass counted has its "discovered" set.
+        crate::metrics::PASSES
+            .with_label_values(&[if full { "full" } else { "pruned" }])
+            .inc();
         for ((dep, m), (_, listing)) in changed.into_iter().zip(listings) {
             self.dir_mtimes.insert(dep.clone(), m);
             // A reconciliation finding only starts a quiet period; it never extends a running

@@ -46,6 +46,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let selected = selected_depositions(&args.selection)?;
     let ids = selected.ids;
     let total = ids.len();
+    let whole_archive = selected.whole_archive;
     tracing::info!(event = "migration_start", directory = %args.selection.directory.display(), depositions = ids.len(),
         dry_run = args.dry_run, create_tables = args.create_tables, site_id = crate::site_id());
     if args.create_tables && !args.dry_run {
@@ -59,6 +60,14 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         tracing::info!(event = "tables_created");
     }
     require_schema(&db).await?;
+    if whole_archive && !args.dry_run {
+        // What the walk found, for every process's "discovered" (dashboard, `msgmig status`).
+        let pass =
+            crate::gauges::scan_pass(&args.selection.directory, total as i64, None, "migrate");
+        msgmig_loader::scan_passes::record(&db, &pass)
+            .await
+            .context("recording the scan pass")?;
+    }
     if let Some(addr) = args.metrics_addr {
         let readiness = crate::serve::Readiness {
             database: Some(db.clone()),
@@ -108,7 +117,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         let events_depth = events_tx.depth_probe();
         crate::gauges::spawn_lag("transformer", move || vec![(0, events_depth())]);
         crate::gauges::spawn_lag("loader", records_tx.depth_probe());
-        msgmig_scanner::metrics::DEPOSITIONS_DISCOVERED.set(total as i64);
+        if whole_archive {
+            msgmig_scanner::metrics::DEPOSITIONS_DISCOVERED.set(total as i64);
+        }
     }
     let scan = tokio::spawn(async move { scanner.run_once(&events_tx).await });
     let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });

@@ -145,6 +145,8 @@ pub struct Selected {
     pub ids: Vec<String>,
     /// How many folders were not read, and the first 100 names.
     pub ignored_folders: (u64, Vec<String>),
+    /// Every deposition folder of the archive (none named): the count is "discovered".
+    pub whole_archive: bool,
 }
 
 /// The sorted deposition ids selected by the flags.
@@ -245,6 +247,7 @@ pub fn selected_depositions(args: &SelectionArgs) -> Result<Selected> {
     Ok(Selected {
         ids,
         ignored_folders,
+        whole_archive: !named,
     })
 }
 

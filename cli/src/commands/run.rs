@@ -29,6 +29,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         .await
         .map_err(|e| super::UsageError(format!("{e:#}")))?;
     crate::gauges::spawn_progress(db.clone());
+    crate::gauges::spawn_scan_pass_recorder(db.clone(), args.directory.clone(), "run");
     let ledger = file_ledger(&db).await.context("reading the file ledger")?;
     tracing::info!(event = "run_start", directory = %args.directory.display(), ledger_files = ledger.len(), poll_only = args.watch.poll_only);
     let config = args.watch.config();

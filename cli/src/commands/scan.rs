@@ -21,6 +21,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         .into());
     }
     let started = Instant::now();
+    let db = optional_database(&args.database).await?;
     let kafka = Kafka::connect(&args.kafka).await?;
     let readiness = crate::serve::Readiness {
         kafka: Some(kafka.config.clone()),
@@ -36,6 +37,16 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
             .await
             .context("scanning the archive")?;
         publisher.flush().await.context("publishing file events")?;
+        let depositions = stats.depositions.load(Ordering::Relaxed) as i64;
+        msgmig_scanner::metrics::DEPOSITIONS_DISCOVERED.set(depositions);
+        if let Some(db) = &db {
+            let files = stats.files.load(Ordering::Relaxed) as i64;
+            let pass =
+                crate::gauges::scan_pass(&args.directory, depositions, Some(files), "scan --once");
+            if let Err(e) = msgmig_loader::scan_passes::record(db, &pass).await {
+                tracing::warn!(event = "scan_pass_not_recorded", error = %e);
+            }
+        }
         println!("Scan Summary");
         println!(
             "  depositions: {}; file events published: {}; ignored entries: {}; unreadable folders: {}",
@@ -51,6 +62,9 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
     // No ledger: a restarted scanner publishes every file once more; the transformer and the
     // loader turn unchanged files into no writes.
     let watcher = Watcher::new(&args.directory, config, Vec::new());
+    if let Some(db) = db {
+        crate::gauges::spawn_scan_pass_recorder(db, args.directory.clone(), "scan");
+    }
     let stats = watcher.stats();
     let mut shutdown = shutdown_watch();
     watcher
@@ -66,4 +80,34 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         stats.passes.load(Ordering::Relaxed)
     );
     Ok(EXIT_OK)
+}
+
+/// The database a scanner records its passes in, when one is configured. Optional: the scan
+/// goes on without it (warned once) when it cannot be reached within 5 s or has no msgmig
+/// tables yet, since publishing file events is the scanner's job.
+async fn optional_database(
+    args: &crate::cli::DatabaseArgs,
+) -> Result<Option<sea_orm::DatabaseConnection>> {
+    if crate::config::configured_database_url(args)
+        .map_err(|e| UsageError(e.to_string()))?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let mut quick = args.clone();
+    quick.db_timeout = quick.db_timeout.min(5);
+    let opened = async {
+        let db = super::open_database(&quick).await?;
+        super::require_schema(&db).await?;
+        anyhow::Ok(db)
+    }
+    .await;
+    match opened {
+        Ok(db) => Ok(Some(db)),
+        Err(e) => {
+            tracing::warn!(event = "scan_passes_not_recorded", error = %format!("{e:#}"),
+                "scanning without the database: the passes' deposition counts (\"discovered\") are not recorded");
+            Ok(None)
+        }
+    }
 }

@@ -175,6 +175,16 @@ fn print_status(s: &Status) {
                 db.messages,
                 db.quarantine_rows
             );
+            if let Some(pass) = &db.last_scan {
+                let at = chrono::DateTime::from_timestamp_millis(pass.finished_at_ms).map_or_else(
+                    || "?".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                );
+                println!(
+                    "  discovered: {} depositions in {} (last full pass by `{}`, {at})",
+                    pass.depositions, pass.directory, pass.recorded_by
+                );
+            }
         }
         (None, Some(e)) => println!("  database: unavailable ({e})"),
         (None, None) => {}

@@ -15,6 +15,8 @@
 //! - `m20261201_000007`: on MySQL, `msgmig_message_provenance` clustered on an AUTO_INCREMENT
 //!   `id` with `message_id` unique beside it: rows are appended, not scattered over random
 //!   UUID pages (the load rate at 10^5 depositions).
+//! - `m20261201_000008`: `msgmig_scan_passes`, the deposition count of the last full pass over
+//!   each archive root, so every process can export "discovered" (issue 11 §4).
 
 pub mod collation;
 pub mod limits;
@@ -25,6 +27,7 @@ mod m20261123_000004_create_file_ledger;
 mod m20261201_000005_message_key;
 mod m20261201_000006_ledger_ctime;
 mod m20261201_000007_provenance_surrogate_key;
+mod m20261201_000008_scan_passes;
 pub mod upstream_origcomm;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
@@ -45,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_message_key::Migration),
             Box::new(m20261201_000006_ledger_ctime::Migration),
             Box::new(m20261201_000007_provenance_surrogate_key::Migration),
+            Box::new(m20261201_000008_scan_passes::Migration),
         ]
     }
 
@@ -61,7 +65,7 @@ pub const APP_TABLES: [&str; 3] = [
 ];
 
 /// Every table msgmig creates, in FK-safe creation order (drop in reverse).
-pub const ALL_TABLES: [&str; 9] = [
+pub const ALL_TABLES: [&str; 10] = [
     "pdbx_deposition_message_info",
     "pdbx_deposition_message_file_reference",
     "pdbx_deposition_message_status",
@@ -71,6 +75,7 @@ pub const ALL_TABLES: [&str; 9] = [
     "msgmig_quarantine",
     "msgmig_consumer_offsets",
     "msgmig_file_ledger",
+    "msgmig_scan_passes",
 ];
 
 /// Runs a list of DDL statements for the connection's backend.
