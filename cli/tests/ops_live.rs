@@ -562,7 +562,11 @@ fn discovered_is_known_to_every_process_after_scan_once_has_exited() {
         ..
     } = Fixture::new("discovered", 12, 4);
     let init = cluster.run(&["db", "init"]);
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     cluster.scan_once(&archive);
     assert_eq!(
         db.query("SELECT CONCAT(depositions, ' ', recorded_by) FROM msgmig_scan_passes"),
@@ -575,7 +579,11 @@ fn discovered_is_known_to_every_process_after_scan_once_has_exited() {
         "--depositions",
         "D_1000000001",
     ]);
-    assert!(partial.status.success(), "{}", String::from_utf8_lossy(&partial.stderr));
+    assert!(
+        partial.status.success(),
+        "{}",
+        String::from_utf8_lossy(&partial.stderr)
+    );
     let status = cluster.run(&["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("discovered: 12 depositions in "), "{text}");
@@ -586,13 +594,19 @@ fn discovered_is_known_to_every_process_after_scan_once_has_exited() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let body = http_get(&metrics).map(|(_, b)| b).unwrap_or_default();
-        if body.lines().any(|l| l == "msgmig_scanner_depositions_discovered 12") {
+        if body
+            .lines()
+            .any(|l| l == "msgmig_scanner_depositions_discovered 12")
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
             "the loader never exported discovered = 12:\n{}",
-            body.lines().filter(|l| l.contains("discovered")).collect::<Vec<_>>().join("\n")
+            body.lines()
+                .filter(|l| l.contains("discovered"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         std::thread::sleep(Duration::from_millis(200));
     }

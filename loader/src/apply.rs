@@ -131,11 +131,11 @@ impl Loader {
                 new_refusals.push((r.deposition_id.clone(), q, item.receipt.clone()));
             }
         }
-        let records: Vec<MessageRecord> = items
+        let records: Vec<&MessageRecord> = items
             .iter()
             .filter_map(|i| match &i.payload {
                 Some(RecordsMessage::Message(r)) if !refused.contains_key(&r.deposition_id) => {
-                    Some((**r).clone())
+                    Some(&**r)
                 }
                 _ => None,
             })

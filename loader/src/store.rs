@@ -172,7 +172,7 @@ async fn fetch_file_refs<C: ConnectionTrait>(
 /// before: [`crate::limits::unfit_for_origcomm`]).
 pub async fn apply<C: ConnectionTrait>(
     conn: &C,
-    planned: &[Planned],
+    planned: &[Planned<'_>],
     reconcile: bool,
     layout: OrigcommLayout,
 ) -> Result<RowCounts, DbErr> {
@@ -182,7 +182,7 @@ pub async fn apply<C: ConnectionTrait>(
         planned
             .iter()
             .filter(move |p| a(&p.action))
-            .map(|p| &p.record)
+            .map(|p| p.record)
     };
     let inserts: Vec<&MessageRecord> = of(|a| *a == Action::Insert).collect();
     // A take-over rewrites the rows like an update, but exactly: nothing of the displaced
@@ -356,7 +356,7 @@ pub async fn apply<C: ConnectionTrait>(
 
 /// Counts what a plan does per record: rows of new messages, and one update per changed message
 /// (file-reference differences of changed messages need the database: see [`dry_run`]).
-pub fn planned_counts(planned: &[Planned]) -> RowCounts {
+pub fn planned_counts(planned: &[Planned<'_>]) -> RowCounts {
     let mut counts = RowCounts::default();
     for p in planned {
         match p.action {
@@ -381,7 +381,7 @@ pub fn planned_counts(planned: &[Planned]) -> RowCounts {
 /// changed messages are computed against the database.
 pub async fn dry_run<C: ConnectionTrait>(
     conn: &C,
-    planned: &[Planned],
+    planned: &[Planned<'_>],
 ) -> Result<RowCounts, DbErr> {
     let mut counts = planned_counts(planned);
     let update_ids: Vec<String> = planned

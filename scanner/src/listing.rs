@@ -1,7 +1,12 @@
+use crate::watch::WatchStats;
+use msgmig_schemas::archive::MessageFileName;
 use msgmig_schemas::archive::{classify_entries, ctime_ns, mtime_ns, IgnoreReason, LatestFile};
 use msgmig_schemas::record::{FileChange, FileEvent, SCHEMA_VERSION};
+use rayon::prelude::*;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
 /// One deposition folder after classification: its latest message files with their state.
 #[derive(Debug, Clone, Default)]
@@ -50,4 +55,56 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
         });
     }
     Ok(listing)
+}
+
+/// Lists deposition folders in parallel (rayon), with whether a fresh `.lock` is beside their
+/// files; counts progress in `stats.pass_done`. Results keep the order of `deps`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn list_many(
+    root: &Path,
+    deps: Vec<String>,
+    stale_after: Duration,
+    stats: &WatchStats,
+) -> Vec<(String, std::io::Result<(crate::DepositionListing, bool)>)> {
+    deps.into_par_iter()
+        .map(|dep| {
+            let listing = list_deposition(root, &dep).map(|l| {
+                let locked = fresh_lock(root, &dep, &l.ignored, stale_after);
+                (l, locked)
+            });
+            stats.pass_done.fetch_add(1, Ordering::Relaxed);
+            (dep, listing)
+        })
+        .collect()
+}
+
+/// `true` when two archive paths name the same deposition, content type and partition.
+pub(crate) fn same_content_type(a: &str, b: &str) -> bool {
+    let parse = |p: &str| MessageFileName::parse(p.rsplit('/').next().unwrap_or_default());
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x.content_type == y.content_type && x.partition == y.partition,
+        _ => false,
+    }
+}
+
+/// `true` when a legacy `<message file>.lock` younger than `stale_after` is in the folder.
+fn fresh_lock(
+    root: &Path,
+    dep: &str,
+    ignored: &[(String, msgmig_schemas::archive::IgnoreReason)],
+    stale_after: Duration,
+) -> bool {
+    ignored.iter().any(|(name, _)| {
+        let Some(target) = name.strip_suffix(".lock") else { return false };
+        if MessageFileName::parse(target).is_none() {
+            return false;
+        }
+        let Ok(meta) = std::fs::metadata(root.join(dep).join(name)) else { return false };
+        let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
+        if age > stale_after {
+            tracing::warn!(event = "stale_lock", deposition_id = %dep, filename = %name, age_seconds = age.as_secs(), "ignoring a stale .lock");
+            return false;
+        }
+        true
+    })
 }

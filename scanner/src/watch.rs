@@ -10,7 +10,8 @@
 //! than `stale_lock_after` is logged and ignored. The ledger (path → version, size, mtime) starts
 //! from what the database says was loaded, so a restart publishes exactly what changed meanwhile.
 
-use crate::listing::list_deposition;
+use crate::ledger::{state_of, Ledger};
+use crate::listing::{list_many, same_content_type};
 use crate::walk::ScanError;
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::archive::mtime_ns;
@@ -21,9 +22,18 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// Deposition folders listed at once by a reconciliation pass.
+const LIST_CHUNK: usize = 512;
+
+/// Depositions in their quiet period above which a pass stops listing and publishes first.
+const MAX_SETTLING: usize = 2048;
+
+/// How often depositions whose quiet period is over are published.
+const SETTLE_TICK: Duration = Duration::from_millis(50);
 
 /// Settings of the continuous scanner.
 #[derive(Debug, Clone)]
@@ -88,17 +98,13 @@ struct Settling {
 pub struct Watcher {
     root: PathBuf,
     config: WatchConfig,
-    ledger: HashMap<String, FileState>,
+    ledger: Ledger,
     dir_mtimes: HashMap<String, i64>,
     settling: HashMap<String, Settling>,
     stats: Arc<WatchStats>,
     /// No watch events arrive (`poll_only`, or watching unavailable): every pass also stats the
     /// latest files, since an in-place edit leaves the folder's mtime alone (issue 10 §12).
     polling: bool,
-}
-
-fn state_of(e: &FileEvent) -> (u32, u64, i64) {
-    (e.version, e.size, e.mtime_ns)
 }
 
 /// The deposition folder of a path under `root` (its first component), if it names one.
@@ -114,7 +120,7 @@ impl Watcher {
         Watcher {
             root: root.into(),
             config,
-            ledger: ledger.into_iter().map(|f| (f.path.clone(), f)).collect(),
+            ledger: Ledger::new(ledger),
             dir_mtimes: HashMap::new(),
             settling: HashMap::new(),
             stats: Arc::default(),
@@ -148,12 +154,12 @@ impl Watcher {
             self.start_watch(tx, overflow.clone())
         };
         self.polling = _watcher.is_none();
-        self.pass(true).await;
+        self.pass(true, publisher).await?;
         let mut poll = tokio::time::interval(self.config.poll_interval);
         // A pass slower than the interval must not trigger back-to-back passes.
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut tick = tokio::time::interval(SETTLE_TICK);
         let mut passes = 0u32;
         tokio::pin!(shutdown);
         loop {
@@ -163,7 +169,7 @@ impl Watcher {
                 _ = poll.tick() => {
                     passes += 1;
                     let full = overflow.swap(false, Ordering::Relaxed) || passes.is_multiple_of(self.config.full_pass_every.max(1));
-                    self.pass(full).await;
+                    self.pass(full, publisher).await?;
                 }
                 _ = tick.tick() => self.settle(publisher).await?,
             }
@@ -214,20 +220,25 @@ impl Watcher {
     }
 
     /// A reconciliation pass: every deposition folder (`full`), or those whose mtime changed.
-    /// Folders are listed in parallel (one stat per latest file), the comparison with the ledger
-    /// is done here.
-    async fn pass(&mut self, full: bool) {
+    /// Folders are stat'ed in parallel and compared with the ledger here. Those to look into
+    /// are listed [`LIST_CHUNK`] at a time, and the pass waits while more than
+    /// [`MAX_SETTLING`] depositions are in their quiet period, publishing them: memory holds a
+    /// few thousand listings, never the archive's (issue 12 §3; the initial pass over 10^5
+    /// folders held every file event at once).
+    async fn pass<P: Publisher<FileEvent>>(
+        &mut self,
+        full: bool,
+        publisher: &P,
+    ) -> Result<(), ScanError> {
         let started = std::time::Instant::now();
         self.stats.passes.fetch_add(1, Ordering::Relaxed);
         let root = self.root.clone();
         let known = self.dir_mtimes.clone();
-        let stats = self.stats.clone();
-        let stale_after = self.config.stale_lock_after;
         // Polling: the ledger's files per folder, to stat in a pruned pass (an in-place edit
         // changes the file's size or mtime, not the folder's mtime).
         let files: HashMap<String, Vec<(String, u64, i64)>> = if self.polling && !full {
             let mut by_dep: HashMap<String, Vec<(String, u64, i64)>> = HashMap::new();
-            for f in self.ledger.values() {
+            for f in self.ledger.all() {
                 if let Some((dep, _)) = f.path.split_once('/') {
                     by_dep.entry(dep.to_owned()).or_default().push((
                         f.path.clone(),
@@ -240,8 +251,9 @@ impl Watcher {
         } else {
             HashMap::new()
         };
-        let stat_calls = AtomicU64::new(0);
-        let listed = tokio::task::spawn_blocking(move || {
+        let stat_calls = Arc::new(AtomicU64::new(0));
+        let calls = stat_calls.clone();
+        let (discovered, changed) = tokio::task::spawn_blocking(move || {
             let mut folders = Vec::new();
             for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -253,14 +265,14 @@ impl Watcher {
             let changed: Vec<(String, i64)> = folders
                 .into_par_iter()
                 .filter_map(|name| {
-                    stat_calls.fetch_add(1, Ordering::Relaxed);
+                    calls.fetch_add(1, Ordering::Relaxed);
                     let m = mtime_ns(&std::fs::metadata(root.join(&name)).ok()?);
                     if full || known.get(&name) != Some(&m) {
                         return Some((name, m));
                     }
                     let edited = files.get(&name).is_some_and(|fs| {
                         fs.iter().any(|(path, size, mtime)| {
-                            stat_calls.fetch_add(1, Ordering::Relaxed);
+                            calls.fetch_add(1, Ordering::Relaxed);
                             std::fs::symlink_metadata(root.join(path)).map_or(true, |meta| {
                                 meta.len() != *size || mtime_ns(&meta) != *mtime
                             })
@@ -269,22 +281,54 @@ impl Watcher {
                     edited.then_some((name, m))
                 })
                 .collect();
-            stats
-                .pass_total
-                .store(changed.len() as u64, Ordering::Relaxed);
-            stats.pass_done.store(0, Ordering::Relaxed);
-            let listings = list_many(
-                &root,
-                changed.iter().map(|(d, _)| d.clone()).collect(),
-                stale_after,
-                &stats,
-            );
-            let calls = stat_calls.load(Ordering::Relaxed) + listings.len() as u64;
-            (discovered, changed, listings, calls)
+            (discovered, changed)
         })
         .await
         .expect("listing task does not panic");
-        let (discovered, changed, listings, calls) = listed;
+        self.stats
+            .pass_total
+            .store(changed.len() as u64, Ordering::Relaxed);
+        self.stats.pass_done.store(0, Ordering::Relaxed);
+        let listed = changed.len() as u64;
+        for chunk in changed.chunks(LIST_CHUNK) {
+            let (root, stats, stale_after) = (
+                self.root.clone(),
+                self.stats.clone(),
+                self.config.stale_lock_after,
+            );
+            let deps: Vec<String> = chunk.iter().map(|(d, _)| d.clone()).collect();
+            let listings =
+                tokio::task::spawn_blocking(move || list_many(&root, deps, stale_after, &stats))
+                    .await
+                    .expect("listing task does not panic");
+            for ((dep, m), (_, listing)) in chunk.iter().zip(listings) {
+                self.dir_mtimes.insert(dep.clone(), *m);
+                // A reconciliation finding only starts a quiet period; it never extends a
+                // running one (only real activity, a watch event, does), so slow passes cannot
+                // starve it.
+                match listing {
+                    Ok((listing, _)) => {
+                        if !self.settling.contains_key(dep)
+                            && self.ledger.differs(dep, &listing.events)
+                        {
+                            self.mark(dep.clone());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    // Never dropped in silence: the quiet period lists it again.
+                    Err(e) => {
+                        tracing::warn!(event = "deposition_unreadable", deposition_id = %dep, error = %e,
+                            "cannot list deposition folder: trying again after the quiet period");
+                        self.mark(dep.clone());
+                    }
+                }
+            }
+            while self.settling.len() > MAX_SETTLING {
+                self.settle(publisher).await?;
+                tokio::time::sleep(SETTLE_TICK).await;
+            }
+        }
+        let calls = stat_calls.load(Ordering::Relaxed) + listed;
         let elapsed = started.elapsed();
         self.stats.stat_calls.fetch_add(calls, Ordering::Relaxed);
         crate::metrics::PASS_FS_CALLS.inc_by(calls);
@@ -296,7 +340,7 @@ impl Watcher {
             event = "pass_complete",
             full,
             depositions = discovered,
-            listed = changed.len(),
+            listed,
             stat_calls = calls,
             seconds = elapsed.as_secs_f64()
         );
@@ -307,25 +351,6 @@ impl Watcher {
         crate::metrics::PASSES
             .with_label_values(&[if full { "full" } else { "pruned" }])
             .inc();
-        for ((dep, m), (_, listing)) in changed.into_iter().zip(listings) {
-            self.dir_mtimes.insert(dep.clone(), m);
-            // A reconciliation finding only starts a quiet period; it never extends a running
-            // one (only real activity, a watch event, does), so slow passes cannot starve it.
-            match listing {
-                Ok((listing, _)) => {
-                    if !self.settling.contains_key(&dep) && self.differs(&dep, &listing.events) {
-                        self.mark(dep);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                // Never dropped in silence: the quiet period lists it again.
-                Err(e) => {
-                    tracing::warn!(event = "deposition_unreadable", deposition_id = %dep, error = %e,
-                        "cannot list deposition folder: trying again after the quiet period");
-                    self.mark(dep);
-                }
-            }
-        }
         if self.stats.initial_pass_ms.load(Ordering::Relaxed) == 0 {
             let ms = started.elapsed().as_millis().max(1) as u64;
             self.stats.initial_pass_ms.store(ms, Ordering::Relaxed);
@@ -336,20 +361,7 @@ impl Watcher {
                 "initial walk done"
             );
         }
-    }
-
-    /// `true` when a deposition's latest files differ from the ledger.
-    fn differs(&self, dep: &str, events: &[FileEvent]) -> bool {
-        let current: HashSet<&str> = events.iter().map(|e| e.path.as_str()).collect();
-        let prefix = format!("{dep}/");
-        events.iter().any(|e| {
-            self.ledger
-                .get(&e.path)
-                .is_none_or(|l| (l.version, l.size, l.mtime_ns) != state_of(e))
-        }) || self
-            .ledger
-            .keys()
-            .any(|p| p.starts_with(&prefix) && !current.contains(p.as_str()))
+        Ok(())
     }
 
     /// Publishes the depositions whose quiet period is over, unchanged and unlocked.
@@ -422,17 +434,12 @@ impl Watcher {
         let present: HashSet<String> = events.iter().map(|e| e.path.clone()).collect();
         let mut out: Vec<FileEvent> = events
             .into_iter()
-            .filter(|e| {
-                self.ledger
-                    .get(&e.path)
-                    .is_none_or(|l| (l.version, l.size, l.mtime_ns) != state_of(e))
-            })
+            .filter(|e| self.ledger.changed(e))
             .collect();
-        let prefix = format!("{dep}/");
         let gone: Vec<FileState> = self
             .ledger
-            .values()
-            .filter(|l| l.path.starts_with(&prefix) && !present.contains(&l.path))
+            .of_deposition(dep)
+            .filter(|l| !present.contains(&l.path))
             .cloned()
             .collect();
         for g in gone {
@@ -459,16 +466,13 @@ impl Watcher {
         }
         for e in out {
             if e.change == FileChange::Present {
-                self.ledger.insert(
-                    e.path.clone(),
-                    FileState {
-                        path: e.path.clone(),
-                        version: e.version,
-                        size: e.size,
-                        mtime_ns: e.mtime_ns,
-                        ctime_ns: e.ctime_ns,
-                    },
-                );
+                self.ledger.insert(FileState {
+                    path: e.path.clone(),
+                    version: e.version,
+                    size: e.size,
+                    mtime_ns: e.mtime_ns,
+                    ctime_ns: e.ctime_ns,
+                });
             }
             self.stats.published.fetch_add(1, Ordering::Relaxed);
             crate::metrics::FILES_PUBLISHED
@@ -484,56 +488,4 @@ impl Watcher {
         }
         Ok(())
     }
-}
-
-/// Lists deposition folders in parallel (rayon), with whether a fresh `.lock` is beside their
-/// files; counts progress in `stats.pass_done`. Results keep the order of `deps`.
-#[allow(clippy::type_complexity)]
-fn list_many(
-    root: &Path,
-    deps: Vec<String>,
-    stale_after: Duration,
-    stats: &WatchStats,
-) -> Vec<(String, std::io::Result<(crate::DepositionListing, bool)>)> {
-    deps.into_par_iter()
-        .map(|dep| {
-            let listing = list_deposition(root, &dep).map(|l| {
-                let locked = fresh_lock(root, &dep, &l.ignored, stale_after);
-                (l, locked)
-            });
-            stats.pass_done.fetch_add(1, Ordering::Relaxed);
-            (dep, listing)
-        })
-        .collect()
-}
-
-/// `true` when two archive paths name the same deposition, content type and partition.
-fn same_content_type(a: &str, b: &str) -> bool {
-    let parse = |p: &str| MessageFileName::parse(p.rsplit('/').next().unwrap_or_default());
-    match (parse(a), parse(b)) {
-        (Some(x), Some(y)) => x.content_type == y.content_type && x.partition == y.partition,
-        _ => false,
-    }
-}
-
-/// `true` when a legacy `<message file>.lock` younger than `stale_after` is in the folder.
-fn fresh_lock(
-    root: &Path,
-    dep: &str,
-    ignored: &[(String, msgmig_schemas::archive::IgnoreReason)],
-    stale_after: Duration,
-) -> bool {
-    ignored.iter().any(|(name, _)| {
-        let Some(target) = name.strip_suffix(".lock") else { return false };
-        if MessageFileName::parse(target).is_none() {
-            return false;
-        }
-        let Ok(meta) = std::fs::metadata(root.join(dep).join(name)) else { return false };
-        let age = meta.modified().ok().and_then(|m| SystemTime::now().duration_since(m).ok()).unwrap_or_default();
-        if age > stale_after {
-            tracing::warn!(event = "stale_lock", deposition_id = %dep, filename = %name, age_seconds = age.as_secs(), "ignoring a stale .lock");
-            return false;
-        }
-        true
-    })
 }
