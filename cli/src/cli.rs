@@ -160,6 +160,27 @@ fn site_archive() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// How hard the loaders may press a live database (issue 11 §5; `migrate`, `run`, `load`).
+#[derive(Debug, Clone, Args)]
+pub struct ThrottleArgs {
+    /// At most this many rows written per second (all loaders of the process together): keeps
+    /// a live database responsive during the backfill. Unlimited by default.
+    #[arg(long, value_name = "ROWS")]
+    pub max_rows_per_second: Option<f64>,
+    /// Also slow down while the database is slow or busy (the application feels the same
+    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
+    /// fastest seen, or while the server runs more than --adaptive-threads-running statements
+    /// besides the loader's (MySQL's Threads_running); recovers by 10% per batch up to
+    /// --max-rows-per-second.
+    #[arg(long)]
+    pub adaptive_throttle: bool,
+    /// With --adaptive-throttle: how many statements the server may run besides the loader's
+    /// (`Threads_running` − 1, smoothed over batches) before the loader backs off. Set it near
+    /// the database host's cores when the application shares them.
+    #[arg(long, value_name = "N", default_value_t = msgmig_loader::DEFAULT_THREADS_RUNNING)]
+    pub adaptive_threads_running: u32,
+}
+
 /// Which depositions to work on.
 #[derive(Debug, Clone, Args)]
 pub struct SelectionArgs {
@@ -209,15 +230,8 @@ pub struct MigrateArgs {
     /// archive about twice as fast as 1000 once the tables outgrow the buffer pool.
     #[arg(long, default_value_t = msgmig_loader::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// At most this many rows written per second (all loaders of the process together): keeps
-    /// a live database responsive during the backfill. Unlimited by default.
-    #[arg(long, value_name = "ROWS")]
-    pub max_rows_per_second: Option<f64>,
-    /// Also slow down while the database's commits slow down (the application feels the same
-    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
-    /// fastest seen, recovers by 10% per batch up to --max-rows-per-second.
-    #[arg(long)]
-    pub adaptive_throttle: bool,
+    #[command(flatten)]
+    pub throttle: crate::cli::ThrottleArgs,
     /// Depositions parsed at once (default: number of CPUs).
     #[arg(long)]
     pub parallelism: Option<usize>,
@@ -250,15 +264,8 @@ pub struct RunArgs {
     /// archive about twice as fast as 1000 once the tables outgrow the buffer pool.
     #[arg(long, default_value_t = msgmig_loader::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// At most this many rows written per second (all loaders of the process together): keeps
-    /// a live database responsive during the backfill. Unlimited by default.
-    #[arg(long, value_name = "ROWS")]
-    pub max_rows_per_second: Option<f64>,
-    /// Also slow down while the database's commits slow down (the application feels the same
-    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
-    /// fastest seen, recovers by 10% per batch up to --max-rows-per-second.
-    #[arg(long)]
-    pub adaptive_throttle: bool,
+    #[command(flatten)]
+    pub throttle: crate::cli::ThrottleArgs,
     /// Serve /metrics, /healthz and /readyz here (port 0 picks a free port, logged at start).
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub metrics_addr: std::net::SocketAddr,

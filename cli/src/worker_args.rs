@@ -154,15 +154,8 @@ pub struct LoadArgs {
     /// archive about twice as fast as 1000 once the tables outgrow the buffer pool.
     #[arg(long, default_value_t = msgmig_loader::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// At most this many rows written per second (all loaders of the process together): keeps
-    /// a live database responsive during the backfill. Unlimited by default.
-    #[arg(long, value_name = "ROWS")]
-    pub max_rows_per_second: Option<f64>,
-    /// Also slow down while the database's commits slow down (the application feels the same
-    /// server): backs off by 30% when a batch commits more than twice as slowly per row as the
-    /// fastest seen, recovers by 10% per batch up to --max-rows-per-second.
-    #[arg(long)]
-    pub adaptive_throttle: bool,
+    #[command(flatten)]
+    pub throttle: crate::cli::ThrottleArgs,
     /// Delete file references the files no longer have (default: report them only, D2).
     #[arg(long)]
     pub reconcile: bool,

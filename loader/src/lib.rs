@@ -32,4 +32,7 @@ pub mod throttle;
 pub mod worker;
 
 pub use store::RowCounts;
-pub use worker::{DepositionReport, Loader, LoaderConfig, BATCH_BYTES, DEFAULT_BATCH_SIZE};
+pub use worker::{
+    DepositionReport, Loader, LoaderConfig, BATCH_BYTES, DEFAULT_BATCH_SIZE,
+    DEFAULT_THREADS_RUNNING,
+};

@@ -116,3 +116,22 @@ pub fn unfit_for_origcomm(record: &MessageRecord, layout: OrigcommLayout) -> Opt
             })
     })
 }
+
+/// Statements the server is running besides the one asking: MySQL's global `Threads_running`
+/// − 1 (MariaDB/MySQL reference, "Server Status Variables"). `None` on SQLite, or when the
+/// server does not say (the throttle then goes by commit latency alone).
+pub async fn others_running<C: ConnectionTrait>(conn: &C) -> Option<f64> {
+    if conn.get_database_backend() != DbBackend::MySql {
+        return None;
+    }
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::MySql,
+            "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_RUNNING'",
+        ))
+        .await
+        .ok()??;
+    let value: String = row.try_get_by_index(0).ok()?;
+    let running: f64 = value.trim().parse().ok()?;
+    Some((running - 1.0).max(0.0))
+}

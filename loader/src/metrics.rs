@@ -140,3 +140,13 @@ pub static THROTTLE_RATE: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
     )
     .expect("registered once")
 });
+
+/// Statements the database server ran besides this loader's after its last batch (MySQL's
+/// `Threads_running` − 1, smoothed); sampled by the adaptive throttle only.
+pub static SERVER_THREADS_RUNNING: LazyLock<prometheus::Gauge> = LazyLock::new(|| {
+    prometheus::register_gauge!(
+        "msgmig_loader_server_threads_running",
+        "Statements the database server runs besides this loader's (Threads_running - 1, smoothed), as the adaptive throttle sees it."
+    )
+    .expect("registered once")
+});

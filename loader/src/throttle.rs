@@ -1,7 +1,8 @@
 //! A ceiling on the rows a loader writes per second (issue 11 §5: the live database must keep
 //! serving the application while the backfill runs). A token bucket over committed batches:
 //! after a batch, the loader waits until its rows fit the rate; bursts up to one second of rows
-//! pass without waiting.
+//! pass without waiting. The adaptive mode also lowers the rate while the database slows down
+//! (commit latency) or is busy with other clients (`Threads_running`).
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,10 @@ pub struct Throttle {
     /// Adaptive: the fastest commit seen, in seconds per row (the database at ease).
     baseline: Option<f64>,
     adaptive: bool,
+    /// Adaptive: statements the server may run besides this loader's before it backs off.
+    threads_limit: f64,
+    /// Adaptive: the smoothed count of statements the server runs besides this loader's.
+    others_running: Option<f64>,
     /// Rows the bucket can still take now (negative: owed, to be waited off).
     tokens: f64,
     last: Instant,
@@ -28,6 +33,8 @@ impl Throttle {
             ceiling: rate,
             baseline: None,
             adaptive: false,
+            threads_limit: f64::INFINITY,
+            others_running: None,
             tokens: rate,
             last: now,
         }
@@ -42,22 +49,49 @@ impl Throttle {
         self
     }
 
+    /// Adaptive mode also backs off while the server runs more than `limit` statements besides
+    /// this loader's (MySQL's `Threads_running`, smoothed over batches): the application's
+    /// queries queue for the same CPUs even when commits stay fast.
+    pub fn with_threads_limit(mut self, limit: u32) -> Self {
+        self.threads_limit = f64::from(limit);
+        self
+    }
+
+    /// The smoothed count of statements running besides this loader's, once one was observed.
+    pub fn others_running(&self) -> Option<f64> {
+        self.others_running
+    }
+
     /// The current rate, rows per second.
     pub fn rate(&self) -> f64 {
         self.rate
     }
 
-    /// Feeds the commit latency of a batch of `rows` (adaptive mode only).
-    pub fn observe_latency(&mut self, rows: u64, seconds: f64) {
-        if !self.adaptive || rows < 50 {
+    /// Feeds what a batch of `rows` met (adaptive mode only): its commit latency, and the
+    /// statements the server ran besides this loader's when it ended (`None` when unknown,
+    /// e.g. SQLite). Either one high backs off; both low recover.
+    pub fn observe(&mut self, rows: u64, seconds: f64, others_running: Option<f64>) {
+        if !self.adaptive {
             return;
         }
-        let per_row = seconds / rows as f64;
+        if let Some(now) = others_running {
+            // Half the weight to the newest sample: one busy instant is not a busy server.
+            let smoothed = self
+                .others_running
+                .map_or(now, |before| 0.5 * before + 0.5 * now);
+            self.others_running = Some(smoothed);
+        }
+        let busy = self.others_running.is_some_and(|n| n > self.threads_limit);
+        if rows < 50 && !busy {
+            return;
+        }
+        let per_row = seconds / rows.max(1) as f64;
         let baseline = *self.baseline.get_or_insert(per_row);
-        if per_row < baseline {
+        if per_row < baseline && rows >= 50 {
             self.baseline = Some(per_row);
         }
-        self.rate = if per_row > 2.0 * baseline {
+        let slow = rows >= 50 && per_row > 2.0 * baseline;
+        self.rate = if slow || busy {
             (self.rate * 0.7).max(100.0)
         } else {
             (self.rate * 1.1).min(self.ceiling)
@@ -98,19 +132,46 @@ mod tests {
     #[test]
     fn the_adaptive_rate_backs_off_when_commits_slow_down_and_recovers() {
         let mut t = Throttle::new(10_000.0, Instant::now()).adaptive();
-        t.observe_latency(1000, 0.1); // 0.1 ms per row: the baseline
+        t.observe(1000, 0.1, None); // 0.1 ms per row: the baseline
         assert_eq!(t.rate(), 10_000.0);
-        t.observe_latency(1000, 0.5); // five times slower: back off
-        t.observe_latency(1000, 0.5);
+        t.observe(1000, 0.5, None); // five times slower: back off
+        t.observe(1000, 0.5, None);
         assert!((t.rate() - 4_900.0).abs() < 1.0, "{}", t.rate());
         for _ in 0..20 {
-            t.observe_latency(1000, 0.12);
+            t.observe(1000, 0.12, None);
         }
         assert_eq!(
             t.rate(),
             10_000.0,
             "recovered up to the ceiling, never above"
         );
+    }
+
+    #[test]
+    fn the_adaptive_rate_backs_off_while_the_server_is_busy_even_with_fast_commits() {
+        let mut t = Throttle::new(10_000.0, Instant::now())
+            .adaptive()
+            .with_threads_limit(4);
+        t.observe(1000, 0.1, Some(1.0));
+        assert_eq!(t.rate(), 10_000.0, "1 statement besides ours: at ease");
+        // A single busy sample is smoothed: 0.5 × 1 + 0.5 × 9 = 5 > 4.
+        t.observe(1000, 0.1, Some(9.0));
+        assert!((t.rate() - 7_000.0).abs() < 1.0, "{}", t.rate());
+        t.observe(1000, 0.1, Some(9.0));
+        assert!((t.rate() - 4_900.0).abs() < 1.0, "{}", t.rate());
+        assert!(t.others_running().is_some_and(|n| n > 4.0));
+        // Quiet again: the smoothed count falls under the limit, then the rate recovers.
+        for _ in 0..30 {
+            t.observe(1000, 0.1, Some(0.0));
+        }
+        assert_eq!(t.rate(), 10_000.0);
+    }
+
+    #[test]
+    fn without_adaptive_mode_the_server_load_is_ignored() {
+        let mut t = Throttle::new(10_000.0, Instant::now()).with_threads_limit(1);
+        t.observe(1000, 5.0, Some(50.0));
+        assert_eq!(t.rate(), 10_000.0);
     }
 
     #[test]

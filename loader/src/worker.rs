@@ -35,8 +35,11 @@ pub struct LoaderConfig {
     /// A ceiling on rows written per second by this loader (`--max-rows-per-second`, divided
     /// among a process's loaders): protects a live database during the backfill.
     pub max_rows_per_second: Option<f64>,
-    /// Also slow down when the database's commit latency rises (`--adaptive-throttle`).
+    /// Also slow down when the database's commit latency rises, or while it runs more than
+    /// `adaptive_threads_running` statements besides this loader's (`--adaptive-throttle`).
     pub adaptive_throttle: bool,
+    /// See `adaptive_throttle` (MySQL's `Threads_running` − 1, smoothed).
+    pub adaptive_threads_running: u32,
 }
 
 impl Default for LoaderConfig {
@@ -49,6 +52,7 @@ impl Default for LoaderConfig {
             give_up_after: None,
             max_rows_per_second: None,
             adaptive_throttle: false,
+            adaptive_threads_running: DEFAULT_THREADS_RUNNING,
         }
     }
 }
@@ -100,6 +104,10 @@ pub const DEFAULT_BATCH_SIZE: usize = 5000;
 /// validation reports of MiBs) cannot make one transaction, and the loader's memory, huge.
 pub const BATCH_BYTES: usize = 32 << 20;
 
+/// Statements a database server may run besides a loader's before the adaptive throttle
+/// backs off (`--adaptive-threads-running`).
+pub const DEFAULT_THREADS_RUNNING: u32 = 8;
+
 /// Roughly what a record weighs in a batch, in bytes: its text columns plus a row's overhead.
 fn weight(payload: &RecordsMessage) -> usize {
     match payload {
@@ -148,7 +156,12 @@ impl Loader {
             (rate, adaptive) => {
                 let t =
                     crate::throttle::Throttle::new(rate.unwrap_or(1e9), std::time::Instant::now());
-                Some(if adaptive { t.adaptive() } else { t })
+                Some(if adaptive {
+                    t.adaptive()
+                        .with_threads_limit(config.adaptive_threads_running)
+                } else {
+                    t
+                })
             }
         };
         Loader {
@@ -249,8 +262,17 @@ impl Loader {
             let applied = self.apply_items(batch).await?;
             if let Some(throttle) = &mut self.throttle {
                 let rows = self.totals.rows_written().saturating_sub(before);
-                throttle.observe_latency(rows, started.elapsed().as_secs_f64());
+                let seconds = started.elapsed().as_secs_f64();
+                let others = if self.config.adaptive_throttle {
+                    crate::limits::others_running(&self.db).await
+                } else {
+                    None
+                };
+                throttle.observe(rows, seconds, others);
                 crate::metrics::THROTTLE_RATE.set(throttle.rate());
+                if let Some(n) = throttle.others_running() {
+                    crate::metrics::SERVER_THREADS_RUNNING.set(n);
+                }
                 let wait = throttle.after(rows, std::time::Instant::now());
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;

@@ -79,9 +79,10 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
     crate::gauges::spawn_lag("loader", subscriber.lag_probe());
     crate::gauges::spawn_progress(db.clone());
     let config = LoaderConfig {
-        adaptive_throttle: args.adaptive_throttle,
+        adaptive_throttle: args.throttle.adaptive_throttle,
+        adaptive_threads_running: args.throttle.adaptive_threads_running,
         give_up_after: None,
-        max_rows_per_second: args.max_rows_per_second,
+        max_rows_per_second: args.throttle.max_rows_per_second,
         batch_size: args.batch_size.max(1),
         dry_run: false,
         reconcile: args.reconcile,

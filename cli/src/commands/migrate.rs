@@ -96,8 +96,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let (events_tx, events_rx) = topic(1024);
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel();
     let config = LoaderConfig {
-        adaptive_throttle: args.adaptive_throttle,
-        max_rows_per_second: args.max_rows_per_second,
+        adaptive_throttle: args.throttle.adaptive_throttle,
+        adaptive_threads_running: args.throttle.adaptive_threads_running,
+        max_rows_per_second: args.throttle.max_rows_per_second,
         give_up_after: Some(std::time::Duration::from_secs(
             args.database.db_timeout.max(1),
         )),

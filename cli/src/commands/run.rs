@@ -53,8 +53,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     let transform_stats = transformer.stats();
     let (events_tx, events_rx) = topic(1024);
     let loader_config = LoaderConfig {
-        adaptive_throttle: args.adaptive_throttle,
-        max_rows_per_second: args.max_rows_per_second,
+        adaptive_throttle: args.throttle.adaptive_throttle,
+        adaptive_threads_running: args.throttle.adaptive_threads_running,
+        max_rows_per_second: args.throttle.max_rows_per_second,
         give_up_after: None,
         batch_size: args.batch_size.max(1),
         dry_run: false,
