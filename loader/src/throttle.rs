@@ -41,8 +41,9 @@ impl Throttle {
     }
 
     /// Also slows down when the database does (issue 11 §5, adaptive mode): when a batch's
-    /// commit takes more than twice the fastest seconds-per-row seen, the rate drops by 30%
-    /// (down to 100 rows/s); otherwise it recovers by 10% per batch, up to the ceiling. The
+    /// commit takes more than twice the fastest seconds-per-row seen, the rate drops to 70% of
+    /// the lower of itself and the rate that batch achieved (never under 100 rows/s);
+    /// otherwise it recovers by 10% per batch, up to the ceiling. The
     /// application's queries share the server: its commit latency is what they feel too.
     pub fn adaptive(mut self) -> Self {
         self.adaptive = true;
@@ -92,7 +93,14 @@ impl Throttle {
         }
         let slow = rows >= 50 && per_row > 2.0 * baseline;
         self.rate = if slow || busy {
-            (self.rate * 0.7).max(100.0)
+            // From what the loader achieves, not from an unset ceiling (10^9 without
+            // --max-rows-per-second), which 30% steps would take 50 batches to come down from.
+            let achieved = if seconds > 0.0 {
+                rows as f64 / seconds
+            } else {
+                self.rate
+            };
+            (self.rate.min(achieved) * 0.7).max(100.0)
         } else {
             (self.rate * 1.1).min(self.ceiling)
         };
@@ -134,10 +142,11 @@ mod tests {
         let mut t = Throttle::new(10_000.0, Instant::now()).adaptive();
         t.observe(1000, 0.1, None); // 0.1 ms per row: the baseline
         assert_eq!(t.rate(), 10_000.0);
-        t.observe(1000, 0.5, None); // five times slower: back off
+        t.observe(1000, 0.5, None); // five times slower: 2,000 rows/s achieved, back off
+        assert!((t.rate() - 1_400.0).abs() < 1.0, "{}", t.rate());
         t.observe(1000, 0.5, None);
-        assert!((t.rate() - 4_900.0).abs() < 1.0, "{}", t.rate());
-        for _ in 0..20 {
+        assert!((t.rate() - 980.0).abs() < 1.0, "{}", t.rate());
+        for _ in 0..30 {
             t.observe(1000, 0.12, None);
         }
         assert_eq!(
@@ -165,6 +174,16 @@ mod tests {
             t.observe(1000, 0.1, Some(0.0));
         }
         assert_eq!(t.rate(), 10_000.0);
+    }
+
+    #[test]
+    fn without_a_ceiling_the_adaptive_rate_backs_off_from_what_the_loader_achieves() {
+        let mut t = Throttle::new(1e9, Instant::now())
+            .adaptive()
+            .with_threads_limit(1);
+        // 1,000 rows committed in 0.1 s (10,000 rows/s) while the server is busy.
+        t.observe(1000, 0.1, Some(5.0));
+        assert!((t.rate() - 7_000.0).abs() < 1.0, "{}", t.rate());
     }
 
     #[test]
