@@ -68,6 +68,14 @@ impl Throttle {
         self.rate
     }
 
+    /// The most messages one batch may hold under this rate: about a second's worth (a
+    /// message writes about four rows: info, status, file references), at least 10. The
+    /// bucket is settled after a batch, so a batch far above the rate would reach the server
+    /// as one burst of many seconds' rows, which is what the application feels.
+    pub fn batch_cap(&self) -> usize {
+        ((self.rate / 4.0) as usize).max(10)
+    }
+
     /// Feeds what a batch of `rows` met (adaptive mode only): its commit latency, and the
     /// statements the server ran besides this loader's when it ended (`None` when unknown,
     /// e.g. SQLite). Either one high backs off; both low recover.
@@ -191,6 +199,13 @@ mod tests {
         let mut t = Throttle::new(10_000.0, Instant::now()).with_threads_limit(1);
         t.observe(1000, 5.0, Some(50.0));
         assert_eq!(t.rate(), 10_000.0);
+    }
+
+    #[test]
+    fn a_batch_holds_about_a_second_of_the_rate() {
+        let t = Throttle::new(1000.0, Instant::now());
+        assert_eq!(t.batch_cap(), 250);
+        assert_eq!(Throttle::new(1.0, Instant::now()).batch_cap(), 10);
     }
 
     #[test]

@@ -247,7 +247,10 @@ impl Loader {
             };
             let mut bytes = weight(&first.payload);
             let mut batch = vec![self.item(first).await];
-            while batch.len() < self.config.batch_size && bytes < BATCH_BYTES {
+            let limit = self.throttle.as_ref().map_or(self.config.batch_size, |t| {
+                t.batch_cap().min(self.config.batch_size)
+            });
+            while batch.len() < limit && bytes < BATCH_BYTES {
                 match input.try_next() {
                     Some(e) => {
                         bytes += weight(&e.payload);

@@ -41,6 +41,16 @@ pub struct Summary {
     pub conflicts: Vec<(String, String, String)>,
 }
 
+impl Summary {
+    /// Messages and rows per second over `seconds` (of the whole run, or of the part done
+    /// when interrupted).
+    fn set_rates(&mut self) {
+        let messages = self.rows.inserted + self.rows.updated + self.rows.unchanged;
+        self.messages_per_second = messages as f64 / self.seconds.max(1e-9);
+        self.rows_per_second = self.rows.rows_written() as f64 / self.seconds.max(1e-9);
+    }
+}
+
 pub async fn run(args: MigrateArgs) -> Result<i32> {
     let started = Instant::now();
     let selected = selected_depositions(&args.selection)?;
@@ -210,6 +220,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
             summary.files += u64::from(report.files);
         }
         summary.seconds = started.elapsed().as_secs_f64();
+        summary.set_rates();
         println!(
             "Interrupted after {:.1} s: {} of {} depositions done. Nothing is half loaded; run the same command again to finish.",
             summary.seconds,
@@ -236,9 +247,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     summary.files_ignored = scan_stats.ignored.load(Ordering::Relaxed);
     (summary.folders_ignored, summary.folders_ignored_names) = selected.ignored_folders;
     summary.seconds = started.elapsed().as_secs_f64();
-    let messages = summary.rows.inserted + summary.rows.updated + summary.rows.unchanged;
-    summary.messages_per_second = messages as f64 / summary.seconds.max(1e-9);
-    summary.rows_per_second = summary.rows.rows_written() as f64 / summary.seconds.max(1e-9);
+    summary.set_rates();
     print_summary(&summary, args.dry_run);
     tracing::info!(event = "migration_complete", stats = %serde_json::to_string(&summary).unwrap_or_default());
     let incomplete = summary.depositions_quarantined > 0 || !summary.conflicts.is_empty();
