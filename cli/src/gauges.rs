@@ -66,9 +66,11 @@ pub fn spawn_lag(stage: &'static str, probe: impl Fn() -> Vec<(i32, i64)> + Send
     });
 }
 
-/// Records every full pass of this process's walker (the change of
-/// `msgmig_scanner_depositions_discovered`) in `msgmig_scan_passes`, checked every 2 s, so
-/// processes that do not walk the archive know "discovered" too. `recorded_by` names the command.
+/// Records every full pass of this process's walker in `msgmig_scan_passes`, checked every 2 s,
+/// so processes that do not walk the archive know "discovered" too. A pass is a step of the
+/// walker's own full-pass counter, which it counts once "discovered" is set; the gauge alone
+/// would also move when [`spawn_progress`] copies another process's count into it.
+/// `recorded_by` names the command.
 pub fn spawn_scan_pass_recorder(
     db: DatabaseConnection,
     directory: std::path::PathBuf,
@@ -76,16 +78,13 @@ pub fn spawn_scan_pass_recorder(
 ) {
     tokio::spawn(async move {
         use msgmig_scanner::metrics::{DEPOSITIONS_DISCOVERED, PASSES};
-        // (full passes, discovered) last recorded: either changing is a new pass to record.
-        let mut recorded = (0, 0);
+        // Full passes recorded so far.
+        let mut recorded = 0;
         let mut failed = None;
         loop {
-            let now = (
-                PASSES.with_label_values(&["full"]).get(),
-                DEPOSITIONS_DISCOVERED.get(),
-            );
-            if now.0 > 0 && now != recorded {
-                let pass = scan_pass(&directory, now.1, None, recorded_by);
+            let now = PASSES.with_label_values(&["full"]).get();
+            if now > recorded {
+                let pass = scan_pass(&directory, DEPOSITIONS_DISCOVERED.get(), None, recorded_by);
                 match msgmig_loader::scan_passes::record(&db, &pass).await {
                     Ok(()) => recorded = now,
                     // Tried again in 2 s; said once per pass, not every attempt.
