@@ -31,6 +31,11 @@ pub fn assert_exit(o: &Output, code: i32) {
 }
 
 /// The example archive shipped in the repository.
+/// The repository's `ops/` folder (scrape configs, alert rules, dashboards).
+pub fn ops_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops")
+}
+
 pub fn example_archive() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/archive")
 }
