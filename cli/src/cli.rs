@@ -237,7 +237,7 @@ pub struct MigrateArgs {
     pub parallelism: Option<usize>,
     /// Loader partitions (parallel transactions; depositions are split by a stable hash, so a
     /// deposition's rows stay in order). MySQL only: SQLite always uses one.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = msgmig_loader::DEFAULT_LOADERS)]
     pub loaders: usize,
     /// Serve /metrics, /healthz and /readyz here while the migration runs (off by default).
     #[arg(long, value_name = "ADDR")]
@@ -257,7 +257,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub watch: WatchArgs,
     /// Loader partitions (MySQL only).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = msgmig_loader::DEFAULT_LOADERS)]
     pub loaders: usize,
     /// Messages per database transaction (a transaction also closes at 32 MiB of message
     /// text). Bigger batches write each index in longer sorted runs: 5000 loads a 10^5

@@ -8,10 +8,16 @@ use sea_orm_migration::MigratorTrait;
 /// Opens `url` (`mysql://user:pass@host:port/db` or `sqlite://path?mode=rwc`).
 ///
 /// SQLite gets one connection (a single writer), WAL journaling and foreign keys on; MySQL a
-/// small pool. Errors: unreachable server, bad credentials, unknown database.
+/// pool of up to [`MYSQL_POOL`] connections, opened as they are needed.
+/// Errors: unreachable server, bad credentials, unknown database.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     open(url, true, DEFAULT_CONNECT_TIMEOUT).await
 }
+
+/// Connections a MySQL pool may open: every loader holds one through its transaction, and the
+/// progress and scan-pass recorders need one now and then; a pool smaller than the loaders made
+/// them wait for each other (`--loaders 8` with 4 connections: "time to acquire exceeded").
+pub const MYSQL_POOL: u32 = 16;
 
 /// How long [`connect`] waits for a server by default.
 pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -69,7 +75,7 @@ async fn open(
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(if sqlite { 1 } else { 4 })
+        .max_connections(if sqlite { 1 } else { MYSQL_POOL })
         .min_connections(1)
         .sqlx_logging(false)
         .connect_timeout(timeout)

@@ -33,6 +33,6 @@ pub mod worker;
 
 pub use store::RowCounts;
 pub use worker::{
-    DepositionReport, Loader, LoaderConfig, BATCH_BYTES, DEFAULT_BATCH_SIZE,
+    DepositionReport, Loader, LoaderConfig, BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_LOADERS,
     DEFAULT_THREADS_RUNNING,
 };

@@ -85,13 +85,13 @@ pub async fn write<C: ConnectionTrait>(
         .iter()
         .map(|((topic, p), offset)| {
             vec![
-                group.into(),
+                Value::from(group),
                 topic.clone().into(),
                 (*p).into(),
                 (*offset).into(),
             ]
         })
-        .collect();
+        .collect::<Vec<Vec<Value>>>();
     let suffix = upsert_suffix(
         conn.get_database_backend(),
         "consumer_group, topic, partition_id",

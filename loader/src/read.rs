@@ -22,25 +22,36 @@ fn opt(v: Option<String>) -> String {
     v.unwrap_or_default()
 }
 
-/// The stored message ids whose collation key ([`message_key`]) is one of `ids`' keys: the
-/// rows the `message_id` column's collation takes for the same ids (issue 10 §4), found on
-/// SQLite too (rows written before the key existed are found only under their own spelling).
+/// The stored message ids the `message_id` column's collation takes for one of `ids` (issue
+/// 10 §4): `ABC` for `abc`. MySQL compares by the collation itself, so the info table's own
+/// index finds them (rows of the old tools too); SQLite compares bytes, so the collation keys
+/// ([`message_key`]) msgmig keeps in its provenance table find them (rows written before the
+/// key existed are found only under their own spelling).
 ///
 /// [`message_key`]: msgmig_schemas::db::collation::message_key
 pub async fn same_ids_for_the_collation<C: ConnectionTrait>(
     conn: &C,
     ids: &[String],
 ) -> Result<Vec<String>, DbErr> {
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|id| msgmig_schemas::db::collation::message_key(id))
-        .collect();
-    let rows = select_in(
-        conn,
-        "SELECT message_id FROM msgmig_message_provenance WHERE message_key",
-        &keys,
-    )
-    .await?;
+    let rows = if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| msgmig_schemas::db::collation::message_key(id))
+            .collect();
+        select_in(
+            conn,
+            "SELECT message_id FROM msgmig_message_provenance WHERE message_key",
+            &keys,
+        )
+        .await?
+    } else {
+        select_in(
+            conn,
+            "SELECT message_id FROM pdbx_deposition_message_info WHERE message_id",
+            ids,
+        )
+        .await?
+    };
     rows.into_iter().map(|r| r.try_get_by_index(0)).collect()
 }
 

@@ -73,12 +73,14 @@ pub fn sort_by_key(rows: &mut [Vec<Value>]) {
     rows.sort_by(|a, b| key(a).cmp(key(b)));
 }
 
-/// `INSERT INTO table (cols) VALUES (…),(…) [suffix]` over `rows`, in chunks; returns rows affected.
+/// `INSERT INTO table (cols) VALUES (…),(…) [suffix]` over `rows`, in chunks; returns rows
+/// affected. `rows` is consumed a statement at a time, so a lazy iterator holds only one
+/// statement's values in memory.
 pub async fn insert_rows<C: ConnectionTrait>(
     conn: &C,
     table: &str,
     columns: &[&str],
-    rows: Vec<Vec<Value>>,
+    rows: impl IntoIterator<Item = Vec<Value>>,
     suffix: &str,
 ) -> Result<u64, DbErr> {
     let backend = conn.get_database_backend();

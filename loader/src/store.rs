@@ -221,7 +221,10 @@ pub async fn apply<C: ConnectionTrait>(
         conn,
         INFO,
         &INFO_COLUMNS,
-        inserts.iter().map(|r| info_values(r)).collect(),
+        // Built a statement at a time: the batch's message text is not copied whole. (Boxed:
+        // a closure type held across the awaits trips rustc's "Send is not general enough".)
+        Box::new(inserts.iter().map(|r| info_values(r)))
+            as Box<dyn Iterator<Item = Vec<Value>> + Send + '_>,
         "",
     )
     .await?;
@@ -346,7 +349,7 @@ pub async fn apply<C: ConnectionTrait>(
     let mut provenance: Vec<Vec<Value>> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Insert | Action::Update | Action::TakeOver))
-        .map(|p| provenance_values(&p.record, &p.sha256))
+        .map(|p| provenance_values(p.record, &p.sha256, backend == sea_orm::DbBackend::Sqlite))
         .collect();
     crate::sql::sort_by_key(&mut provenance);
     let suffix = upsert_suffix(backend, "message_id", &PROVENANCE_COLUMNS[1..]);

@@ -7,6 +7,7 @@ pub struct Migration;
 // app table's UNIQUE key already compares ids by collation: the key only serves lookups. On
 // SQLite, which compares bytes, the unique index makes the database refuse a second row for an
 // id MySQL would refuse. Rows written before this migration have no key until rewritten.
+// The loader writes the key on SQLite only (a NULL costs MySQL's index nothing: it appends).
 const MYSQL: &[&str] = &[
     "ALTER TABLE msgmig_message_provenance ADD COLUMN message_key VARCHAR(255) NULL",
     "CREATE INDEX idx_msgmig_provenance_key ON msgmig_message_provenance (message_key)",

@@ -10,6 +10,8 @@
 //! - `m20261123_000004`: `msgmig_file_ledger`, the file states behind the last load (restarts).
 //! - `m20261201_000005`: `msgmig_message_provenance.message_key`, the id as the collation sees
 //!   it ([`collation`]); unique on SQLite, so SQLite refuses what MySQL's UNIQUE key would.
+//!   The loader fills it on SQLite only: on MySQL the collation already does its work, and the
+//!   column stays NULL (rows written before 2026-12-01's loader keep their keys, unread).
 //! - `m20261201_000006`: `msgmig_file_ledger.ctime_ns`, so a re-run notices an in-place edit
 //!   whose size and mtime were put back.
 //! - `m20261201_000007`: on MySQL, `msgmig_message_provenance` clustered on an AUTO_INCREMENT
