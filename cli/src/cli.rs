@@ -256,8 +256,10 @@ pub struct RunArgs {
     pub create_tables: bool,
     #[command(flatten)]
     pub watch: WatchArgs,
-    /// Loader partitions (MySQL only).
-    #[arg(long, default_value_t = msgmig_loader::DEFAULT_LOADERS)]
+    /// Loader partitions (MySQL only). Two, not `migrate`'s three: `run` also keeps the file
+    /// ledger of its watcher in memory, and its initial pass at 10^5 depositions peaked at 272
+    /// MB with two; a third loader's batch and queue would take it past 300 MB.
+    #[arg(long, default_value_t = 2)]
     pub loaders: usize,
     /// Messages per database transaction (a transaction also closes at 32 MiB of message
     /// text). Bigger batches write each index in longer sorted runs: 5000 loads a 10^5
