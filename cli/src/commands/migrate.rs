@@ -137,10 +137,13 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
 
     let mut summary = Summary::default();
     let dry_run = args.dry_run;
-    // One final report per deposition, classified once every report is in: a deposition
+    // One final report per deposition (one end marker per transformation, and `migrate`
+    // transforms each deposition once), classified once every report is in: a deposition
     // loaded first can lose a message id to a later one (the ownership rule), and the summary
-    // must not depend on that order (issue 10 §5, §9).
-    let mut finished: std::collections::BTreeMap<String, DepositionReport> = Default::default();
+    // must not depend on that order (issue 10 §5, §9). Only what the classification needs is
+    // kept: the ids, and whole reports of the quarantined only (a report each, about 370
+    // bytes, would hold 370 MB at 10^6 depositions; issue 12 §3).
+    let mut finished: Finished = Default::default();
     let mut conflicts: std::collections::BTreeSet<(String, String, String)> = Default::default();
     // Ctrl-C / SIGTERM: stop, print what is committed so far, exit 130. Nothing is half
     // loaded (each batch is one transaction); a re-run finishes the rest.
@@ -192,7 +195,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
                 )
             });
         }
-        finished.insert(report.deposition_id.clone(), report);
+        finished.add(report);
     }
     let losers: std::collections::BTreeSet<&str> =
         conflicts.iter().map(|(dep, _, _)| dep.as_str()).collect();
@@ -201,24 +204,22 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     summary.files_unchanged = scan_stats.unchanged_files.load(Ordering::Relaxed);
     summary.depositions += summary.depositions_unchanged;
     summary.depositions_loaded += summary.depositions_unchanged;
-    for (id, report) in &finished {
-        summary.depositions += 1;
-        if report.quarantine.is_some() {
-            summary.depositions_quarantined += 1;
-            summary.quarantined.push(report.clone());
-        } else if losers.contains(id.as_str()) {
-            summary.depositions_with_conflicts += 1;
-        } else {
-            summary.depositions_loaded += 1;
-        }
-    }
+    let depositions = finished.ids.len() as u64;
+    let quarantined = finished.quarantined.len() as u64;
+    let with_conflicts = losers
+        .iter()
+        .filter(|d| finished.ids.contains(**d) && !finished.quarantined.contains_key(**d))
+        .count() as u64;
+    summary.depositions += depositions;
+    summary.depositions_quarantined += quarantined;
+    summary.depositions_with_conflicts += with_conflicts;
+    summary.depositions_loaded += depositions - quarantined - with_conflicts;
+    summary.quarantined = finished.quarantined.values().cloned().collect();
     summary.conflicts = conflicts.into_iter().collect();
     if interrupted {
         bar.finish_and_clear();
-        for report in finished.values() {
-            summary.rows.add(&report.counts);
-            summary.files += u64::from(report.files);
-        }
+        summary.rows.add(&finished.rows);
+        summary.files += finished.files;
         summary.seconds = started.elapsed().as_secs_f64();
         summary.set_rates();
         println!(
@@ -252,6 +253,35 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     tracing::info!(event = "migration_complete", stats = %serde_json::to_string(&summary).unwrap_or_default());
     let incomplete = summary.depositions_quarantined > 0 || !summary.conflicts.is_empty();
     Ok(if incomplete { EXIT_INCOMPLETE } else { EXIT_OK })
+}
+
+/// The finished depositions of a run, as the summary needs them.
+#[derive(Default)]
+struct Finished {
+    /// Every deposition reported.
+    ids: std::collections::HashSet<Box<str>>,
+    /// The reports of quarantined depositions, by id.
+    quarantined: std::collections::BTreeMap<String, DepositionReport>,
+    /// Rows and files of every report (an interrupted run's summary adds them up).
+    rows: msgmig_loader::RowCounts,
+    files: u64,
+}
+
+impl Finished {
+    fn add(&mut self, report: DepositionReport) {
+        self.rows.add(&report.counts);
+        self.files += u64::from(report.files);
+        self.ids.insert(report.deposition_id.as_str().into());
+        if report.quarantine.is_some() {
+            self.quarantined.insert(report.deposition_id.clone(), report);
+        } else {
+            self.quarantined.remove(&report.deposition_id);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
 }
 
 fn print_summary(s: &Summary, dry_run: bool) {
