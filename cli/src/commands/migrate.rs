@@ -273,7 +273,8 @@ impl Finished {
         self.files += u64::from(report.files);
         self.ids.insert(report.deposition_id.as_str().into());
         if report.quarantine.is_some() {
-            self.quarantined.insert(report.deposition_id.clone(), report);
+            self.quarantined
+                .insert(report.deposition_id.clone(), report);
         } else {
             self.quarantined.remove(&report.deposition_id);
         }
