@@ -105,8 +105,8 @@ pub const DEFAULT_BATCH_SIZE: usize = 5000;
 /// spends most of its time waiting for index pages read one at a time, so more loaders keep
 /// more reads in flight; but each holds a batch and a queue of records in memory. At 10^5
 /// depositions (128 MiB buffer pool, 2 cores; issue 12 §2) the first `migrate` took 139.8 s
-/// with two loaders (peak RSS 200 MB), 111.4 s with three (245 MB), and 101.7–118.2 s with
-/// four (300 MB, the memory target's edge).
+/// with two loaders (peak RSS 200 MB), 111.4 s with three (245 MB), and 101.7–125.6 s with
+/// four (250–300 MB): no steadier gain, and at the memory target's edge.
 pub const DEFAULT_LOADERS: usize = 3;
 
 /// A batch also closes at this much message text, so a run of large messages (pasted
