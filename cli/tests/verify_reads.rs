@@ -1,24 +1,46 @@
 //! `verify` reads the database by deposition (issue 12 §4) and must stay exact: rows filed
 //! under another deposition than their message (the example archive's D_0000000102 holds a
-//! message of D_9000000102), an extra file reference or a status filed elsewhere are found, on
-//! MariaDB, whose collation and indexes the fast path relies on.
+//! message of D_9000000102), an extra file reference or origcomm row filed under another
+//! deposition of the archive or under one outside it, a status filed elsewhere, all are found,
+//! over the whole archive (read by filing, strays compared again) and for a named deposition
+//! (read by message id). On MariaDB, whose collation and indexes the fast path relies on, and
+//! on SQLite.
 
 mod common;
 
 use common::{assert_exit, example_archive, msgmig, stdout, MariaDb};
+use std::path::Path;
+use std::process::Command;
 
-#[test]
-fn verify_finds_rows_filed_under_another_deposition() {
-    let db = MariaDb::create("msgmig_verify_reads");
+/// Runs SQL in a SQLite file with Python's sqlite3 (what a curator would reach for) and returns
+/// the first column of the rows, one per line.
+fn sqlite(file: &Path, q: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrows=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint('\\n'.join(str(r[0]) for r in rows))",
+            file.to_str().unwrap(),
+            q,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The whole scenario against one database: `url` reached by `msgmig`, `sql` run in it.
+fn rows_filed_elsewhere_are_found(url: &str, sql: &dyn Fn(&str) -> String) {
     let work = tempfile::tempdir().unwrap();
     let dir = example_archive();
     let dir = dir.to_str().unwrap();
-    let url = db.url.clone();
-    let verify = || {
-        msgmig(
-            work.path(),
-            &["verify", "--directory", dir, "--database-url", &url],
-        )
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "--directory", dir, "--database-url", url];
+        args.extend_from_slice(extra);
+        msgmig(work.path(), &args)
     };
     let out = msgmig(
         work.path(),
@@ -28,49 +50,101 @@ fn verify_finds_rows_filed_under_another_deposition() {
             dir,
             "--create-tables",
             "--database-url",
-            &url,
+            url,
         ],
     );
     assert_exit(&out, 0);
-    let parity = verify();
+    let parity = verify(&[]);
     assert_exit(&parity, 0);
-    assert!(
-        stdout(&parity).contains("11 with parity"),
-        "{}",
-        stdout(&parity)
-    );
+    let text = stdout(&parity);
+    assert!(text.contains("11 with parity"), "{text}");
+    assert!(!text.contains("filed under another deposition"), "{text}");
 
-    let id = db.query(
+    let id = sql(
         "SELECT message_id FROM pdbx_deposition_message_info WHERE deposition_data_set_id = 'D_1000000001' ORDER BY ordinal_id LIMIT 1",
     );
-    // An extra file reference of the message, filed under a deposition verify does not read.
-    db.query(&format!(
+    assert!(!id.is_empty());
+    let expect_diff = |out: &std::process::Output, table: &str| {
+        assert_exit(out, 1);
+        let text = stdout(out);
+        assert!(
+            text.contains(&format!("DIFF D_1000000001 {id} {table}")),
+            "{text}"
+        );
+        // Only the message's deposition lost parity.
+        assert!(
+            text.contains("depositions: 11 (10 with parity")
+                || text.contains("depositions: 1 (0 with parity"),
+            "{text}"
+        );
+    };
+
+    // An extra file reference of the message, filed under a deposition verify does not read:
+    // over the whole archive (the pass over the tables' depositions finds it) and named.
+    sql(&format!(
         "INSERT INTO pdbx_deposition_message_file_reference (message_id, deposition_data_set_id, content_type, content_format) \
          VALUES ('{id}', 'D_7777777777', 'model-annotate', 'pdbx')"
     ));
-    let extra = verify();
-    assert_exit(&extra, 1);
+    let whole = verify(&[]);
+    expect_diff(&whole, "pdbx_deposition_message_file_reference");
     assert!(
-        stdout(&extra).contains(&format!(
+        stdout(&whole).contains(
+            "messages with rows filed under another deposition than their info row: 1 (1 depositions compared again by message id)"
+        ),
+        "{}",
+        stdout(&whole)
+    );
+    let named = verify(&["--depositions", "D_1000000001", "D_1000000002"]);
+    assert_exit(&named, 1);
+    assert!(
+        stdout(&named).contains(&format!(
             "DIFF D_1000000001 {id} pdbx_deposition_message_file_reference"
         )),
         "{}",
-        stdout(&extra)
+        stdout(&named)
     );
-    db.query("DELETE FROM pdbx_deposition_message_file_reference WHERE deposition_data_set_id = 'D_7777777777'");
-    assert_exit(&verify(), 0);
+    sql("DELETE FROM pdbx_deposition_message_file_reference WHERE deposition_data_set_id = 'D_7777777777'");
+    assert_exit(&verify(&[]), 0);
+
+    // An extra file reference filed under a deposition of the archive that comes later in the
+    // pass, and an origcomm row filed under one that comes earlier: the message's own
+    // deposition was compared without them, and is compared again once they turn up.
+    sql(&format!(
+        "INSERT INTO pdbx_deposition_message_file_reference (message_id, deposition_data_set_id, content_type, content_format) \
+         VALUES ('{id}', 'D_1000000008', 'stray-test', 'pdbx')"
+    ));
+    expect_diff(&verify(&[]), "pdbx_deposition_message_file_reference");
+    sql("DELETE FROM pdbx_deposition_message_file_reference WHERE deposition_data_set_id = 'D_1000000008' AND content_type = 'stray-test'");
+    sql(&format!(
+        "INSERT INTO pdbx_deposition_message_origcomm_reference (message_id, deposition_data_set_id) VALUES ('{id}', 'D_0000000101')"
+    ));
+    expect_diff(&verify(&[]), "pdbx_deposition_message_origcomm_reference");
+    expect_diff(
+        &verify(&["--deposition", "D_1000000001"]),
+        "pdbx_deposition_message_origcomm_reference",
+    );
+    sql(&format!(
+        "DELETE FROM pdbx_deposition_message_origcomm_reference WHERE message_id = '{id}' AND deposition_data_set_id = 'D_0000000101'"
+    ));
+    assert_exit(&verify(&[]), 0);
 
     // The message's status filed under another deposition.
-    db.query(&format!(
+    sql(&format!(
         "UPDATE pdbx_deposition_message_status SET deposition_data_set_id = 'D_7777777777' WHERE message_id = '{id}'"
     ));
-    let moved = verify();
-    assert_exit(&moved, 1);
-    assert!(
-        stdout(&moved).contains(&format!(
-            "DIFF D_1000000001 {id} pdbx_deposition_message_status"
-        )),
-        "{}",
-        stdout(&moved)
-    );
+    expect_diff(&verify(&[]), "pdbx_deposition_message_status");
+}
+
+#[test]
+fn verify_finds_rows_filed_under_another_deposition_on_mariadb() {
+    let db = MariaDb::create("msgmig_verify_reads");
+    rows_filed_elsewhere_are_found(&db.url.clone(), &|q| db.query(q));
+}
+
+#[test]
+fn verify_finds_rows_filed_under_another_deposition_on_sqlite() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("msgmig.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    rows_filed_elsewhere_are_found(&url, &|q| sqlite(&file, q));
 }

@@ -19,6 +19,8 @@
 //!   UUID pages (the load rate at 10^5 depositions).
 //! - `m20261201_000008`: `msgmig_scan_passes`, the deposition count of the last full pass over
 //!   each archive root, so every process can export "discovered" (issue 11 §4).
+//! - `m20261201_000009`: on SQLite, an index on origcomm's `deposition_data_set_id` (MySQL's
+//!   table has had one since `000002`): `verify` reads every table by deposition.
 
 pub mod collation;
 pub mod limits;
@@ -30,6 +32,7 @@ mod m20261201_000005_message_key;
 mod m20261201_000006_ledger_ctime;
 mod m20261201_000007_provenance_surrogate_key;
 mod m20261201_000008_scan_passes;
+mod m20261201_000009_origcomm_deposition_index;
 pub mod upstream_origcomm;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
@@ -51,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_ledger_ctime::Migration),
             Box::new(m20261201_000007_provenance_surrogate_key::Migration),
             Box::new(m20261201_000008_scan_passes::Migration),
+            Box::new(m20261201_000009_origcomm_deposition_index::Migration),
         ]
     }
 

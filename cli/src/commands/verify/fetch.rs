@@ -1,23 +1,24 @@
 //! One chunk of `verify`'s input: a run of deposition folders in archive order, their latest
 //! files read and parsed, and what the database holds for them.
 //!
-//! The database side is read by deposition: info and status rows filed under the chunk's
-//! depositions (each table's own `deposition_data_set_id` index: rows come in the order they
-//! were inserted; at most one row per message), the owners msgmig's provenance records for the
-//! chunk's folders, and the file references and origcomm rows of the messages found, by id
-//! (several rows per message: one filed elsewhere must not be missed). At 10^5 depositions
-//! looking every table up by message id made `verify` slower than the migration itself (issue
-//! 12 §4). What this fast path does not settle is then looked up by id,
-//! exactly: an id of the files not found (a missing row, a row filed under another deposition, a
-//! row stored under another spelling the collation takes as the same), a row whose owner is not
-//! one of the chunk's folders, an owned message filed elsewhere, and a message whose rows differ
-//! from the files (a row of it may be filed under another deposition). On an archive at parity
-//! there are none.
+//! The database side is read by deposition ([`ReadBy`]): over the whole archive every table by
+//! the deposition each row is filed under (one indexed range per table and deposition, rows
+//! next to each other in insertion order), plus the owners msgmig's provenance records for the
+//! chunk's folders. At 10^5 depositions looking the per-message tables up by message id made
+//! `verify` slower than the migration itself (issue 12 §4). What this fast path does not settle
+//! is then looked up by id, exactly: an id of the files not found (a missing row, a row filed
+//! under another deposition, a row stored under another spelling the collation takes as the
+//! same), a row whose owner is not one of the chunk's folders, an owned message filed
+//! elsewhere, and a message whose rows differ from the files. A row filed under another
+//! deposition than its message's info row comes back as a stray ([`Chunk::strays`]): `verify`
+//! compares its message's deposition again, by id, once the pass is over. On an archive at
+//! parity there are none.
 
 use anyhow::Result;
 use msgmig_loader::read::{
     deposition_states, owned_message_ids, quarantine_counts, same_ids_for_the_collation,
-    stored_messages, stored_messages_filed_under, StoredMessage,
+    stored_messages, stored_messages_filed_under, stored_messages_with_info_filed_under,
+    StoredMessage,
 };
 use msgmig_schemas::db::collation::message_key;
 use msgmig_transformer::{transform_deposition, DepositionRecords};
@@ -33,6 +34,21 @@ pub(super) const CHUNK: usize = 400;
 /// one. Memory is bounded by this many chunks of files and rows.
 pub(super) const IN_FLIGHT: usize = 4;
 
+/// How a chunk's stored rows are first read (what does not match the files is then read by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadBy {
+    /// Every table by the deposition each row is filed under; rows filed elsewhere come back
+    /// as strays. For a pass over the whole archive, whose strays filed outside it
+    /// [`msgmig_loader::read::rows_filed_outside`] finds.
+    Filing,
+    /// Info rows by deposition, the other tables by the message ids found: exact for those
+    /// messages without a pass over the tables' depositions. For named depositions.
+    InfoFiling,
+    /// Every message of the files and every owned message by id: exact, slow. For the
+    /// depositions of strays, after the pass.
+    MessageId,
+}
+
 /// A chunk's files and stored rows, ready to compare.
 pub(super) struct Chunk {
     /// Per folder, in the order asked for.
@@ -45,6 +61,9 @@ pub(super) struct Chunk {
     pub states: HashMap<String, (i64, String)>,
     /// With the gate: open quarantine/conflict rows of the chunk's folders.
     pub quarantine_rows: i64,
+    /// With [`ReadBy::Filing`]: message ids of rows filed under the chunk's depositions whose
+    /// message's info row is not (sorted).
+    pub strays: Vec<String>,
 }
 
 /// Reads and parses `ids`' files on a blocking thread while the database rows are fetched.
@@ -53,6 +72,7 @@ pub(super) async fn fetch(
     root: PathBuf,
     ids: Vec<String>,
     gate: bool,
+    read: ReadBy,
 ) -> Result<Chunk> {
     let parse = tokio::task::spawn_blocking({
         let ids = ids.clone();
@@ -62,7 +82,16 @@ pub(super) async fn fetch(
                 .collect::<Vec<_>>()
         }
     });
-    let mut stored = stored_messages_filed_under(&db, &ids).await?;
+    let mut strays = Vec::new();
+    let mut stored = match read {
+        ReadBy::Filing => {
+            let filed = stored_messages_filed_under(&db, &ids).await?;
+            strays = filed.strays;
+            filed.messages
+        }
+        ReadBy::InfoFiling => stored_messages_with_info_filed_under(&db, &ids).await?,
+        ReadBy::MessageId => HashMap::new(),
+    };
     let mut owned: HashMap<String, Vec<String>> = HashMap::new();
     for (owner, id) in owned_message_ids(&db, &ids).await? {
         if let Some(m) = stored.get_mut(&id) {
@@ -111,6 +140,9 @@ pub(super) async fn fetch(
         let mut want: Vec<String> = recheck.into_iter().collect();
         want.sort();
         stored.extend(stored_messages(&db, &want).await?);
+        // A stray whose message this chunk just read by id is settled (the example archive's
+        // D_0000000102 holds a message filed under D_9000000102, with its rows).
+        strays.retain(|id| want.binary_search(id).is_err());
     }
     Ok(Chunk {
         built,
@@ -118,5 +150,6 @@ pub(super) async fn fetch(
         owned,
         states,
         quarantine_rows,
+        strays,
     })
 }

@@ -8,10 +8,12 @@ use super::{
 use crate::cli::VerifyArgs;
 use anyhow::{Context, Result};
 use futures::{StreamExt, TryStreamExt};
+use msgmig_loader::read::rows_filed_outside;
 use msgmig_loader::read::StoredMessage;
 use msgmig_schemas::db::collation::message_key;
+use msgmig_transformer::DepositionRecords;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 mod compare;
 mod fetch;
@@ -46,10 +48,16 @@ pub struct Report {
     pub changed_since_load: Vec<String>,
     /// With `--gate`: open quarantine/conflict rows in the database.
     pub quarantine_rows: i64,
+    /// Messages with a status, file reference or origcomm row filed under another deposition
+    /// than their info row (the old tools never wrote such rows; a hand edit can).
+    pub stray_messages: usize,
+    /// Depositions compared again, by message id, because they hold such a message.
+    pub stray_depositions_rechecked: usize,
 }
 
 pub async fn run(args: VerifyArgs) -> Result<i32> {
-    let ids = selected_depositions(&args.selection)?.ids;
+    let selected = selected_depositions(&args.selection)?;
+    let ids = selected.ids;
     let db = open_database_reader(&args.database).await?;
     require_schema(&db).await?;
     super::require_no_drift(&db, &args.database).await?;
@@ -59,8 +67,17 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         ..Report::default()
     };
     let root = args.selection.directory.clone();
+    // Over the whole archive every table is read by filing, and the strays are compared again
+    // afterwards; named depositions are read exactly at once (a pass over the tables'
+    // depositions would cost more than they do).
+    let (read, mut strays) = if selected.whole_archive {
+        let outside = rows_filed_outside(&db, &ids).await?;
+        (fetch::ReadBy::Filing, outside.into_iter().collect())
+    } else {
+        (fetch::ReadBy::InfoFiling, BTreeSet::new())
+    };
     let chunks = futures::stream::iter(ids.chunks(fetch::CHUNK).map(<[String]>::to_vec))
-        .map(|c| fetch::fetch(db.clone(), root.clone(), c, args.gate))
+        .map(|c| fetch::fetch(db.clone(), root.clone(), c, args.gate, read))
         .buffered(fetch::IN_FLIGHT);
     futures::pin_mut!(chunks);
     while let Some(chunk) = chunks.try_next().await? {
@@ -70,11 +87,10 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
             owned,
             states,
             quarantine_rows,
+            strays: chunk_strays,
         } = chunk;
-        // Ids the message_id column's collation takes as one (case, accents, trailing
-        // spaces) find the row stored under another spelling (issue 10 §4).
-        let by_key: HashMap<String, &StoredMessage> =
-            stored.iter().map(|(id, m)| (message_key(id), m)).collect();
+        strays.extend(chunk_strays);
+        let by_key = collation_index(&stored);
         report.quarantine_rows += quarantine_rows;
         for dep in built {
             if args.gate {
@@ -105,52 +121,10 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
                     .push((dep.deposition_id.clone(), q.reason.clone()));
                 continue;
             }
-            let before = report.differences.len();
-            let mut in_files = HashSet::new();
-            for record in &dep.records {
-                report.messages_compared += 1;
-                in_files.insert(record.message.message_id.as_str());
-                let id = record.message.message_id.clone();
-                let push = |report: &mut Report, what: &str| {
-                    report.differences.push(Difference {
-                        deposition_id: dep.deposition_id.clone(),
-                        message_id: id.clone(),
-                        what: what.to_owned(),
-                    })
-                };
-                match stored
-                    .get(&id)
-                    .or_else(|| by_key.get(&message_key(&id)).copied())
-                {
-                    None => push(&mut report, "missing_in_db"),
-                    Some(s) if s.owner.as_deref().is_some_and(|o| o != dep.deposition_id) => {
-                        report.conflicts.push((
-                            dep.deposition_id.clone(),
-                            id.clone(),
-                            s.owner.clone().unwrap_or_default(),
-                        ));
-                    }
-                    Some(s) => {
-                        for table in compare(record, s) {
-                            push(&mut report, table);
-                        }
-                    }
-                }
-            }
-            for id in owned.get(&dep.deposition_id).into_iter().flatten() {
-                if !in_files.contains(id.as_str()) && stored.contains_key(id) {
-                    report.differences.push(Difference {
-                        deposition_id: dep.deposition_id.clone(),
-                        message_id: id.clone(),
-                        what: "extra_in_db".into(),
-                    });
-                }
-            }
-            if report.differences.len() == before {
-                report.depositions_with_parity += 1;
-            }
+            judge(&mut report, &dep, &stored, &by_key, &owned);
         }
     }
+    recheck_strays(&mut report, &db, &root, &ids, strays).await?;
     bar.finish_and_clear();
     println!("Verification Summary");
     println!(
@@ -174,6 +148,12 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         "  conflicts (message stored for another deposition): {}",
         report.conflicts.len()
     );
+    if report.stray_messages > 0 {
+        println!(
+            "  messages with rows filed under another deposition than their info row: {} ({} depositions compared again by message id)",
+            report.stray_messages, report.stray_depositions_rechecked
+        );
+    }
     for (dep, reason) in &report.quarantined {
         println!("  QUARANTINED {dep}: {reason}");
     }
@@ -249,4 +229,123 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
         differences = report.differences.len()
     );
     Ok(if passed { EXIT_OK } else { EXIT_INCOMPLETE })
+}
+
+/// Ids the message_id column's collation takes as one (case, accents, trailing spaces) find
+/// the row stored under another spelling (issue 10 §4).
+fn collation_index(stored: &HashMap<String, StoredMessage>) -> HashMap<String, &StoredMessage> {
+    stored.iter().map(|(id, m)| (message_key(id), m)).collect()
+}
+
+/// Compares one deposition's records with the stored messages and counts the outcome:
+/// messages compared, differences, conflicts (a message stored for another folder), messages
+/// msgmig stored for the folder that its files no longer hold, and parity.
+fn judge(
+    report: &mut Report,
+    dep: &DepositionRecords,
+    stored: &HashMap<String, StoredMessage>,
+    by_key: &HashMap<String, &StoredMessage>,
+    owned: &HashMap<String, Vec<String>>,
+) {
+    let before = report.differences.len();
+    let mut in_files = HashSet::new();
+    for record in &dep.records {
+        report.messages_compared += 1;
+        in_files.insert(record.message.message_id.as_str());
+        let id = &record.message.message_id;
+        let mut push = |what: &str| {
+            report.differences.push(Difference {
+                deposition_id: dep.deposition_id.clone(),
+                message_id: id.clone(),
+                what: what.to_owned(),
+            })
+        };
+        match stored
+            .get(id)
+            .or_else(|| by_key.get(&message_key(id)).copied())
+        {
+            None => push("missing_in_db"),
+            Some(s) if s.owner.as_deref().is_some_and(|o| o != dep.deposition_id) => {
+                report.conflicts.push((
+                    dep.deposition_id.clone(),
+                    id.clone(),
+                    s.owner.clone().unwrap_or_default(),
+                ));
+            }
+            Some(s) => {
+                for table in compare(record, s) {
+                    push(table);
+                }
+            }
+        }
+    }
+    for id in owned.get(&dep.deposition_id).into_iter().flatten() {
+        if !in_files.contains(id.as_str()) && stored.contains_key(id) {
+            report.differences.push(Difference {
+                deposition_id: dep.deposition_id.clone(),
+                message_id: id.clone(),
+                what: "extra_in_db".into(),
+            });
+        }
+    }
+    if report.differences.len() == before {
+        report.depositions_with_parity += 1;
+    }
+}
+
+/// Compares again, by message id, every selected deposition that holds a stray's message (its
+/// info row's deposition, and its owner's): a row filed under another deposition than its
+/// message's info row was not read with that message by the pass. The deposition's first
+/// outcome is replaced. No-op without strays (a database msgmig wrote has none).
+async fn recheck_strays(
+    report: &mut Report,
+    db: &sea_orm::DatabaseConnection,
+    root: &std::path::Path,
+    selected: &[String],
+    strays: BTreeSet<String>,
+) -> Result<()> {
+    if strays.is_empty() {
+        return Ok(());
+    }
+    let strays: Vec<String> = strays.into_iter().collect();
+    let mut depositions = BTreeSet::new();
+    for m in msgmig_loader::read::stored_messages(db, &strays)
+        .await?
+        .values()
+    {
+        depositions.insert(m.content.message.deposition_data_set_id.clone());
+        depositions.extend(m.owner.clone());
+    }
+    depositions.retain(|d| selected.binary_search(d).is_ok());
+    report.stray_messages = strays.len();
+    report.stray_depositions_rechecked = depositions.len();
+    tracing::info!(
+        event = "verify_strays",
+        messages = strays.len(),
+        depositions = depositions.len(),
+        "rows filed under another deposition than their message's: comparing those depositions by message id"
+    );
+    let depositions: Vec<String> = depositions.into_iter().collect();
+    for ids in depositions.chunks(fetch::CHUNK) {
+        let chunk = fetch::fetch(
+            db.clone(),
+            root.to_owned(),
+            ids.to_vec(),
+            false,
+            fetch::ReadBy::MessageId,
+        )
+        .await?;
+        let by_key = collation_index(&chunk.stored);
+        for dep in chunk.built.iter().filter(|d| d.quarantine.is_none()) {
+            let id = &dep.deposition_id;
+            if !report.differences.iter().any(|d| &d.deposition_id == id) {
+                report.depositions_with_parity -= 1;
+            }
+            report.differences.retain(|d| &d.deposition_id != id);
+            report.conflicts.retain(|c| &c.0 != id);
+            report.messages_compared -= dep.records.len();
+            judge(report, dep, &chunk.stored, &by_key, &chunk.owned);
+        }
+    }
+    Ok(())
 }
