@@ -20,7 +20,6 @@ use msgmig_loader::read::{
     stored_messages, stored_messages_filed_under, stored_messages_with_info_filed_under,
     StoredMessage,
 };
-use msgmig_schemas::db::collation::message_key;
 use msgmig_transformer::{transform_deposition, DepositionRecords};
 use sea_orm::DatabaseConnection;
 use std::collections::{HashMap, HashSet};
@@ -108,17 +107,13 @@ pub(super) async fn fetch(
     };
     let built = parse.await.expect("verify's parsing does not panic");
 
-    let by_key: HashMap<String, &StoredMessage> =
-        stored.iter().map(|(id, m)| (message_key(id), m)).collect();
+    let lookup = super::Lookup::new(&stored);
     let mut not_found = Vec::new();
     let mut recheck: HashSet<String> = HashSet::new();
     for dep in &built {
         for record in &dep.records {
             let id = &record.message.message_id;
-            match stored
-                .get(id)
-                .or_else(|| by_key.get(&message_key(id)).copied())
-            {
+            match lookup.get(id) {
                 None => not_found.push(id.clone()),
                 Some(m) if m.owner.is_none() || !super::compare::compare(record, m).is_empty() => {
                     recheck.insert(m.content.message.message_id.clone());

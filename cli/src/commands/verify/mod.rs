@@ -90,7 +90,7 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
             strays: chunk_strays,
         } = chunk;
         strays.extend(chunk_strays);
-        let by_key = collation_index(&stored);
+        let lookup = Lookup::new(&stored);
         report.quarantine_rows += quarantine_rows;
         for dep in built {
             if args.gate {
@@ -121,7 +121,7 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
                     .push((dep.deposition_id.clone(), q.reason.clone()));
                 continue;
             }
-            judge(&mut report, &dep, &stored, &by_key, &owned);
+            judge(&mut report, &dep, &lookup, &owned);
         }
     }
     recheck_strays(&mut report, &db, &root, &ids, strays).await?;
@@ -231,10 +231,38 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
     Ok(if passed { EXIT_OK } else { EXIT_INCOMPLETE })
 }
 
-/// Ids the message_id column's collation takes as one (case, accents, trailing spaces) find
-/// the row stored under another spelling (issue 10 §4).
-fn collation_index(stored: &HashMap<String, StoredMessage>) -> HashMap<String, &StoredMessage> {
-    stored.iter().map(|(id, m)| (message_key(id), m)).collect()
+/// The stored messages of a chunk, found by id as the message_id column's collation compares
+/// them: an id of the files finds the row stored under another spelling the collation takes
+/// as the same (case, accents, trailing spaces: issue 10 §4).
+pub(super) struct Lookup<'a> {
+    stored: &'a HashMap<String, StoredMessage>,
+    /// Built at the first id not stored under its own spelling: collation keys cost a Unicode
+    /// normalisation each, and at parity every id is found as it is.
+    by_key: std::cell::OnceCell<HashMap<String, &'a StoredMessage>>,
+}
+
+impl<'a> Lookup<'a> {
+    pub(super) fn new(stored: &'a HashMap<String, StoredMessage>) -> Self {
+        Lookup {
+            stored,
+            by_key: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The message stored under `id`, or under a spelling the collation takes as `id`.
+    pub(super) fn get(&self, id: &str) -> Option<&'a StoredMessage> {
+        self.stored.get(id).or_else(|| {
+            self.by_key
+                .get_or_init(|| {
+                    self.stored
+                        .iter()
+                        .map(|(id, m)| (message_key(id), m))
+                        .collect()
+                })
+                .get(&message_key(id))
+                .copied()
+        })
+    }
 }
 
 /// Compares one deposition's records with the stored messages and counts the outcome:
@@ -243,8 +271,7 @@ fn collation_index(stored: &HashMap<String, StoredMessage>) -> HashMap<String, &
 fn judge(
     report: &mut Report,
     dep: &DepositionRecords,
-    stored: &HashMap<String, StoredMessage>,
-    by_key: &HashMap<String, &StoredMessage>,
+    stored: &Lookup<'_>,
     owned: &HashMap<String, Vec<String>>,
 ) {
     let before = report.differences.len();
@@ -260,10 +287,7 @@ fn judge(
                 what: what.to_owned(),
             })
         };
-        match stored
-            .get(id)
-            .or_else(|| by_key.get(&message_key(id)).copied())
-        {
+        match stored.get(id) {
             None => push("missing_in_db"),
             Some(s) if s.owner.as_deref().is_some_and(|o| o != dep.deposition_id) => {
                 report.conflicts.push((
@@ -280,7 +304,7 @@ fn judge(
         }
     }
     for id in owned.get(&dep.deposition_id).into_iter().flatten() {
-        if !in_files.contains(id.as_str()) && stored.contains_key(id) {
+        if !in_files.contains(id.as_str()) && stored.stored.contains_key(id) {
             report.differences.push(Difference {
                 deposition_id: dep.deposition_id.clone(),
                 message_id: id.clone(),
@@ -335,7 +359,7 @@ async fn recheck_strays(
             fetch::ReadBy::MessageId,
         )
         .await?;
-        let by_key = collation_index(&chunk.stored);
+        let lookup = Lookup::new(&chunk.stored);
         for dep in chunk.built.iter().filter(|d| d.quarantine.is_none()) {
             let id = &dep.deposition_id;
             if !report.differences.iter().any(|d| &d.deposition_id == id) {
@@ -344,7 +368,7 @@ async fn recheck_strays(
             report.differences.retain(|d| &d.deposition_id != id);
             report.conflicts.retain(|c| &c.0 != id);
             report.messages_compared -= dep.records.len();
-            judge(report, dep, &chunk.stored, &by_key, &chunk.owned);
+            judge(report, dep, &lookup, &chunk.owned);
         }
     }
     Ok(())
