@@ -5,7 +5,8 @@ use super::KafkaConfig;
 use crate::{partition_for, BusError, Envelope, Publisher};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
 use serde::Serialize;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,7 @@ pub(crate) const PARTITION_KEY_HEADER: &str = "msgmig-partition-key";
 /// Producer settings: `enable.idempotence=true`, `acks=all` (no duplicates or reordering on
 /// retries, Kafka's idempotent producer), `linger.ms=5`, `compression.type=lz4`.
 pub struct KafkaPublisher<T> {
-    producer: FutureProducer,
+    producer: Arc<ThreadedProducer<DeliveryCounter>>,
     topic: String,
     partitions: usize,
     /// Largest payload sent (bytes); larger ones are refused with [`BusError::TooLarge`].
@@ -66,11 +67,39 @@ struct Deliveries {
     failure: Mutex<Option<String>>,
 }
 
+/// Counts deliveries down in librdkafka's delivery report callback, on the producer's polling
+/// thread: no task or channel per record (a future per record, each woken from that thread,
+/// cost the transformer about as much CPU as parsing: issue 13 §5). Logs like the default
+/// client context.
+struct DeliveryCounter(Arc<Deliveries>);
+
+impl ClientContext for DeliveryCounter {}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let deliveries = &self.0;
+        if let Err((e, _)) = result {
+            tracing::error!(event = "kafka_delivery_failed", error = %e);
+            deliveries
+                .failure
+                .lock()
+                .expect("not poisoned")
+                .get_or_insert_with(|| e.to_string());
+        }
+        if deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            deliveries.settled.notify_waiters();
+        }
+    }
+}
+
 impl<T> KafkaPublisher<T> {
     /// A producer for `topic`, which has `partitions` partitions (from
     /// [`super::ensure_topics`]).
     pub fn new(config: &KafkaConfig, topic: String, partitions: i32) -> Result<Self, BusError> {
-        let producer: FutureProducer = config
+        let deliveries: Arc<Deliveries> = Arc::default();
+        let producer: ThreadedProducer<DeliveryCounter> = config
             .client_config(&[
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
@@ -83,14 +112,14 @@ impl<T> KafkaPublisher<T> {
                 // (librdkafka checks the uncompressed size against this before sending).
                 ("message.max.bytes", CLIENT_MAX_BYTES),
             ])
-            .create()
+            .create_with_context(DeliveryCounter(deliveries.clone()))
             .map_err(|e| BusError::Kafka(format!("cannot create a producer: {e}")))?;
         Ok(KafkaPublisher {
-            producer,
+            producer: Arc::new(producer),
             topic,
             partitions: partitions.max(1) as usize,
             max_payload: MAX_MESSAGE_BYTES - FRAMING_BYTES,
-            deliveries: Arc::default(),
+            deliveries,
             _payload: PhantomData,
         })
     }
@@ -128,41 +157,26 @@ impl<T> KafkaPublisher<T> {
             key: PARTITION_KEY_HEADER,
             value: Some(partition_key),
         });
+        // Counted before the send: the callback may run before `send` returns.
+        self.deliveries.outstanding.fetch_add(1, Ordering::SeqCst);
         loop {
-            let record = FutureRecord::to(&self.topic)
+            let record = BaseRecord::to(&self.topic)
                 .key(key)
                 .payload(bytes)
                 .partition(partition)
                 .headers(headers.clone());
-            match self.producer.send_result(record) {
-                Ok(delivery) => {
-                    let deliveries = self.deliveries.clone();
-                    deliveries.outstanding.fetch_add(1, Ordering::SeqCst);
-                    tokio::spawn(async move {
-                        let failure = match delivery.await {
-                            Ok(Ok(_)) => None,
-                            Ok(Err((e, _))) => Some(e.to_string()),
-                            Err(_) => Some("the producer was dropped".to_owned()),
-                        };
-                        if let Some(f) = failure {
-                            tracing::error!(event = "kafka_delivery_failed", error = %f);
-                            deliveries
-                                .failure
-                                .lock()
-                                .expect("not poisoned")
-                                .get_or_insert(f);
-                        }
-                        if deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
-                            deliveries.settled.notify_waiters();
-                        }
-                    });
-                    return Ok(());
-                }
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // librdkafka's local queue is full: wait for the broker to catch up.
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
-                Err((e, _)) => return Err(BusError::Kafka(e.to_string())),
+                Err((e, _)) => {
+                    if self.deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        self.deliveries.settled.notify_waiters();
+                    }
+                    return Err(BusError::Kafka(e.to_string()));
+                }
             }
         }
     }
