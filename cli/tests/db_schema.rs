@@ -229,3 +229,56 @@ fn sqlite_schema_matches_and_drift_is_listed() {
         stdout(&drifted)
     );
 }
+
+/// A database an older msgmig set up (its last migrations not applied): `verify` says to run
+/// `msgmig db init` instead of listing what those migrations add as drift, and after `db init`
+/// it runs.
+#[test]
+fn a_database_from_an_older_msgmig_is_told_to_run_db_init() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("old.db");
+    let url = format!("sqlite://{}", file.display());
+    let dir = example_archive();
+    let dir = dir.to_str().unwrap();
+    let migrate = msgmig(
+        work.path(),
+        &[
+            "migrate",
+            "--directory",
+            dir,
+            "--create-tables",
+            "--database-url",
+            &url,
+        ],
+    );
+    assert_exit(&migrate, 0);
+    // What the msgmig before migration 000009 left: no origcomm deposition index, and no
+    // record of the migration.
+    let undo = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP INDEX idx_origcomm_deposition_id'); \
+             c.execute(\"DELETE FROM msgmig_schema_migrations WHERE version = 'm20261201_000009_origcomm_deposition_index'\"); c.commit()",
+            file.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(undo.success());
+    let verify = || {
+        msgmig(
+            work.path(),
+            &["verify", "--directory", dir, "--database-url", &url],
+        )
+    };
+    let old = verify();
+    assert_exit(&old, 2);
+    let err = String::from_utf8_lossy(&old.stderr).into_owned();
+    assert!(
+        err.contains("m20261201_000009_origcomm_deposition_index")
+            && err.contains("run `msgmig db init`"),
+        "{err}"
+    );
+    assert!(!stdout(&old).contains("DRIFT"), "{}", stdout(&old));
+    assert_exit(&db_cmd(work.path(), &url, &["init"]), 0);
+    assert_exit(&verify(), 0);
+}

@@ -108,6 +108,22 @@ pub async fn schema_drift(
 /// A database user without the privilege to build the scratch schema (a read-only verify
 /// account) gets a warning and the check is skipped.
 pub async fn require_no_drift(db: &DatabaseConnection, args: &DatabaseArgs) -> Result<()> {
+    // A database an older msgmig set up lacks the newer migrations: say so, rather than list
+    // what they would add as drift.
+    if let Ok(status) = msgmig_loader::database::migration_status(db).await {
+        let pending: Vec<String> = status
+            .into_iter()
+            .filter(|(_, applied)| !applied)
+            .map(|(name, _)| name)
+            .collect();
+        if !pending.is_empty() {
+            bail!(UsageError(format!(
+                "the database lacks {} of msgmig's migrations ({}; it was set up by an older msgmig): run `msgmig db init` with the same database to apply them, then run this again",
+                pending.len(),
+                pending.join(", ")
+            )));
+        }
+    }
     let drift = match schema_drift(db, args).await {
         Ok(drift) => drift,
         Err(e) => {
