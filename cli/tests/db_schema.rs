@@ -240,17 +240,7 @@ fn a_database_from_an_older_msgmig_is_told_to_run_db_init() {
     let url = format!("sqlite://{}", file.display());
     let dir = example_archive();
     let dir = dir.to_str().unwrap();
-    let migrate = msgmig(
-        work.path(),
-        &[
-            "migrate",
-            "--directory",
-            dir,
-            "--create-tables",
-            "--database-url",
-            &url,
-        ],
-    );
+    let migrate = migrate_into(work.path(), dir, &url, &[]);
     assert_exit(&migrate, 0);
     // What the msgmig before migration 000009 left: no origcomm deposition index, and no
     // record of the migration.

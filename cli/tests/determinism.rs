@@ -44,20 +44,11 @@ fn contested_ids_give_identical_tables_on_every_run() {
     for run in 0..10 {
         let db = MariaDb::create(&format!("msgmig_determinism_{run}"));
         let batch = ["1", "2", "3", "1000"][run % 4];
-        let out = msgmig(
+        let out = migrate_into(
             work.path(),
-            &[
-                "migrate",
-                "--directory",
-                dir,
-                "--create-tables",
-                "--database-url",
-                &db.url,
-                "--loaders",
-                "4",
-                "--batch-size",
-                batch,
-            ],
+            dir,
+            &db.url,
+            &["--loaders", "4", "--batch-size", batch],
         );
         assert_exit(&out, 1);
         let owners = db.query(

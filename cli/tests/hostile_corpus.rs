@@ -186,19 +186,7 @@ fn mariadb_and_sqlite_quarantine_the_same_hostile_inputs() {
         ("mariadb", mariadb.url.as_str(), Some(&mariadb)),
         ("sqlite", sqlite_url.as_str(), None),
     ] {
-        let out = msgmig(
-            work.path(),
-            &[
-                "migrate",
-                "--directory",
-                dir,
-                "--create-tables",
-                "--database-url",
-                url,
-                "--loaders",
-                "1",
-            ],
-        );
+        let out = migrate_into(work.path(), dir, url, &["--loaders", "1"]);
         assert_exit(&out, 1);
         let s = stdout(&out);
         assert!(

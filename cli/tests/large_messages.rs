@@ -7,7 +7,7 @@
 mod common;
 
 use common::kafka::Fixture;
-use common::{assert_exit, msgmig, MariaDb};
+use common::{assert_exit, migrate_into, msgmig, MariaDb};
 use std::path::Path;
 use std::time::Duration;
 
@@ -94,17 +94,7 @@ fn migrate_loads_what_the_database_holds_and_quarantines_a_row_too_large_for_its
     let dir = archive.to_str().unwrap();
 
     let db = MariaDb::create("msgmig_large");
-    let out = msgmig(
-        work.path(),
-        &[
-            "migrate",
-            "--directory",
-            dir,
-            "--create-tables",
-            "--database-url",
-            &db.url,
-        ],
-    );
+    let out = migrate_into(work.path(), dir, &db.url, &[]);
     let quarantined = big + 4096 > max_allowed_packet(&db);
     assert_exit(&out, i32::from(quarantined));
     assert_mariadb_outcome(&db, small, big);

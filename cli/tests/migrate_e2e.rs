@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{copy_dir, example_archive, msgmig, stdout, MariaDb};
+use common::{copy_dir, example_archive, migrate_into, msgmig, stdout, MariaDb};
 
 use std::path::Path;
 
@@ -205,17 +205,7 @@ fn example_archive_into_mariadb() {
     let work = tempfile::tempdir().unwrap();
     let dir = example_archive();
     let dir = dir.to_str().unwrap();
-    let out = msgmig(
-        work.path(),
-        &[
-            "migrate",
-            "--directory",
-            dir,
-            "--create-tables",
-            "--database-url",
-            &url,
-        ],
-    );
+    let out = migrate_into(work.path(), dir, &url, &[]);
     let verify = msgmig(
         work.path(),
         &["verify", "--directory", dir, "--database-url", &url],
@@ -253,19 +243,7 @@ fn shared_samples_into_mariadb_with_parallel_loaders() {
     let url = db.url.clone();
     let work = tempfile::tempdir().unwrap();
     let dir = archive.to_str().unwrap();
-    let out = msgmig(
-        work.path(),
-        &[
-            "migrate",
-            "--directory",
-            dir,
-            "--create-tables",
-            "--database-url",
-            &url,
-            "--loaders",
-            "3",
-        ],
-    );
+    let out = migrate_into(work.path(), dir, &url, &["--loaders", "3"]);
     let verify = msgmig(
         work.path(),
         &["verify", "--directory", dir, "--database-url", &url],

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{assert_exit, example_archive, msgmig, stdout, MariaDb};
+use common::{assert_exit, example_archive, migrate_into, msgmig, stdout, MariaDb};
 use std::path::Path;
 use std::process::Command;
 
@@ -42,17 +42,7 @@ fn rows_filed_elsewhere_are_found(url: &str, sql: &dyn Fn(&str) -> String) {
         args.extend_from_slice(extra);
         msgmig(work.path(), &args)
     };
-    let out = msgmig(
-        work.path(),
-        &[
-            "migrate",
-            "--directory",
-            dir,
-            "--create-tables",
-            "--database-url",
-            url,
-        ],
-    );
+    let out = migrate_into(work.path(), dir, url, &[]);
     assert_exit(&out, 0);
     let parity = verify(&[]);
     assert_exit(&parity, 0);

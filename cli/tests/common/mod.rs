@@ -15,6 +15,21 @@ pub fn msgmig(cwd: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `msgmig migrate --directory DIR --create-tables --database-url URL EXTRA…` in `cwd`: the
+/// first load of an archive into a database.
+pub fn migrate_into(cwd: &Path, dir: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "migrate",
+        "--directory",
+        dir,
+        "--create-tables",
+        "--database-url",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    msgmig(cwd, &args)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
