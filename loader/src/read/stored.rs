@@ -6,7 +6,7 @@ use msgmig_schemas::archive::ContentType;
 use msgmig_schemas::record::{
     FileRefColumns, MessageColumns, MessageContent, OrigcommColumns, StatusColumns,
 };
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
 use std::collections::{BTreeSet, HashMap};
 
 /// The tables holding rows per message besides the info table: status, file references,
@@ -294,99 +294,119 @@ async fn read_stored<C: ConnectionTrait>(
     }
     // Tables keyed per message: found by the message ids just read when only the info rows
     // are selected by deposition, by the keys themselves otherwise.
-    let found: Vec<String> = match select {
-        Select::InfoFiledUnder => out.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    let by_message: &[String] = match select {
-        Select::InfoFiledUnder => &found,
-        _ => keys,
+    let found: Vec<String>;
+    let by_message: &[String] = if select == Select::InfoFiledUnder {
+        found = out.keys().cloned().collect();
+        &found
+    } else {
+        keys
     };
     let mut strays = BTreeSet::new();
-    // A row of a message not read: a stray when the selection is by filing.
-    let mut stray = |id: String| {
-        if select == Select::FiledUnder {
-            strays.insert(id);
-        }
+    let mut per_message = PerMessage {
+        select,
+        keys: by_message,
+        messages: &mut out,
+        strays: &mut strays,
     };
-    let refs = select_in(
-        conn,
-        &format!(
-            "SELECT t.message_id, t.deposition_data_set_id, t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name {}",
-            select.source_clause("pdbx_deposition_message_file_reference")
-        ),
-        by_message,
-    )
-    .await?;
-    for r in refs {
-        let id: String = r.try_get_by_index(0)?;
-        if let Some(m) = out.get_mut(&id) {
-            m.content.file_refs.push(FileRefColumns {
-                deposition_data_set_id: r.try_get_by_index(1)?,
-                content_type: r.try_get_by_index(2)?,
-                content_format: r.try_get_by_index(3)?,
-                partition_number: r.try_get_by_index::<Option<i32>>(4)?.unwrap_or(1),
-                version_id: r.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
-                storage_type: opt(r.try_get_by_index(6)?),
-                upload_file_name: opt(r.try_get_by_index(7)?),
-            });
-        } else {
-            stray(id);
-        }
-    }
-    let statuses = select_in(
-        conn,
-        &format!(
-            "SELECT t.message_id, t.deposition_data_set_id, t.read_status, t.action_reqd, t.for_release {}",
-            select.source_clause("pdbx_deposition_message_status")
-        ),
-        by_message,
-    )
-    .await?;
-    for r in statuses {
-        let id: String = r.try_get_by_index(0)?;
-        if let Some(m) = out.get_mut(&id) {
-            m.content.status = Some(StatusColumns {
-                deposition_data_set_id: r.try_get_by_index(1)?,
-                read_status: opt(r.try_get_by_index(2)?),
-                action_reqd: opt(r.try_get_by_index(3)?),
-                for_release: opt(r.try_get_by_index(4)?),
-            });
-        } else {
-            stray(id);
-        }
-    }
-    let origcomm = select_in(
-        conn,
-        &format!(
-            "SELECT t.message_id, t.deposition_data_set_id, t.orig_message_id, t.orig_deposition_data_set_id, COALESCE(CAST(t.orig_timestamp AS CHAR), '?'), t.orig_sender, \
-             t.orig_recipient, t.orig_message_subject, t.orig_attachments {}",
-            select.source_clause("pdbx_deposition_message_origcomm_reference")
-        ),
-        by_message,
-    )
-    .await?;
+    per_message
+        .attach(
+            conn,
+            "pdbx_deposition_message_file_reference",
+            "t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name",
+            |m, r| {
+                m.file_refs.push(FileRefColumns {
+                    deposition_data_set_id: r.try_get_by_index(1)?,
+                    content_type: r.try_get_by_index(2)?,
+                    content_format: r.try_get_by_index(3)?,
+                    partition_number: r.try_get_by_index::<Option<i32>>(4)?.unwrap_or(1),
+                    version_id: r.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
+                    storage_type: opt(r.try_get_by_index(6)?),
+                    upload_file_name: opt(r.try_get_by_index(7)?),
+                });
+                Ok(())
+            },
+        )
+        .await?;
+    per_message
+        .attach(
+            conn,
+            "pdbx_deposition_message_status",
+            "t.read_status, t.action_reqd, t.for_release",
+            |m, r| {
+                m.status = Some(StatusColumns {
+                    deposition_data_set_id: r.try_get_by_index(1)?,
+                    read_status: opt(r.try_get_by_index(2)?),
+                    action_reqd: opt(r.try_get_by_index(3)?),
+                    for_release: opt(r.try_get_by_index(4)?),
+                });
+                Ok(())
+            },
+        )
+        .await?;
     // `orig_timestamp` as text in either layout (a DATETIME in the upstream one), NULL as the
     // unknown marker the upstream layout stores it as.
-    for r in origcomm {
-        let id: String = r.try_get_by_index(0)?;
-        if let Some(m) = out.get_mut(&id) {
-            m.content.origcomm.push(OrigcommColumns {
-                deposition_data_set_id: r.try_get_by_index(1)?,
-                orig_message_id: opt(r.try_get_by_index(2)?),
-                orig_deposition_data_set_id: opt(r.try_get_by_index(3)?),
-                orig_timestamp: opt(r.try_get_by_index(4)?),
-                orig_sender: opt(r.try_get_by_index(5)?),
-                orig_recipient: opt(r.try_get_by_index(6)?),
-                orig_message_subject: opt(r.try_get_by_index(7)?),
-                orig_attachments: opt(r.try_get_by_index(8)?),
-            });
-        } else {
-            stray(id);
-        }
-    }
+    per_message
+        .attach(
+            conn,
+            "pdbx_deposition_message_origcomm_reference",
+            "t.orig_message_id, t.orig_deposition_data_set_id, COALESCE(CAST(t.orig_timestamp AS CHAR), '?'), \
+             t.orig_sender, t.orig_recipient, t.orig_message_subject, t.orig_attachments",
+            |m, r| {
+                m.origcomm.push(OrigcommColumns {
+                    deposition_data_set_id: r.try_get_by_index(1)?,
+                    orig_message_id: opt(r.try_get_by_index(2)?),
+                    orig_deposition_data_set_id: opt(r.try_get_by_index(3)?),
+                    orig_timestamp: opt(r.try_get_by_index(4)?),
+                    orig_sender: opt(r.try_get_by_index(5)?),
+                    orig_recipient: opt(r.try_get_by_index(6)?),
+                    orig_message_subject: opt(r.try_get_by_index(7)?),
+                    orig_attachments: opt(r.try_get_by_index(8)?),
+                });
+                Ok(())
+            },
+        )
+        .await?;
     Ok(Filed {
         messages: out,
         strays: strays.into_iter().collect(),
     })
+}
+
+/// The reads of the tables keyed per message (status, file references, origcomm) into the
+/// messages the info table gave.
+struct PerMessage<'a> {
+    select: Select,
+    /// What `select`'s column of each table is matched against.
+    keys: &'a [String],
+    messages: &'a mut HashMap<String, StoredMessage>,
+    /// With [`Select::FiledUnder`]: ids of rows whose message is not in `messages`.
+    strays: &'a mut BTreeSet<String>,
+}
+
+impl PerMessage<'_> {
+    /// Reads `table`'s rows as `t.message_id, t.deposition_data_set_id, <columns>` and hands
+    /// each to `add` with its message's content.
+    async fn attach<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        table: &str,
+        columns: &str,
+        add: impl Fn(&mut MessageContent, &QueryResult) -> Result<(), DbErr>,
+    ) -> Result<(), DbErr> {
+        let sql = format!(
+            "SELECT t.message_id, t.deposition_data_set_id, {columns} {}",
+            self.select.source_clause(table)
+        );
+        for r in select_in(conn, &sql, self.keys).await? {
+            let id: String = r.try_get_by_index(0)?;
+            match self.messages.get_mut(&id) {
+                Some(m) => add(&mut m.content, &r)?,
+                None if self.select == Select::FiledUnder => {
+                    self.strays.insert(id);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
 }
