@@ -67,6 +67,15 @@ struct Deliveries {
     failure: Mutex<Option<String>>,
 }
 
+impl Deliveries {
+    /// One record settled (delivered, failed, or never enqueued): wakes `flush` at zero.
+    fn settle_one(&self) {
+        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.settled.notify_waiters();
+        }
+    }
+}
+
 /// Counts deliveries down in librdkafka's delivery report callback, on the producer's polling
 /// thread: no task or channel per record (a future per record, each woken from that thread,
 /// cost the transformer about as much CPU as parsing: issue 13 §5). Logs like the default
@@ -88,9 +97,7 @@ impl ProducerContext for DeliveryCounter {
                 .expect("not poisoned")
                 .get_or_insert_with(|| e.to_string());
         }
-        if deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
-            deliveries.settled.notify_waiters();
-        }
+        deliveries.settle_one();
     }
 }
 
@@ -172,9 +179,7 @@ impl<T> KafkaPublisher<T> {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
                 Err((e, _)) => {
-                    if self.deliveries.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        self.deliveries.settled.notify_waiters();
-                    }
+                    self.deliveries.settle_one();
                     return Err(BusError::Kafka(e.to_string()));
                 }
             }
