@@ -216,11 +216,10 @@ fn sqlite_schema_matches_and_drift_is_listed() {
     assert_exit(&db_cmd(work.path(), &url, &["init", "--verify-only"]), 0);
     let status = db_cmd(work.path(), &url, &["status"]);
     assert_exit(&status, 0);
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP INDEX idx_msgmig_ledger_deposition'); c.commit()", work.path().join("s.db").to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(out.success());
+    sqlite(
+        &work.path().join("s.db"),
+        "DROP INDEX idx_msgmig_ledger_deposition",
+    );
     let drifted = db_cmd(work.path(), &url, &["init", "--verify-only"]);
     assert_exit(&drifted, 1);
     assert!(
@@ -244,16 +243,11 @@ fn a_database_from_an_older_msgmig_is_told_to_run_db_init() {
     assert_exit(&migrate, 0);
     // What the msgmig before migration 000009 left: no origcomm deposition index, and no
     // record of the migration.
-    let undo = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP INDEX idx_origcomm_deposition_id'); \
-             c.execute(\"DELETE FROM msgmig_schema_migrations WHERE version = 'm20261201_000009_origcomm_deposition_index'\"); c.commit()",
-            file.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(undo.success());
+    sqlite(&file, "DROP INDEX idx_origcomm_deposition_id");
+    sqlite(
+        &file,
+        "DELETE FROM msgmig_schema_migrations WHERE version = 'm20261201_000009_origcomm_deposition_index'",
+    );
     let verify = || {
         msgmig(
             work.path(),

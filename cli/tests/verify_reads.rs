@@ -8,29 +8,7 @@
 
 mod common;
 
-use common::{assert_exit, example_archive, migrate_into, msgmig, stdout, MariaDb};
-use std::path::Path;
-use std::process::Command;
-
-/// Runs SQL in a SQLite file with Python's sqlite3 (what a curator would reach for) and returns
-/// the first column of the rows, one per line.
-fn sqlite(file: &Path, q: &str) -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrows=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint('\\n'.join(str(r[0]) for r in rows))",
-            file.to_str().unwrap(),
-            q,
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{q}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use common::{assert_exit, example_archive, migrate_into, msgmig, sqlite, stdout, MariaDb};
 
 /// The whole scenario against one database: `url` reached by `msgmig`, `sql` run in it.
 fn rows_filed_elsewhere_are_found(url: &str, sql: &dyn Fn(&str) -> String) {

@@ -105,6 +105,26 @@ impl Drop for MariaDb {
 
 pub mod kafka;
 
+/// Runs SQL in a SQLite file with Python's sqlite3 (what a curator would reach for) and returns
+/// the first column of the rows, one per line.
+pub fn sqlite(file: &Path, q: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrows=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint('\\n'.join(str(r[0]) for r in rows))",
+            file.to_str().unwrap(),
+            q,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 impl MariaDb {
     /// Runs SQL in this database; `None` when the server refuses it (e.g. the tables are not
     /// created yet).
