@@ -15,7 +15,7 @@ pub use admin::{count_records, offsets_for_time, partition_offsets, ping, Partit
 pub use consumer::{Acker, KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
 pub use producer::KafkaPublisher;
 pub use topics::{
-    alter_topic_config, ensure_topics, topic_max_message_bytes, Topic, MAX_MESSAGE_BYTES,
+    alter_topic_config, ensure_topics, topics_max_message_bytes, Topic, MAX_MESSAGE_BYTES,
 };
 
 use rdkafka::ClientConfig;

@@ -138,7 +138,7 @@ impl<T> KafkaPublisher<T> {
 
     /// Lowers the largest payload sent to what the topic takes (`max.message.bytes` of a
     /// topic that existed before msgmig created its own, from
-    /// [`super::topic_max_message_bytes`]), less room for key, headers and batch framing.
+    /// [`super::topics_max_message_bytes`]), less room for key, headers and batch framing.
     pub fn with_topic_limit(mut self, topic_max_message_bytes: usize) -> Self {
         self.max_payload = topic_max_message_bytes
             .min(MAX_MESSAGE_BYTES)

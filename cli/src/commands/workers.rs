@@ -5,7 +5,7 @@ use super::UsageError;
 use crate::worker_args::{KafkaArgs, WorkerArgs};
 use anyhow::Result;
 use msgmig_bus::kafka::{
-    ensure_topics, is_secret_property, topic_max_message_bytes, KafkaConfig, KafkaPublisher,
+    ensure_topics, is_secret_property, topics_max_message_bytes, KafkaConfig, KafkaPublisher,
     Rejected, Topic, MAX_MESSAGE_BYTES,
 };
 use msgmig_bus::{Envelope, Publisher};
@@ -47,11 +47,14 @@ impl Kafka {
             };
             UsageError(format!("{e}\n  {hint}"))
         })?;
+        let topics = [Topic::FileEvents, Topic::Records, Topic::DeadLetter];
+        let names: Vec<String> = topics.iter().map(|t| config.topic(*t)).collect();
+        let limits = topics_max_message_bytes(&config, &names).await;
         let mut max_message_bytes = HashMap::new();
-        for topic in [Topic::FileEvents, Topic::Records, Topic::DeadLetter] {
-            if let Some(limit) = topic_max_message_bytes(&config, &config.topic(topic)).await {
+        for (topic, name) in topics.into_iter().zip(&names) {
+            if let Some(&limit) = limits.get(name) {
                 if limit < MAX_MESSAGE_BYTES {
-                    tracing::warn!(event = "topic_limit_small", topic = %config.topic(topic), max_message_bytes = limit,
+                    tracing::warn!(event = "topic_limit_small", topic = %name, max_message_bytes = limit,
                         "the topic takes smaller records than msgmig creates topics with (67108864): larger records are quarantined as record_too_large");
                 }
                 max_message_bytes.insert(topic, limit);
