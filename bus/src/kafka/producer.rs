@@ -113,8 +113,9 @@ impl<T> KafkaPublisher<T> {
                 ("acks", "all"),
                 // Fewer, larger produce requests: the broker's CPU follows the request count. At
                 // 20,000 depositions (scripts/bench-kafka, 2 cores) 5 ms → 50 ms took the
-                // broker from 5.5–7.5 to 3.0 CPU seconds and the transformer's last record from
-                // 12.8–16.4 s to 9.9 s; 100 ms bought nothing more. Freshness pays ≤ 50 ms.
+                // broker from 5.5–7.5 to 2.7–3.6 CPU seconds and the transformer's last record
+                // from 12.8–16.4 s to 7.6–12.2 s; 100 ms bought nothing more. Freshness pays:
+                // p50 1.13 → 1.37 s with file watching (scripts/bench-kafka-freshness).
                 ("linger.ms", "50"),
                 // Built into librdkafka, understood by every broker; halves what consumers fetch
                 // (measured: a loader re-reading 8,596 records from tansu, 18.6 s → 11.8 s).

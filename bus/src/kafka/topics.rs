@@ -91,7 +91,6 @@ pub async fn topics_max_message_bytes(
     let specifiers: Vec<ResourceSpecifier<'_>> =
         topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
     let results = admin.describe_configs(&specifiers, &opts).await;
-    drop(specifiers);
     drop_in_background(admin);
     let Ok(results) = results else {
         return HashMap::new();
