@@ -132,7 +132,9 @@ pub struct TransformArgs {
     /// Depositions parsed at once (default: number of CPUs).
     #[arg(long)]
     pub parallelism: Option<usize>,
-    /// Quiet period (ms) per deposition: a burst of events becomes one transformation.
+    /// Quiet period (ms) per deposition: a burst of events becomes one transformation. A
+    /// deposition whose events all arrived as the scanner published them together (one listing
+    /// of its folder, after the scanner let it settle) is transformed without waiting for it.
     #[arg(long, default_value_t = 500)]
     pub debounce_ms: u64,
 }

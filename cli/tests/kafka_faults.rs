@@ -192,6 +192,7 @@ fn stale_poison_and_untrusted_inputs_change_nothing_and_are_dead_lettered() {
             mtime_ns: 1,
             ctime_ns: 1,
             change: msgmig_schemas::record::FileChange::Present,
+            group_len: 0,
         };
         events
             .publish(Envelope::new(evil.path.clone(), "D_1", evil.clone()))

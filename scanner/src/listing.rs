@@ -52,6 +52,7 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
             mtime_ns: mtime_ns(&meta),
             ctime_ns: ctime_ns(&meta),
             change: FileChange::Present,
+            group_len: 0,
         });
     }
     Ok(listing)

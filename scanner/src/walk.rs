@@ -217,7 +217,9 @@ impl Scanner {
                 return Ok(());
             }
         }
-        for event in listing.events {
+        let group_len = listing.events.len() as u32;
+        for mut event in listing.events {
+            event.group_len = group_len;
             self.stats.files.fetch_add(1, Ordering::Relaxed);
             crate::metrics::FILES_PUBLISHED
                 .with_label_values(&["present"])

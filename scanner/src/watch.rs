@@ -460,11 +460,15 @@ impl Watcher {
                         mtime_ns: g.mtime_ns,
                         ctime_ns: g.ctime_ns,
                         change: FileChange::Removed,
+                        group_len: 0,
                     });
                 }
             }
         }
-        for e in out {
+        // One group: the transformer need not wait out its debounce once it has them all.
+        let group_len = out.len() as u32;
+        for mut e in out {
+            e.group_len = group_len;
             if e.change == FileChange::Present {
                 self.ledger.insert(FileState {
                     path: e.path.clone(),

@@ -20,6 +20,7 @@ mod convert;
 pub mod metrics;
 mod order;
 pub mod read;
+mod schedule;
 pub mod size;
 pub mod validate;
 pub mod worker;

@@ -134,6 +134,7 @@ mod tests {
             mtime_ns: 0,
             ctime_ns: 0,
             change: FileChange::Present,
+            group_len: 0,
         }
     }
 

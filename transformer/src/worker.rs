@@ -2,6 +2,7 @@
 
 use crate::build::{build_records, DepositionRecords};
 use crate::read::{read_deposition, ReadError};
+use crate::schedule::Schedule;
 use crate::validate::{check_events, Refusal};
 use msgmig_bus::{BusError, Envelope, Publisher, Receipt, Subscriber};
 use msgmig_schemas::record::{
@@ -175,7 +176,8 @@ impl Transformer {
     /// Consumes file events until the input closes.
     ///
     /// Debounce: a deposition is transformed once no event for it arrived for `debounce` (a
-    /// burst of writes becomes one transformation). An event for a deposition that is being
+    /// burst of writes becomes one transformation), or as soon as all the events the scanner
+    /// published together for it arrived ([`FileEvent::group_len`]). An event for a deposition that is being
     /// transformed schedules it again (the files may have changed after they were read). Output
     /// order per deposition: records, then its marker; finished work is published as soon as it
     /// is ready. `input.next()` must be cancel-safe (bounded channels and rdkafka streams are).
@@ -189,15 +191,13 @@ impl Transformer {
         S: Subscriber<FileEvent>,
         P: Publisher<RecordsMessage>,
     {
-        use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+        use std::collections::{BTreeMap, HashMap, HashSet};
         use tokio::time::Instant;
         let mut pending: JoinSet<(u64, DepositionRecords)> = JoinSet::new();
         let mut done: BTreeMap<u64, DepositionRecords> = BTreeMap::new();
         let (mut next_seq, mut next_out) = (0u64, 0u64);
         let mut in_flight: HashSet<String> = HashSet::new();
-        // Debounce: deadline per waiting deposition, and (deadline, id) in arrival order.
-        let mut waiting: HashMap<String, Instant> = HashMap::new();
-        let mut queue: VecDeque<(Instant, String)> = VecDeque::new();
+        let mut schedule = Schedule::default();
         let mut input_open = true;
         // Grouped input: the deposition whose events are arriving, not yet queued.
         let mut open_group: Option<String> = None;
@@ -216,26 +216,16 @@ impl Transformer {
                 if *due > now || !input_open {
                     return *due > now && input_open;
                 }
-                if !waiting.contains_key(id) {
-                    waiting.insert(id.clone(), now);
-                    queue.push_back((now, id.clone()));
+                if !schedule.contains(id) {
+                    schedule.at_once(id.clone(), now);
                 }
                 false
             });
             // Start every deposition whose quiet period is over (or all, once input is done).
-            while let Some((deadline, id)) = queue.front().cloned() {
-                if input_open && deadline > Instant::now() {
-                    break;
-                }
-                queue.pop_front();
-                if waiting.get(&id) != Some(&deadline) {
-                    continue; // a later event moved its deadline
-                }
+            while let Some(id) = schedule.pop_due(Instant::now(), !input_open) {
                 if in_flight.contains(&id) {
                     // Still being transformed: try again after it finishes.
-                    let later = Instant::now() + self.debounce;
-                    waiting.insert(id.clone(), later);
-                    queue.push_back((later, id));
+                    schedule.later(id, Instant::now() + self.debounce);
                     break;
                 }
                 // Bounded memory: finished depositions waiting for an earlier, slower one to be
@@ -259,7 +249,6 @@ impl Transformer {
                         to_ack.extend(receipts_of.remove(&seq).unwrap_or_default());
                     }
                 }
-                waiting.remove(&id);
                 let root = self.root.clone();
                 let seq = next_seq;
                 next_seq += 1;
@@ -278,12 +267,11 @@ impl Transformer {
                 to_ack.clear();
                 last_checkpoint = Instant::now();
             }
-            if !input_open && queue.is_empty() && pending.is_empty() {
+            if !input_open && schedule.is_empty() && pending.is_empty() {
                 break;
             }
-            let next_deadline = queue
-                .front()
-                .map(|(d, _)| *d)
+            let next_deadline = schedule
+                .next_due()
                 .into_iter()
                 .chain(retries.iter().map(|(d, _)| *d))
                 .min();
@@ -306,9 +294,7 @@ impl Transformer {
                     let Some(first) = event else {
                         input_open = false;
                         if let Some(id) = open_group.take() {
-                            let now = Instant::now();
-                            waiting.insert(id.clone(), now);
-                            queue.push_back((now, id));
+                            schedule.at_once(id, Instant::now());
                         }
                         continue;
                     };
@@ -335,21 +321,17 @@ impl Transformer {
                             to_ack.extend(event.receipt);
                             continue;
                         }
-                        let id = event.payload.deposition_id;
+                        let (id, group_len) = (event.payload.deposition_id, event.payload.group_len);
                         receipts.entry(id.clone()).or_default().extend(event.receipt);
                         if self.grouped {
                             if open_group.as_ref() != Some(&id) {
                                 if let Some(done) = open_group.replace(id) {
-                                    let now = Instant::now();
-                                    waiting.insert(done.clone(), now);
-                                    queue.push_back((now, done));
+                                    schedule.at_once(done, Instant::now());
                                 }
                             }
                             continue;
                         }
-                        let deadline = Instant::now() + self.debounce;
-                        waiting.insert(id.clone(), deadline);
-                        queue.push_back((deadline, id));
+                        schedule.after_event(id, group_len, Instant::now(), self.debounce);
                     }
                 }
             }

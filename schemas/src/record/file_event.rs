@@ -35,4 +35,10 @@ pub struct FileEvent {
     pub ctime_ns: i64,
     /// Present or removed.
     pub change: FileChange,
+    /// How many events the scanner published for this deposition back to back from one listing
+    /// of its folder, this one included; 0 when unknown (events of earlier versions, or made by
+    /// hand). A transformer that has received all of them transforms the deposition at once
+    /// instead of waiting out its debounce: the scanner already let the folder settle.
+    #[serde(default)]
+    pub group_len: u32,
 }
