@@ -15,6 +15,6 @@ mod walk;
 mod watch;
 
 pub use listing::{list_deposition, DepositionListing};
-pub use msgmig_schemas::record::LoadedFiles;
+pub use msgmig_schemas::record::{LoadedFiles, LoadedStates};
 pub use walk::{ScanError, ScanStats, Scanner, Selection};
 pub use watch::{WatchConfig, WatchStats, Watcher};

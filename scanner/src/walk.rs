@@ -1,9 +1,7 @@
 use crate::listing::list_deposition;
-use futures::StreamExt;
 use msgmig_bus::{BusError, Envelope, Publisher};
 use msgmig_schemas::archive::is_deposition_id;
-use msgmig_schemas::record::{FileEvent, LoadedFiles};
-use std::collections::HashMap;
+use msgmig_schemas::record::{FileEvent, LoadedFiles, LoadedStates};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,7 +47,7 @@ pub struct Scanner {
     selection: Selection,
     stats: Arc<ScanStats>,
     /// Depositions as last loaded: skipped when their latest files still match.
-    unchanged: Arc<HashMap<String, LoadedFiles>>,
+    unchanged: Arc<LoadedStates>,
 }
 
 /// True when the listing's latest files are exactly the ones loaded (see
@@ -76,7 +74,7 @@ impl Scanner {
     /// Skips depositions whose latest files match `loaded` (the last load's file ledger): a
     /// re-run then reads, parses and queries only what changed (issue 12 §1). New, changed,
     /// grown and shrunk depositions are published as before.
-    pub fn with_unchanged(mut self, loaded: HashMap<String, LoadedFiles>) -> Self {
+    pub fn with_unchanged(mut self, loaded: LoadedStates) -> Self {
         self.unchanged = Arc::new(loaded);
         self
     }
@@ -131,45 +129,50 @@ impl Scanner {
         if !root.is_dir() {
             return Err(ScanError::NoArchive(root));
         }
-        let ids = {
-            let this = Scanner {
-                root: root.clone(),
-                selection: self.selection.clone(),
-                stats: self.stats.clone(),
-                unchanged: Arc::default(),
-            };
-            tokio::task::spawn_blocking(move || this.deposition_ids())
-                .await
-                .expect("listing task does not panic")
-                .map_err(|e| ScanError::Io(root.clone(), e))?
+        // A selection's ids are listed where they are, not copied: at 10^6 depositions each
+        // copy of the list is about 50 MB.
+        let ids: std::borrow::Cow<'_, [String]> = match &self.selection {
+            Selection::Depositions(ids) => ids.as_slice().into(),
+            Selection::All => {
+                let this = Scanner {
+                    root: root.clone(),
+                    selection: Selection::All,
+                    stats: self.stats.clone(),
+                    unchanged: Arc::default(),
+                };
+                let ids = tokio::task::spawn_blocking(move || this.deposition_ids())
+                    .await
+                    .expect("listing task does not panic")
+                    .map_err(|e| ScanError::Io(root.clone(), e))?;
+                ids.into()
+            }
         };
         // Folders are listed in chunks on blocking threads, two chunks at once: one thread
         // hand-off per folder cost more than the listing itself at 10^5 folders (an unchanged
         // re-run is mostly this walk), and on NFS the second chunk hides the first's latency.
-        let chunks = ids
-            .chunks(LIST_CHUNK)
-            .map(<[String]>::to_vec)
-            .collect::<Vec<_>>();
-        let listed = futures::stream::iter(chunks)
-            .map(|chunk| {
+        let mut chunks = ids.chunks(LIST_CHUNK);
+        let mut listing: std::collections::VecDeque<tokio::task::JoinHandle<_>> =
+            Default::default();
+        loop {
+            while listing.len() < 2 {
+                let Some(chunk) = chunks.next().map(<[String]>::to_vec) else {
+                    break;
+                };
                 let r = root.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || {
-                        chunk
-                            .into_iter()
-                            .map(|id| {
-                                let listing = list_deposition(&r, &id);
-                                (id, listing)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                    .await
-                    .expect("listing task does not panic")
-                }
-            })
-            .buffered(2);
-        futures::pin_mut!(listed);
-        while let Some(chunk) = listed.next().await {
+                listing.push_back(tokio::task::spawn_blocking(move || {
+                    chunk
+                        .into_iter()
+                        .map(|id| {
+                            let listing = list_deposition(&r, &id);
+                            (id, listing)
+                        })
+                        .collect::<Vec<_>>()
+                }));
+            }
+            let Some(next) = listing.pop_front() else {
+                break;
+            };
+            let chunk = next.await.expect("listing task does not panic");
             for (id, listing) in chunk {
                 self.publish_listing(publisher, id, listing).await?;
             }

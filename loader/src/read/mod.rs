@@ -89,18 +89,21 @@ const LEDGER_PAGE: u64 = 50_000;
 /// What the last clean load recorded of every deposition whose state is `loaded` (no
 /// quarantine, no conflict): what a re-run may skip when its files still match (issue 12 §1).
 /// Read in pages of the ledger in path order (paths start with the deposition folder, so a
-/// deposition's rows are contiguous) and kept as a fingerprint: about 100 bytes a deposition
-/// whatever its files, so 10^6 depositions fit in about 100 MB.
+/// deposition's rows are contiguous) and kept as a fingerprint in a [`LoadedStates`]: about
+/// 100 bytes a deposition whatever its files.
+///
+/// [`LoadedStates`]: msgmig_schemas::record::LoadedStates
 pub async fn loaded_states<C: ConnectionTrait>(
     conn: &C,
-) -> Result<HashMap<String, msgmig_schemas::record::LoadedFiles>, DbErr> {
+) -> Result<msgmig_schemas::record::LoadedStates, DbErr> {
+    use msgmig_schemas::record::LoadedFiles;
     let backend = conn.get_database_backend();
     let sql = format!(
         "SELECT l.deposition_id, l.path, l.version, l.size, l.mtime_ns, d.messages, l.ctime_ns \
          FROM msgmig_file_ledger l JOIN msgmig_depositions d ON d.deposition_id = l.deposition_id \
          WHERE d.state = 'loaded' AND l.path > ? ORDER BY l.path LIMIT {LEDGER_PAGE}"
     );
-    let mut out: HashMap<String, msgmig_schemas::record::LoadedFiles> = HashMap::new();
+    let mut out: Vec<(Box<str>, LoadedFiles)> = Vec::new();
     let mut after = String::new();
     loop {
         let rows = conn
@@ -114,7 +117,10 @@ pub async fn loaded_states<C: ConnectionTrait>(
         for r in rows {
             let dep: String = r.try_get_by_index(0)?;
             let path: String = r.try_get_by_index(1)?;
-            let entry = out.entry(dep).or_default();
+            if out.last().is_none_or(|(id, _)| **id != *dep) {
+                out.push((dep.into_boxed_str(), LoadedFiles::default()));
+            }
+            let entry = &mut out.last_mut().expect("pushed above").1;
             entry.messages = u64::try_from(r.try_get_by_index::<i64>(5)?).unwrap_or(0);
             entry.add(
                 &path,
@@ -126,7 +132,7 @@ pub async fn loaded_states<C: ConnectionTrait>(
             after = path;
         }
         if page < LEDGER_PAGE {
-            return Ok(out);
+            return Ok(out.into_iter().collect());
         }
     }
 }

@@ -9,7 +9,7 @@ mod to_cif;
 
 pub use dead_letter::{DeadLetter, DeadLetterReason, Stage};
 pub use file_event::{FileChange, FileEvent};
-pub use loaded::{file_fingerprint, LoadedFiles};
+pub use loaded::{file_fingerprint, LoadedFiles, LoadedStates};
 pub use message_record::{
     content_sha256, DepositionEnd, DepositionOutcome, FileRefColumns, FileState, MessageColumns,
     MessageRecord, OrigcommColumns, Provenance, Quarantine, QuarantineKind, RecordsMessage,
