@@ -26,10 +26,21 @@ fn main() {
         if dirty { "-dirty" } else { "" }
     );
     println!("cargo:rustc-env=MSGMIG_BUILD_DATE={date}");
-    // Rebuild the identity when HEAD moves (not on every source edit: the date is the build's).
-    for path in ["../.git/HEAD", "../.git/index"] {
-        if std::path::Path::new(path).exists() {
-            println!("cargo:rerun-if-changed={path}");
+    // Rebuild the identity when HEAD moves (not on every source edit: the date is the build's):
+    // a commit rewrites the branch's ref file, not HEAD itself, so both are watched, by their
+    // absolute paths (a build script's relative `../.git` missed them and a binary built on
+    // 2 December said it was a revision of 1 December).
+    if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+        let watched = ["HEAD", "index", "packed-refs"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(branch);
+        for file in watched {
+            let path = std::path::Path::new(&git_dir).join(file);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
