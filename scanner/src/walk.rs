@@ -151,15 +151,15 @@ impl Scanner {
         // hand-off per folder cost more than the listing itself at 10^5 folders (an unchanged
         // re-run is mostly this walk), and on NFS the second chunk hides the first's latency.
         let mut chunks = ids.chunks(LIST_CHUNK);
-        let mut listing: std::collections::VecDeque<tokio::task::JoinHandle<_>> =
+        let mut in_flight: std::collections::VecDeque<tokio::task::JoinHandle<_>> =
             Default::default();
         loop {
-            while listing.len() < 2 {
+            while in_flight.len() < 2 {
                 let Some(chunk) = chunks.next().map(<[String]>::to_vec) else {
                     break;
                 };
                 let r = root.clone();
-                listing.push_back(tokio::task::spawn_blocking(move || {
+                in_flight.push_back(tokio::task::spawn_blocking(move || {
                     chunk
                         .into_iter()
                         .map(|id| {
@@ -169,7 +169,7 @@ impl Scanner {
                         .collect::<Vec<_>>()
                 }));
             }
-            let Some(next) = listing.pop_front() else {
+            let Some(next) = in_flight.pop_front() else {
                 break;
             };
             let chunk = next.await.expect("listing task does not panic");
