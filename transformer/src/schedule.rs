@@ -43,9 +43,7 @@ impl Schedule {
                 return;
             }
         }
-        let due = now + debounce;
-        self.due.insert(id.clone(), due);
-        self.debounced.push_back((due, id));
+        self.later(id, now + debounce);
     }
 
     /// Makes `id` due at `now`.

@@ -177,10 +177,11 @@ impl Transformer {
     ///
     /// Debounce: a deposition is transformed once no event for it arrived for `debounce` (a
     /// burst of writes becomes one transformation), or as soon as all the events the scanner
-    /// published together for it arrived ([`FileEvent::group_len`]). An event for a deposition that is being
-    /// transformed schedules it again (the files may have changed after they were read). Output
-    /// order per deposition: records, then its marker; finished work is published as soon as it
-    /// is ready. `input.next()` must be cancel-safe (bounded channels and rdkafka streams are).
+    /// published together for it arrived ([`FileEvent::group_len`]). An event for a deposition
+    /// that is being transformed schedules it again (the files may have changed after they were
+    /// read). Output order per deposition: records, then its marker; finished work is published
+    /// as soon as it is ready. `input.next()` must be cancel-safe (bounded channels and rdkafka
+    /// streams are).
     ///
     /// Acknowledgement: an event is acked (its offset may be committed) only after the records
     /// of its deposition were published *and* flushed, at most every `checkpoint_every` (1 s):
