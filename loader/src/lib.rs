@@ -23,6 +23,7 @@ mod isolate;
 pub mod limits;
 pub mod metrics;
 pub mod offsets;
+mod order;
 pub mod plan;
 pub mod read;
 pub mod scan_passes;
@@ -33,6 +34,6 @@ pub mod worker;
 
 pub use store::RowCounts;
 pub use worker::{
-    DepositionReport, Loader, LoaderConfig, BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_LOADERS,
-    DEFAULT_THREADS_RUNNING,
+    DepositionReport, Loader, LoaderConfig, BACKFILL_BATCH_SIZE, BATCH_BYTES, DEFAULT_BATCH_SIZE,
+    DEFAULT_LOADERS, DEFAULT_THREADS_RUNNING,
 };

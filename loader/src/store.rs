@@ -166,8 +166,9 @@ async fn fetch_file_refs<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Writes a planned batch. Order keeps every foreign key satisfied: new info rows in record
-/// order (parents first), then changed ones, then everything that references info rows.
+/// Writes a planned batch. Order keeps every foreign key satisfied: new info rows (parents
+/// first, each deposition in file order, otherwise by id: see `order.rs`), then changed ones,
+/// then everything that references info rows.
 /// Origcomm rows are written in the table's `layout` (records that do not fit it were refused
 /// before: [`crate::limits::unfit_for_origcomm`]).
 pub async fn apply<C: ConnectionTrait>(
@@ -185,6 +186,7 @@ pub async fn apply<C: ConnectionTrait>(
             .map(|p| p.record)
     };
     let inserts: Vec<&MessageRecord> = of(|a| *a == Action::Insert).collect();
+    let inserts = crate::order::insert_order(&inserts);
     // A take-over rewrites the rows like an update, but exactly: nothing of the displaced
     // deposition's file references or status may remain (the tables must not depend on which
     // claimant came first).

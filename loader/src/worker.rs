@@ -95,19 +95,25 @@ pub(crate) struct Item {
     pub receipt: Option<Receipt>,
 }
 
-/// Messages per transaction unless configured (`--batch-size`): at 10^5 depositions a batch of
-/// 5000 wrote twice as fast as 1000, its rows reaching each index in longer sorted runs
-/// (issue 12 §2, scripts/bench-scale).
+/// Messages per transaction of the workers (`run`, `load`) unless configured (`--batch-size`):
+/// at 10^5 depositions a batch of 5000 wrote twice as fast as 1000, its rows reaching each
+/// index in longer sorted runs (issue 12 §2, scripts/bench-scale).
 pub const DEFAULT_BATCH_SIZE: usize = 5000;
 
-/// Loaders a process runs unless configured (`--loaders`): each is one transaction at a time
-/// on its own connection. Once the tables outgrow the server's buffer pool, a transaction
-/// spends most of its time waiting for index pages read one at a time, so more loaders keep
-/// more reads in flight; but each holds a batch and a queue of records in memory. At 10^5
-/// depositions (128 MiB buffer pool, 2 cores; issue 12 §2) the first `migrate` took 139.8 s
-/// with two loaders (peak RSS 200 MB), 111.4 s with three (245 MB), and 101.7–125.6 s with
-/// four (250–300 MB): no steadier gain, and at the memory target's edge.
-pub const DEFAULT_LOADERS: usize = 3;
+/// Messages per transaction of a one-shot `migrate` unless configured (`--batch-size`). Each
+/// batch walks every index of the app tables once, in key order; fewer, larger batches walk
+/// them fewer times. At 10^5 depositions (128 MiB buffer pool, 2 cores; issue 12 §2) two
+/// loaders of 10,000 read 18% fewer pages and wrote 17% fewer than three of 5,000 (351,593
+/// against 438,912 reads; 614,644 against 744,032 pages written), within 250 MB. Larger batches
+/// lose it again: 2 × 20,000 read 492,013 pages, the batches' dirty pages crowding out the
+/// index pages in the buffer pool.
+pub const BACKFILL_BATCH_SIZE: usize = 10_000;
+
+/// Loaders a `migrate` runs unless configured (`--loaders`): each is one transaction at a time
+/// on its own connection, holding a batch and a queue of records in memory. Two keep the
+/// server's cores busy with [`BACKFILL_BATCH_SIZE`] batches; three of those took a 10^5 first
+/// run to 356 MB (issue 12 §3: under 300 MB).
+pub const DEFAULT_LOADERS: usize = 2;
 
 /// A batch also closes at this much message text, so a run of large messages (pasted
 /// validation reports of MiBs) cannot make one transaction, and the loader's memory, huge.

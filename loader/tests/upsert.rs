@@ -6,7 +6,7 @@ use common::*;
 use msgmig_loader::{Loader, LoaderConfig};
 use msgmig_schemas::archive::ContentType;
 use msgmig_schemas::record::*;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 // ---- test bodies, each run on both backends ----
 
@@ -169,6 +169,57 @@ async fn replies_and_statuses_insert_in_fk_order(db: DatabaseConnection) {
         )
         .await,
         "root"
+    );
+}
+
+async fn a_batch_keeps_each_depositions_file_order_and_otherwise_goes_in_by_id(
+    db: DatabaseConnection,
+) {
+    // File order within a deposition (a reply after its parent, and "a0" after "z9"); between
+    // depositions the batch goes in by id, so the message-id indexes are walked in key order.
+    let mut reply = record("D_2", "b1", Some("m3"), 10, "Re");
+    reply.message.content_type = ContentType::MessagesFromDepositor;
+    load(
+        &db,
+        vec![
+            msg(record("D_2", "m3", Some("m3"), 10, "Root")),
+            msg(reply),
+            msg(record("D_1", "z9", Some("z9"), 10, "First")),
+            msg(record("D_1", "a0", Some("a0"), 10, "Second")),
+            msg(record("D_3", "c5", Some("c5"), 10, "Only")),
+            end("D_2", 10, 2),
+            end("D_1", 10, 2),
+            end("D_3", 10, 1),
+        ],
+    )
+    .await;
+    let in_ordinal_order = |filter: &'static str| {
+        let db = db.clone();
+        async move {
+            let sql = format!(
+                "SELECT message_id FROM pdbx_deposition_message_info {filter} ORDER BY ordinal_id"
+            );
+            db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        in_ordinal_order("WHERE deposition_data_set_id = 'D_1'").await,
+        ["z9", "a0"],
+        "a deposition's messages keep their file order"
+    );
+    assert_eq!(
+        in_ordinal_order("WHERE deposition_data_set_id = 'D_2'").await,
+        ["m3", "b1"]
+    );
+    assert_eq!(
+        in_ordinal_order("").await,
+        ["c5", "m3", "b1", "z9", "a0"],
+        "between depositions, the smallest id whose predecessors are in goes next"
     );
 }
 
@@ -368,6 +419,7 @@ on_both_backends!(
     newer_generation_updates_a_draft_in_place_and_older_is_stale,
     file_references_reconcile_when_asked,
     replies_and_statuses_insert_in_fk_order,
+    a_batch_keeps_each_depositions_file_order_and_otherwise_goes_in_by_id,
     another_depositions_id_is_a_conflict,
     two_passes_of_one_deposition_in_one_batch,
     dry_run_writes_nothing,
