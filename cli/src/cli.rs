@@ -228,8 +228,8 @@ pub struct MigrateArgs {
     /// Messages per database transaction (a transaction also closes at 32 MiB of message
     /// text). Each batch writes every index in one sorted run: once the tables outgrow the
     /// buffer pool, fewer, larger batches read and write fewer index pages. At 10^5
-    /// depositions two loaders of 10,000 read 18% fewer than three of 5,000, and peaked at
-    /// 245–261 MB against 202–208 MB.
+    /// depositions two loaders of 10,000 read 15–20% fewer than three of 5,000, and peaked at
+    /// 240–255 MB against 191–202 MB.
     #[arg(long, default_value_t = msgmig_loader::BACKFILL_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]

@@ -103,16 +103,16 @@ pub const DEFAULT_BATCH_SIZE: usize = 5000;
 /// Messages per transaction of a one-shot `migrate` unless configured (`--batch-size`). Each
 /// batch walks every index of the app tables once, in key order; fewer, larger batches walk
 /// them fewer times. At 10^5 depositions (128 MiB buffer pool, 2 cores; issue 12 §2) two
-/// loaders of 10,000 read 18% fewer pages and wrote 17% fewer than three of 5,000 (351,593
-/// against 438,912 reads; 614,644 against 744,032 pages written), within 250 MB. Larger batches
-/// lose it again: 2 × 20,000 read 492,013 pages, the batches' dirty pages crowding out the
-/// index pages in the buffer pool.
+/// loaders of 10,000 read 20% fewer pages and wrote 17% fewer than three of 5,000 (351,593
+/// against 438,912 reads; 614,644 against 744,032 pages written), at a peak RSS of 240–255 MB.
+/// Larger batches lose it again: 2 × 20,000 read 492,013 pages, the batches' dirty pages
+/// crowding out the index pages in the buffer pool.
 pub const BACKFILL_BATCH_SIZE: usize = 10_000;
 
 /// Loaders a `migrate` runs unless configured (`--loaders`): each is one transaction at a time
 /// on its own connection, holding a batch and a queue of records in memory. Two keep the
 /// server's cores busy with [`BACKFILL_BATCH_SIZE`] batches; three of those took a 10^5 first
-/// run to 356 MB (issue 12 §3: under 300 MB).
+/// run to 348 MB (issue 12 §3: under 300 MB).
 pub const DEFAULT_LOADERS: usize = 2;
 
 /// A batch also closes at this much message text, so a run of large messages (pasted
