@@ -6,7 +6,7 @@
 //! that outgrow the buffer pool at 10^5 depositions. Inserted in key order, a batch walks each
 //! tree once, page after page.
 //!
-//! Two orders may not change (domain.md §4, architecture.md §3):
+//! Two orders may not change (domain.md §4.1, §5.3 and §7; architecture.md §4):
 //! - a deposition's messages keep their file order, which `ordinal_id` (AUTO_INCREMENT) records
 //!   and `export` and the application read back;
 //! - a parent goes in before its replies (`parent_message_id` is a foreign key; a message may
