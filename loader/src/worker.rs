@@ -110,9 +110,9 @@ pub const DEFAULT_BATCH_SIZE: usize = 5000;
 pub const BACKFILL_BATCH_SIZE: usize = 10_000;
 
 /// Loaders a `migrate` runs unless configured (`--loaders`): each is one transaction at a time
-/// on its own connection, holding a batch and a queue of records in memory. Two keep the
-/// server's cores busy with [`BACKFILL_BATCH_SIZE`] batches; three of those took a 10^5 first
-/// run to 348 MB (issue 12 §3: under 300 MB).
+/// on its own connection, holding a batch and a queue of records in memory. Two loaders of
+/// [`BACKFILL_BATCH_SIZE`] spent 94% of a 10^5 first run in their transactions; three of those
+/// took its peak RSS to 348 MB (issue 12 §3: under 300 MB).
 pub const DEFAULT_LOADERS: usize = 2;
 
 /// A batch also closes at this much message text, so a run of large messages (pasted
