@@ -113,6 +113,12 @@ mod tests {
         order.iter().map(|r| r.message.message_id.clone()).collect()
     }
 
+    /// The ids of `records` in the order [`insert_order`] gives them.
+    fn order_of(records: &[MessageRecord]) -> Vec<String> {
+        let refs: Vec<&MessageRecord> = records.iter().collect();
+        ids(&insert_order(&refs))
+    }
+
     #[test]
     fn messages_of_different_depositions_go_in_by_id() {
         let rs = [
@@ -120,8 +126,7 @@ mod tests {
             record("D_2", "a", None),
             record("D_3", "b", None),
         ];
-        let refs: Vec<&MessageRecord> = rs.iter().collect();
-        assert_eq!(ids(&insert_order(&refs)), ["a", "b", "c"]);
+        assert_eq!(order_of(&rs), ["a", "b", "c"]);
     }
 
     #[test]
@@ -132,9 +137,8 @@ mod tests {
             record("D_2", "c", None),
             record("D_2", "b", None),
         ];
-        let refs: Vec<&MessageRecord> = rs.iter().collect();
         // D_1's "a" waits for "d", D_2's "b" for "c": file order wins over id order.
-        assert_eq!(ids(&insert_order(&refs)), ["c", "b", "d", "a"]);
+        assert_eq!(order_of(&rs), ["c", "b", "d", "a"]);
     }
 
     #[test]
@@ -144,15 +148,13 @@ mod tests {
             record("D_2", "z", Some("z")),
             record("D_3", "m", Some("m")),
         ];
-        let refs: Vec<&MessageRecord> = rs.iter().collect();
-        assert_eq!(ids(&insert_order(&refs)), ["m", "z", "a"]);
+        assert_eq!(order_of(&rs), ["m", "z", "a"]);
     }
 
     #[test]
     fn parents_are_matched_as_the_collation_matches_them() {
         let rs = [record("D_1", "a", Some("Z")), record("D_2", "z", None)];
-        let refs: Vec<&MessageRecord> = rs.iter().collect();
-        assert_eq!(ids(&insert_order(&refs)), ["z", "a"]);
+        assert_eq!(order_of(&rs), ["z", "a"]);
     }
 
     #[test]
@@ -162,8 +164,7 @@ mod tests {
             record("D_2", "c", Some("b")),
             record("D_3", "z", None),
         ];
-        let refs: Vec<&MessageRecord> = rs.iter().collect();
-        assert_eq!(ids(&insert_order(&refs)), ["z", "b", "c"]);
+        assert_eq!(order_of(&rs), ["z", "b", "c"]);
     }
 
     #[test]
