@@ -54,10 +54,8 @@ pub(crate) fn insert_order<'a>(records: &[&'a MessageRecord]) -> Vec<&'a Message
         .filter(|&i| waiting_on[i] == 0)
         .map(|i| Reverse((id(i), i)))
         .collect();
-    let mut placed = vec![false; n];
     let mut out = Vec::with_capacity(n);
     while let Some(Reverse((_, i))) = ready.pop() {
-        placed[i] = true;
         out.push(records[i]);
         for &j in &after[i] {
             waiting_on[j] -= 1;
@@ -66,7 +64,8 @@ pub(crate) fn insert_order<'a>(records: &[&'a MessageRecord]) -> Vec<&'a Message
             }
         }
     }
-    out.extend((0..n).filter(|&i| !placed[i]).map(|i| records[i]));
+    // Whatever still waits is in a cycle of parents.
+    out.extend((0..n).filter(|&i| waiting_on[i] > 0).map(|i| records[i]));
     out
 }
 
