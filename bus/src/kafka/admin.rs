@@ -44,33 +44,41 @@ fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>, BusError
     Ok(ids)
 }
 
-/// Runs a group-coordinator request, retrying for up to [`TIMEOUT`] while the broker answers
-/// that the coordinator is not there yet: a fresh cluster creates `__consumer_offsets` on the
-/// first group request and answers `NOT_COORDINATOR` / `COORDINATOR_NOT_AVAILABLE` /
-/// `COORDINATOR_LOAD_IN_PROGRESS` meanwhile (all retriable in Kafka's protocol guide).
-/// Blocking: call it from a blocking thread.
-fn retry_coordinator<T>(
+/// Runs a request, retrying for up to [`TIMEOUT`] while the broker answers that it is not ready
+/// yet ([`is_transient`]). Blocking: call it from a blocking thread.
+fn retry_transient<T>(
     mut request: impl FnMut() -> rdkafka::error::KafkaResult<T>,
 ) -> rdkafka::error::KafkaResult<T> {
-    use rdkafka::types::RDKafkaErrorCode as Code;
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
         match request() {
             Err(e)
-                if matches!(
-                    e.rdkafka_error_code(),
-                    Some(
-                        Code::NotCoordinator
-                            | Code::CoordinatorNotAvailable
-                            | Code::CoordinatorLoadInProgress
-                    )
-                ) && std::time::Instant::now() < deadline =>
+                if e.rdkafka_error_code().is_some_and(is_transient)
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(200));
             }
             other => return other,
         }
     }
+}
+
+/// Whether `code` says the broker is not ready yet, so the same request succeeds later (all
+/// retriable in Kafka's protocol guide): a fresh cluster creates `__consumer_offsets` on the
+/// first group request and answers `NOT_COORDINATOR` / `COORDINATOR_NOT_AVAILABLE` /
+/// `COORDINATOR_LOAD_IN_PROGRESS` meanwhile; a topic created or a broker restarted moments ago
+/// answers `NOT_LEADER_OR_FOLLOWER` / `LEADER_NOT_AVAILABLE` until its partitions have leaders
+/// (seen: `msgmig status` right after a bench created its topics).
+fn is_transient(code: rdkafka::types::RDKafkaErrorCode) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        code,
+        Code::NotCoordinator
+            | Code::CoordinatorNotAvailable
+            | Code::CoordinatorLoadInProgress
+            | Code::NotLeaderForPartition
+            | Code::LeaderNotAvailable
+    )
 }
 
 /// Watermarks of every partition of `topic`, with `group`'s committed offsets when a group is
@@ -88,7 +96,7 @@ pub fn partition_offsets(
         for &p in &ids {
             tpl.add_partition(topic, p);
         }
-        let got = retry_coordinator(|| consumer.committed_offsets(tpl.clone(), TIMEOUT))
+        let got = retry_transient(|| consumer.committed_offsets(tpl.clone(), TIMEOUT))
             .map_err(|e| BusError::Kafka(format!("cannot read committed offsets: {e}")))?;
         for e in got.elements() {
             if let Offset::Offset(o) = e.offset() {
@@ -98,9 +106,10 @@ pub fn partition_offsets(
     }
     ids.into_iter()
         .map(|p| {
-            let (low, high) = consumer.fetch_watermarks(topic, p, TIMEOUT).map_err(|e| {
-                BusError::Kafka(format!("cannot read watermarks of {topic}/{p}: {e}"))
-            })?;
+            let (low, high) = retry_transient(|| consumer.fetch_watermarks(topic, p, TIMEOUT))
+                .map_err(|e| {
+                    BusError::Kafka(format!("cannot read watermarks of {topic}/{p}: {e}"))
+                })?;
             Ok(PartitionOffsets {
                 partition: p,
                 low,
@@ -135,8 +144,7 @@ pub fn offsets_for_time(
     let mut out = BTreeMap::new();
     for e in answer.elements() {
         let p = e.partition();
-        let (_, high) = consumer
-            .fetch_watermarks(topic, p, TIMEOUT)
+        let (_, high) = retry_transient(|| consumer.fetch_watermarks(topic, p, TIMEOUT))
             .map_err(|err| BusError::Kafka(err.to_string()))?;
         let offset = match e.offset() {
             Offset::Offset(o)
@@ -237,4 +245,38 @@ pub fn count_records(config: &KafkaConfig, topic: &str) -> Result<i64, BusError>
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+
+    #[test]
+    fn a_broker_not_ready_yet_is_asked_again_and_a_real_error_is_returned_at_once() {
+        let mut calls = 0;
+        let got = retry_transient(|| {
+            calls += 1;
+            match calls {
+                1 => Err(KafkaError::MetadataFetch(Code::NotLeaderForPartition)),
+                2 => Err(KafkaError::MetadataFetch(Code::LeaderNotAvailable)),
+                _ => Ok((0i64, 7i64)),
+            }
+        });
+        assert_eq!(
+            got.unwrap(),
+            (0, 7),
+            "answered once the partition has a leader"
+        );
+        assert_eq!(calls, 3);
+
+        let mut calls = 0;
+        let got: rdkafka::error::KafkaResult<()> = retry_transient(|| {
+            calls += 1;
+            Err(KafkaError::MetadataFetch(Code::UnknownTopicOrPartition))
+        });
+        assert!(got.is_err());
+        assert_eq!(calls, 1, "an unknown topic is not waited for");
+    }
 }
