@@ -3,13 +3,14 @@
 
 use crate::ends::{record_displaced, record_ends, stored_generations, Displaced};
 use crate::offsets::{self, TopicPartition};
-use crate::plan::{plan, Action};
+use crate::plan::{plan, Action, Planned};
 use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
 use crate::worker::{DepositionReport, Item, Loader, OpenDeposition};
+use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{
     DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage,
 };
-use sea_orm::{DbErr, TransactionTrait};
+use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
 use std::collections::{BTreeMap, HashMap};
 
 /// What a batch transaction did.
@@ -154,14 +155,7 @@ impl Loader {
             })
             .collect();
         let ends: Vec<&DepositionEnd> = ends.iter().collect();
-        let mut ids: Vec<String> = records
-            .iter()
-            .map(|r| r.message.message_id.clone())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let current = fetch_current(&txn, &ids).await?;
-        let planned = plan(records, current);
+        let (planned, counts) = self.plan_and_write(&txn, records, layout).await?;
         // Per-deposition counts: planned per record, so they add up to the batch totals.
         let mut open = self.open.clone();
         // Take-overs whose displaced deposition already ended: its stored outcome is amended.
@@ -195,11 +189,6 @@ impl Loader {
                 _ => {}
             }
         }
-        let counts = if self.config.dry_run {
-            dry_run(&txn, &planned).await?
-        } else {
-            apply(&txn, &planned, self.config.reconcile, layout).await?
-        };
         let stored = if ends.is_empty() {
             HashMap::new()
         } else {
@@ -265,6 +254,56 @@ impl Loader {
             observe(&counts, &reports, planned.len(), started.elapsed());
         }
         Ok(Applied::Done(reports))
+    }
+
+    /// Plans `records` against the stored rows and writes them (in a dry run, only counts).
+    ///
+    /// While this loader's recent batches found none of their ids stored (a backfill:
+    /// [`crate::fresh`]), the batch is first written as all new without reading the stored
+    /// rows, under a savepoint. Any error rolls back to the savepoint and the batch is planned
+    /// as always; if even the rollback fails (a deadlock or a lost connection ended the
+    /// transaction), the first error is returned for the caller's retry.
+    async fn plan_and_write<'r>(
+        &mut self,
+        txn: &DatabaseTransaction,
+        records: Vec<&'r MessageRecord>,
+        layout: OrigcommLayout,
+    ) -> Result<(Vec<Planned<'r>>, RowCounts), DbErr> {
+        if !self.config.dry_run && !records.is_empty() && self.fresh.presume_new() {
+            let planned = plan(records.clone(), HashMap::new());
+            let savepoint = txn.begin().await?;
+            match apply(&savepoint, &planned, self.config.reconcile, layout).await {
+                Ok(counts) => {
+                    savepoint.commit().await?;
+                    self.fresh.confirmed();
+                    return Ok((planned, counts));
+                }
+                Err(e) => {
+                    if savepoint.rollback().await.is_err() {
+                        return Err(e);
+                    }
+                    self.fresh.refuted();
+                    crate::metrics::PRESUMED_NEW_REFUTED.inc();
+                    tracing::debug!(event = "presumed_new_refuted", error = %e,
+                        "a batch written as all new failed: planning it against the stored rows");
+                }
+            }
+        }
+        let mut ids: Vec<String> = records
+            .iter()
+            .map(|r| r.message.message_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let current = fetch_current(txn, &ids).await?;
+        self.fresh.planned(!current.is_empty());
+        let planned = plan(records, current);
+        let counts = if self.config.dry_run {
+            dry_run(txn, &planned).await?
+        } else {
+            apply(txn, &planned, self.config.reconcile, layout).await?
+        };
+        Ok((planned, counts))
     }
 }
 

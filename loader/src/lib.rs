@@ -19,6 +19,7 @@ pub mod database;
 pub mod drift;
 mod ends;
 pub mod faults;
+mod fresh;
 mod isolate;
 pub mod limits;
 pub mod metrics;
@@ -32,6 +33,7 @@ pub mod store;
 pub mod throttle;
 pub mod worker;
 
+pub use fresh::FreshStats;
 pub use store::RowCounts;
 pub use worker::{
     DepositionReport, Loader, LoaderConfig, BACKFILL_BATCH_SIZE, BATCH_BYTES, DEFAULT_BATCH_SIZE,

@@ -1,5 +1,5 @@
-//! Loader metrics (`msgmig_loader_*`), updated after each committed batch only, so they count
-//! what the database really holds.
+//! Loader metrics (`msgmig_loader_*`). The counts of messages, rows and depositions are updated
+//! after each committed batch only, so they count what the database really holds.
 
 use prometheus::{
     register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge,
@@ -80,6 +80,18 @@ pub static DB_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("registered once")
 });
 
+/// Batches written as all new (no stored row read first) that failed and were rolled back to
+/// their savepoint, then planned against the stored rows (`loader/src/fresh.rs`). Counted when
+/// the rollback happens, committed or not: a steady rise means the presumption keeps costing a
+/// wasted write.
+pub static PRESUMED_NEW_REFUTED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "msgmig_loader_presumed_new_refuted_total",
+        "Batches written as all new that found a stored message id (or failed) and were planned again."
+    )
+    .expect("registered once")
+});
+
 /// Registers every loader metric with its known label values at zero, so each series exists
 /// from the start (dashboards and alerts see 0, not "no data").
 /// Inputs dead-lettered by the loader, by `reason` (bad_payload, database_rejected).
@@ -124,6 +136,7 @@ pub fn init() {
     LazyLock::force(&BATCH_MESSAGES);
     LazyLock::force(&FRESHNESS_SECONDS);
     LazyLock::force(&DB_RETRIES);
+    LazyLock::force(&PRESUMED_NEW_REFUTED);
 }
 
 /// When this process started (ns since the Unix epoch): the freshness histogram observes only

@@ -155,6 +155,8 @@ pub struct Loader {
     pub(crate) refused: HashMap<String, Quarantine>,
     /// The rows-per-second ceiling, when one is set.
     throttle: Option<crate::throttle::Throttle>,
+    /// Whether the next batch is presumed to hold only new message ids.
+    pub(crate) fresh: crate::fresh::FreshGuess,
 }
 
 /// How often an idle loader looks for rewound offsets.
@@ -191,6 +193,7 @@ impl Loader {
             origcomm_layout: None,
             refused: HashMap::new(),
             throttle,
+            fresh: Default::default(),
         }
     }
 
@@ -230,6 +233,12 @@ impl Loader {
     /// Rows written by committed batches (file-reference reconciliation included).
     pub fn totals(&self) -> &RowCounts {
         &self.totals
+    }
+
+    /// How often this loader wrote a batch as all new, and how often that was refuted
+    /// (see `fresh.rs`).
+    pub fn fresh_stats(&self) -> crate::FreshStats {
+        self.fresh.stats()
     }
 
     /// Consumes until the input closes; each batch is one transaction, acknowledged to the
