@@ -9,20 +9,30 @@ use msgmig_loader::{FreshStats, Loader, LoaderConfig};
 use msgmig_schemas::record::*;
 use sea_orm::DatabaseConnection;
 
+/// Applies a batch of one deposition holding one message.
+async fn load_one(loader: &mut Loader, dep: &str, id: &str, subject: &str) {
+    loader
+        .apply_batch(vec![
+            msg(record(dep, id, None, 10, subject)),
+            end(dep, 10, 1),
+        ])
+        .await
+        .unwrap();
+}
+
 /// A loader that has written one planned batch (found nothing stored) and one batch presumed
 /// new, so its next batch is presumed new too. The stored ids, `zz-d_1` and `zz-d_2`, sort
 /// after the tests' new ones.
 async fn loader_presuming_new(db: &DatabaseConnection) -> Loader {
     let mut loader = Loader::new(db.clone(), LoaderConfig::default());
     for dep in ["D_1", "D_2"] {
-        let id = format!("zz-{}", dep.to_lowercase());
-        loader
-            .apply_batch(vec![
-                msg(record(dep, &id, None, 10, "Mine")),
-                end(dep, 10, 1),
-            ])
-            .await
-            .unwrap();
+        load_one(
+            &mut loader,
+            dep,
+            &format!("zz-{}", dep.to_lowercase()),
+            "Mine",
+        )
+        .await;
     }
     assert_eq!(
         loader.fresh_stats(),
@@ -127,14 +137,13 @@ async fn a_rerun_of_stored_messages_after_a_batch_presumed_new_touches_nothing(
     // The stored ids found again: the next batch is planned, and after two planned batches
     // that find nothing (the refutation doubled the streak asked for) it is presumed new again.
     for dep in ["D_5", "D_6", "D_7"] {
-        let id = format!("{}-new", dep.to_lowercase());
-        loader
-            .apply_batch(vec![
-                msg(record(dep, &id, None, 10, "New")),
-                end(dep, 10, 1),
-            ])
-            .await
-            .unwrap();
+        load_one(
+            &mut loader,
+            dep,
+            &format!("{}-new", dep.to_lowercase()),
+            "New",
+        )
+        .await;
     }
     assert_eq!(
         loader.fresh_stats(),

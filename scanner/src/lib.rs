@@ -8,6 +8,7 @@
 //! order; re-publishing is harmless because the transformer re-reads the folder and the loader is
 //! idempotent. [`Watcher`] keeps scanning (watch + reconciliation, settle and lock aware).
 
+mod fs_pool;
 mod ledger;
 mod listing;
 pub mod metrics;

@@ -58,7 +58,7 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
     Ok(listing)
 }
 
-/// Lists deposition folders in parallel (rayon), with whether a fresh `.lock` is beside their
+/// Lists deposition folders in parallel (on [`crate::fs_pool::FS_POOL`]), with whether a fresh `.lock` is beside their
 /// files; counts progress in `stats.pass_done`. Results keep the order of `deps`.
 #[allow(clippy::type_complexity)]
 pub(crate) fn list_many(
@@ -67,16 +67,18 @@ pub(crate) fn list_many(
     stale_after: Duration,
     stats: &WatchStats,
 ) -> Vec<(String, std::io::Result<(crate::DepositionListing, bool)>)> {
-    deps.into_par_iter()
-        .map(|dep| {
-            let listing = list_deposition(root, &dep).map(|l| {
-                let locked = fresh_lock(root, &dep, &l.ignored, stale_after);
-                (l, locked)
-            });
-            stats.pass_done.fetch_add(1, Ordering::Relaxed);
-            (dep, listing)
-        })
-        .collect()
+    crate::fs_pool::FS_POOL.install(|| {
+        deps.into_par_iter()
+            .map(|dep| {
+                let listing = list_deposition(root, &dep).map(|l| {
+                    let locked = fresh_lock(root, &dep, &l.ignored, stale_after);
+                    (l, locked)
+                });
+                stats.pass_done.fetch_add(1, Ordering::Relaxed);
+                (dep, listing)
+            })
+            .collect()
+    })
 }
 
 /// `true` when two archive paths name the same deposition, content type and partition.

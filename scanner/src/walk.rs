@@ -147,7 +147,7 @@ impl Scanner {
                 ids.into()
             }
         };
-        // Folders are listed in chunks on blocking threads, LIST_IN_FLIGHT chunks at once: one
+        // Folders are listed in chunks on blocking threads, FS_IN_FLIGHT chunks at once: one
         // thread hand-off per folder cost more than the listing itself at 10^5 folders (an
         // unchanged re-run is mostly this walk), and a folder whose inodes are not cached (NFS,
         // or a cold page cache) waits for the storage, so several chunks keep it busy.
@@ -155,7 +155,7 @@ impl Scanner {
         let mut in_flight: std::collections::VecDeque<tokio::task::JoinHandle<_>> =
             Default::default();
         loop {
-            while in_flight.len() < LIST_IN_FLIGHT {
+            while in_flight.len() < crate::fs_pool::FS_IN_FLIGHT {
                 let Some(chunk) = chunks.next().map(<[String]>::to_vec) else {
                     break;
                 };
@@ -237,10 +237,6 @@ impl Scanner {
 
 /// Deposition folders listed per blocking task.
 const LIST_CHUNK: usize = 256;
-
-/// Chunks listed at once (blocking threads): the requests the storage sees in flight when no
-/// inode is cached. Results are still published in the archive's order.
-const LIST_IN_FLIGHT: usize = 16;
 
 /// Why a scan stopped.
 #[derive(Debug, thiserror::Error)]

@@ -262,25 +262,27 @@ impl Watcher {
                 }
             }
             let discovered = folders.len();
-            let changed: Vec<(String, i64)> = folders
-                .into_par_iter()
-                .filter_map(|name| {
-                    calls.fetch_add(1, Ordering::Relaxed);
-                    let m = mtime_ns(&std::fs::metadata(root.join(&name)).ok()?);
-                    if full || known.get(&name) != Some(&m) {
-                        return Some((name, m));
-                    }
-                    let edited = files.get(&name).is_some_and(|fs| {
-                        fs.iter().any(|(path, size, mtime)| {
-                            calls.fetch_add(1, Ordering::Relaxed);
-                            std::fs::symlink_metadata(root.join(path)).map_or(true, |meta| {
-                                meta.len() != *size || mtime_ns(&meta) != *mtime
+            let changed: Vec<(String, i64)> = crate::fs_pool::FS_POOL.install(|| {
+                folders
+                    .into_par_iter()
+                    .filter_map(|name| {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        let m = mtime_ns(&std::fs::metadata(root.join(&name)).ok()?);
+                        if full || known.get(&name) != Some(&m) {
+                            return Some((name, m));
+                        }
+                        let edited = files.get(&name).is_some_and(|fs| {
+                            fs.iter().any(|(path, size, mtime)| {
+                                calls.fetch_add(1, Ordering::Relaxed);
+                                std::fs::symlink_metadata(root.join(path)).map_or(true, |meta| {
+                                    meta.len() != *size || mtime_ns(&meta) != *mtime
+                                })
                             })
-                        })
-                    });
-                    edited.then_some((name, m))
-                })
-                .collect();
+                        });
+                        edited.then_some((name, m))
+                    })
+                    .collect()
+            });
             (discovered, changed)
         })
         .await
