@@ -26,7 +26,7 @@ pub(crate) struct FreshGuess {
 }
 
 /// The longest run of planned batches a refuted presumption asks for before the next one.
-pub(crate) const MAX_NEEDED: u32 = 64;
+const MAX_NEEDED: u32 = 64;
 
 /// How often a loader wrote batches as all new, and how often that was refuted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

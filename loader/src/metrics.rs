@@ -92,8 +92,6 @@ pub static PRESUMED_NEW_REFUTED: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("registered once")
 });
 
-/// Registers every loader metric with its known label values at zero, so each series exists
-/// from the start (dashboards and alerts see 0, not "no data").
 /// Inputs dead-lettered by the loader, by `reason` (bad_payload, database_rejected).
 pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -113,6 +111,8 @@ pub static DB_UP: LazyLock<IntGauge> = LazyLock::new(|| {
     .expect("registered once")
 });
 
+/// Registers every loader metric with its known label values at zero, so each series exists
+/// from the start (dashboards and alerts see 0, not "no data").
 pub fn init() {
     for reason in ["bad_payload", "database_rejected"] {
         DEAD_LETTERS.with_label_values(&[reason]);

@@ -58,8 +58,9 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
     Ok(listing)
 }
 
-/// Lists deposition folders in parallel (on [`crate::fs_pool::FS_POOL`]), with whether a fresh `.lock` is beside their
-/// files; counts progress in `stats.pass_done`. Results keep the order of `deps`.
+/// Lists deposition folders in parallel (on [`crate::fs_pool::FS_POOL`]), with whether a fresh
+/// `.lock` is beside their files; counts progress in `stats.pass_done`. Results keep the order
+/// of `deps`.
 #[allow(clippy::type_complexity)]
 pub(crate) fn list_many(
     root: &Path,
