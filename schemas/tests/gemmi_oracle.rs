@@ -105,7 +105,7 @@ fn sample_files_agree_with_gemmi() {
         assert_eq!(ours, gemmi, "{}", path.display());
         total += ours.values().map(Vec::len).sum::<usize>();
         // And the typed layer sees every row.
-        let file = MessageFile::from_document(&doc);
+        let file = MessageFile::from_document(doc);
         assert!(
             file.unknown.is_empty(),
             "{}: {:?}",
@@ -215,7 +215,7 @@ fn writer_output_reads_back_in_our_reader_and_gemmi() {
             let text = file.write().unwrap();
             let doc =
                 parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-            let back = MessageFile::from_document(&doc);
+            let back = MessageFile::from_document(doc.clone());
             let strip = |f: &MessageFile| {
                 (
                     f.info.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),

@@ -88,6 +88,15 @@ fn loops_span_lines_and_keep_row_lines() {
 }
 
 #[test]
+fn tag_names_are_lower_cased_and_split_at_the_first_dot() {
+    let doc = parse(b"data_m\n_Cat.Attr.X 1\n_CAT.y 2\n").unwrap();
+    let t = doc.table("cat").unwrap();
+    assert_eq!(t.category, "cat");
+    assert_eq!(t.attributes, vec!["attr.x", "y"]);
+    assert_eq!(t.rows, vec![vec![Value::text("1"), Value::text("2")]]);
+}
+
+#[test]
 fn non_ascii_is_kept_as_written() {
     assert_eq!(one("data_m\n_c.v 'Caf&#233;'\n"), Value::text("Caf&#233;"));
     assert_eq!(
@@ -139,6 +148,22 @@ fn each_malformed_class_has_its_own_error_and_position() {
         error("data_m\n_cv 1\n"),
         (2, 1, ParseErrorKind::MalformedTag("_cv".into()))
     );
+    // Tags compare case-insensitively, in pairs and within a loop.
+    assert_eq!(
+        error("data_m\n_c.v 1\n_C.V 2\n"),
+        (3, 1, ParseErrorKind::DuplicateTag("_C.V".into()))
+    );
+    assert_eq!(
+        error("data_m\nloop_\n_c.a\n_c.A\n1 2\n"),
+        (4, 1, ParseErrorKind::DuplicateTag("_c.A".into()))
+    );
+    for tag in ["_.v", "_c.", "_."] {
+        assert_eq!(
+            error(&format!("data_m\n{tag} 1\n")),
+            (2, 1, ParseErrorKind::MalformedTag(tag.into())),
+            "{tag}"
+        );
+    }
     assert_eq!(
         error("data_m\n_c.v 1 2\n"),
         (2, 8, ParseErrorKind::ValueWithoutTag("2".into()))

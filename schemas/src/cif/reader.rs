@@ -152,7 +152,7 @@ impl<'a> Lexer<'a> {
     /// `;` at line start … next line starting with `;`. The value excludes the final line break.
     fn text_field(&mut self, start: usize) -> Result<Value, ParseError> {
         let body = start + 1;
-        match self.text[body..].find("\n;") {
+        match memchr::memmem::find(&self.bytes[body..], b"\n;") {
             Some(rel) => {
                 let end = body + rel;
                 self.pos = end + 2;
@@ -170,14 +170,34 @@ struct Parser<'a> {
     line_cursor: (usize, usize),
 }
 
-/// Splits `_category.attribute` into lower-cased parts.
-fn split_tag(tag: &str) -> Option<(String, String)> {
-    let body = tag.strip_prefix('_')?;
-    let (cat, attr) = body.split_once('.')?;
-    if cat.is_empty() || attr.is_empty() {
-        return None;
+/// A tag's name lower-cased without the leading `_`, and the index of the dot that splits it
+/// into category and attribute (both non-empty).
+struct TagName {
+    name: String,
+    dot: usize,
+}
+
+impl TagName {
+    fn parse(tag: &str) -> Option<Self> {
+        let body = tag.strip_prefix('_')?;
+        let dot = body.find('.')?;
+        if dot == 0 || dot + 1 == body.len() {
+            return None;
+        }
+        // ASCII lower-casing keeps every byte offset, so `dot` still splits the lowered name.
+        Some(TagName {
+            name: body.to_ascii_lowercase(),
+            dot,
+        })
     }
-    Some((cat.to_ascii_lowercase(), attr.to_ascii_lowercase()))
+
+    fn category(&self) -> &str {
+        &self.name[..self.dot]
+    }
+
+    fn attribute(&self) -> &str {
+        &self.name[self.dot + 1..]
+    }
 }
 
 impl<'a> Parser<'a> {
@@ -231,7 +251,7 @@ impl<'a> Parser<'a> {
             block_name,
             tables: Vec::new(),
         };
-        let mut seen_tags: HashSet<(String, String)> = HashSet::new();
+        let mut seen_tags: HashSet<String> = HashSet::new();
         loop {
             let (offset, token) = self.next()?;
             match token {
@@ -254,17 +274,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The tag's parts, refused when malformed or already in `seen`; the caller records it in
+    /// `seen` once taken.
     fn check_tag(
         &self,
-        seen: &mut HashSet<(String, String)>,
+        seen: &HashSet<String>,
         offset: usize,
         tag: &str,
-    ) -> Result<(String, String), ParseError> {
-        let parts = split_tag(tag).ok_or_else(|| {
+    ) -> Result<TagName, ParseError> {
+        let parts = TagName::parse(tag).ok_or_else(|| {
             self.lexer
                 .error(offset, ParseErrorKind::MalformedTag(tag.to_owned()))
         })?;
-        if !seen.insert(parts.clone()) {
+        if seen.contains(&parts.name) {
             return Err(self
                 .lexer
                 .error(offset, ParseErrorKind::DuplicateTag(tag.to_owned())));
@@ -275,11 +297,12 @@ impl<'a> Parser<'a> {
     fn pair(
         &mut self,
         doc: &mut Document,
-        seen: &mut HashSet<(String, String)>,
+        seen: &mut HashSet<String>,
         offset: usize,
         tag: &str,
     ) -> Result<(), ParseError> {
-        let (category, attribute) = self.check_tag(seen, offset, tag)?;
+        let tag_name = self.check_tag(seen, offset, tag)?;
+        let category = tag_name.category();
         let (value_offset, token) = self.next()?;
         let value = match token {
             Token::Value(v) => v,
@@ -294,7 +317,7 @@ impl<'a> Parser<'a> {
             Some(i) => &mut doc.tables[i],
             None => {
                 doc.tables.push(Table {
-                    category: category.clone(),
+                    category: category.to_owned(),
                     rows: vec![Vec::new()],
                     row_lines: vec![line],
                     ..Table::default()
@@ -303,19 +326,21 @@ impl<'a> Parser<'a> {
             }
         };
         if table.is_loop {
-            return Err(self
-                .lexer
-                .error(offset, ParseErrorKind::MixedCategoryForms(category)));
+            return Err(self.lexer.error(
+                offset,
+                ParseErrorKind::MixedCategoryForms(category.to_owned()),
+            ));
         }
-        table.attributes.push(attribute);
+        table.attributes.push(tag_name.attribute().to_owned());
         table.rows[0].push(value);
+        seen.insert(tag_name.name);
         Ok(())
     }
 
     fn loop_(
         &mut self,
         doc: &mut Document,
-        seen: &mut HashSet<(String, String)>,
+        seen: &mut HashSet<String>,
         loop_offset: usize,
     ) -> Result<(), ParseError> {
         let mut category: Option<String> = None;
@@ -324,9 +349,10 @@ impl<'a> Parser<'a> {
             let (offset, Token::Tag(tag)) = self.next()? else {
                 unreachable!("peeked a tag")
             };
-            let (cat, attr) = self.check_tag(seen, offset, tag)?;
+            let tag_name = self.check_tag(seen, offset, tag)?;
+            let cat = tag_name.category();
             match &category {
-                None => category = Some(cat),
+                None => category = Some(cat.to_owned()),
                 // One loop holds one category in mmCIF; a second one is a malformed file.
                 Some(c) if *c != cat => {
                     return Err(self
@@ -335,7 +361,8 @@ impl<'a> Parser<'a> {
                 }
                 Some(_) => {}
             }
-            attributes.push(attr);
+            attributes.push(tag_name.attribute().to_owned());
+            seen.insert(tag_name.name);
         }
         let Some(category) = category else {
             return Err(self.lexer.error(loop_offset, ParseErrorKind::EmptyLoop));

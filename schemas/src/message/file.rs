@@ -22,14 +22,16 @@ pub struct MessageFile {
     pub unknown: Vec<UnknownContent>,
 }
 
+/// Moves one category's rows out of `table` (none when the file lacks the category), one
+/// `Option` per attribute of `attributes` (`None`: the file's loop has no such column).
 fn rows_of<R>(
-    doc: &Document,
+    table: Option<Table>,
     category: &str,
     attributes: &[&str],
     unknown: &mut Vec<UnknownContent>,
     build: impl Fn(Vec<Option<Value>>) -> R,
 ) -> Vec<(usize, R)> {
-    let Some(table) = doc.table(category) else {
+    let Some(table) = table else {
         return Vec::new();
     };
     for a in &table.attributes {
@@ -40,13 +42,17 @@ fn rows_of<R>(
             });
         }
     }
+    // Distinct attributes map to distinct columns, so each value is moved out at most once.
     let columns: Vec<Option<usize>> = attributes.iter().map(|a| table.column(a)).collect();
     table
         .rows
-        .iter()
-        .zip(&table.row_lines)
-        .map(|(row, &line)| {
-            let values = columns.iter().map(|c| c.map(|i| row[i].clone())).collect();
+        .into_iter()
+        .zip(table.row_lines)
+        .map(|(mut row, line)| {
+            let values = columns
+                .iter()
+                .map(|c| c.map(|i| std::mem::replace(&mut row[i], Value::Unknown)))
+                .collect();
             (line, build(values))
         })
         .collect()
@@ -68,47 +74,60 @@ fn table_of(category: &str, attributes: &[&str], rows: Vec<Vec<Value>>) -> Optio
 impl MessageFile {
     /// Parses file bytes strictly and maps the categories (see [`cif::parse`] for errors).
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
-        Ok(Self::from_document(&cif::parse(bytes)?))
+        Ok(Self::from_document(cif::parse(bytes)?))
     }
 
-    /// Maps a parsed document; unknown categories/attributes are listed in `unknown`.
-    pub fn from_document(doc: &Document) -> Self {
-        let mut unknown = Vec::new();
-        for t in &doc.tables {
-            let known = [
-                InfoRow::CATEGORY,
-                FileRefRow::CATEGORY,
-                StatusRow::CATEGORY,
-                OrigcommRow::CATEGORY,
-            ];
-            if !known.contains(&t.category.as_str()) {
-                unknown.push(UnknownContent::Category(t.category.clone()));
-            }
-        }
+    /// Maps a parsed document, moving its values (a message text is not copied);
+    /// unknown categories/attributes are listed in `unknown`.
+    pub fn from_document(mut doc: Document) -> Self {
+        let known = [
+            InfoRow::CATEGORY,
+            FileRefRow::CATEGORY,
+            StatusRow::CATEGORY,
+            OrigcommRow::CATEGORY,
+        ];
+        let mut unknown: Vec<UnknownContent> = doc
+            .tables
+            .iter()
+            .filter(|t| !known.contains(&t.category.as_str()))
+            .map(|t| UnknownContent::Category(t.category.clone()))
+            .collect();
+        let mut take = |category: &str| {
+            doc.tables
+                .iter()
+                .position(|t| t.category.eq_ignore_ascii_case(category))
+                .map(|i| std::mem::take(&mut doc.tables[i]))
+        };
+        let (info, file_refs, statuses, origcomm) = (
+            take(InfoRow::CATEGORY),
+            take(FileRefRow::CATEGORY),
+            take(StatusRow::CATEGORY),
+            take(OrigcommRow::CATEGORY),
+        );
         MessageFile {
             info: rows_of(
-                doc,
+                info,
                 InfoRow::CATEGORY,
                 InfoRow::ATTRIBUTES,
                 &mut unknown,
                 InfoRow::from_values,
             ),
             file_refs: rows_of(
-                doc,
+                file_refs,
                 FileRefRow::CATEGORY,
                 FileRefRow::ATTRIBUTES,
                 &mut unknown,
                 FileRefRow::from_values,
             ),
             statuses: rows_of(
-                doc,
+                statuses,
                 StatusRow::CATEGORY,
                 StatusRow::ATTRIBUTES,
                 &mut unknown,
                 StatusRow::from_values,
             ),
             origcomm: rows_of(
-                doc,
+                origcomm,
                 OrigcommRow::CATEGORY,
                 OrigcommRow::ATTRIBUTES,
                 &mut unknown,
