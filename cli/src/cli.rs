@@ -48,6 +48,20 @@ pub struct Cli {
     /// command: recorded in every log line's start event and in the `msgmig_build_info` metric.
     #[arg(long, global = true, env = "WWPDB_SITE_ID", value_name = "SITE")]
     pub site_id: Option<String>,
+
+    /// Archive listings and stats in flight at once while walking or polling the archive
+    /// (`migrate`, `scan`, `run`): each is a thread waiting on the storage. On NFS, where every
+    /// call is a round trip, more may pay; on a local disk with a warm cache it hardly matters.
+    #[arg(
+        long,
+        global = true,
+        env = "MSGMIG_FS_IN_FLIGHT",
+        value_name = "N",
+        default_value_t = msgmig_scanner::DEFAULT_FS_IN_FLIGHT,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+            .range(1..=msgmig_scanner::MAX_FS_IN_FLIGHT as u64)
+    )]
+    pub fs_in_flight: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -147,7 +147,7 @@ impl Scanner {
                 ids.into()
             }
         };
-        // Folders are listed in chunks on blocking threads, FS_IN_FLIGHT chunks at once: one
+        // Folders are listed in chunks on blocking threads, fs_in_flight() chunks at once: one
         // thread hand-off per folder cost more than the listing itself at 10^5 folders (an
         // unchanged re-run is mostly this walk), and a folder whose inodes are not cached (NFS,
         // or a cold page cache) waits for the storage, so several chunks keep it busy.
@@ -155,7 +155,7 @@ impl Scanner {
         let mut in_flight: std::collections::VecDeque<tokio::task::JoinHandle<_>> =
             Default::default();
         loop {
-            while in_flight.len() < crate::fs_pool::FS_IN_FLIGHT {
+            while in_flight.len() < crate::fs_pool::fs_in_flight() {
                 let Some(chunk) = chunks.next().map(<[String]>::to_vec) else {
                     break;
                 };
