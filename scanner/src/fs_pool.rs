@@ -29,7 +29,7 @@ fn clamped(n: usize) -> usize {
 }
 
 /// The depth in force (see [`set_fs_in_flight`]).
-pub fn fs_in_flight() -> usize {
+pub(crate) fn fs_in_flight() -> usize {
     IN_FLIGHT.load(Ordering::Relaxed)
 }
 

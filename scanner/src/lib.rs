@@ -15,7 +15,7 @@ pub mod metrics;
 mod walk;
 mod watch;
 
-pub use fs_pool::{fs_in_flight, set_fs_in_flight, DEFAULT_FS_IN_FLIGHT, MAX_FS_IN_FLIGHT};
+pub use fs_pool::{set_fs_in_flight, DEFAULT_FS_IN_FLIGHT, MAX_FS_IN_FLIGHT};
 pub use listing::{list_deposition, DepositionListing};
 pub use msgmig_schemas::record::{LoadedFiles, LoadedStates};
 pub use walk::{ScanError, ScanStats, Scanner, Selection};
