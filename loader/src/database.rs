@@ -2,7 +2,10 @@
 
 use crate::faults::{classify, Fault};
 use msgmig_schemas::db::{Migrator, ALL_TABLES};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 /// Opens `url` (`mysql://user:pass@host:port/db` or `sqlite://path?mode=rwc`).
@@ -173,18 +176,115 @@ fn percent_decode(s: &str) -> String {
 
 /// Applies pending migrations (creates every table on an empty database).
 ///
-/// Several processes may start on one empty database at once (loaders of one group): a
-/// migration another process applied meanwhile shows as a duplicate key in the migration
-/// ledger; then the pending list is read again.
+/// Several processes may start on one empty database at once (the loaders of one consumer
+/// group). Each reads the pending migrations once and then applies them, so without a lock a
+/// process that starts while another is half-way would re-apply an `ALTER TABLE` ("1060
+/// Duplicate column name"). So the migrations run one process at a time:
+/// - on MySQL, under a server-wide named lock per database (`GET_LOCK`, MySQL reference manual,
+///   "Locking Functions"), held by one connection of the pool and released with it, so a process
+///   killed mid-migration never leaves it held. MySQL's DDL is not transactional;
+/// - on SQLite, in one `BEGIN IMMEDIATE` transaction (SQLite's DDL is), which waits for the
+///   database's write lock (the connection's busy timeout) and applies all or nothing.
+///
+/// The second process then finds nothing pending.
+///
+/// Errors: a migration fails; or (MySQL) another process held the lock for
+/// [`SCHEMA_LOCK_WAIT`] (its migration still running, or stuck).
 pub async fn init(db: &DatabaseConnection) -> Result<(), DbErr> {
     let mut attempt = 0;
     loop {
-        match Migrator::up(db, None).await {
+        let outcome = match db.get_database_backend() {
+            DbBackend::MySql => match SchemaLock::acquire(db).await {
+                Ok(lock) => {
+                    let outcome = Migrator::up(db, None).await;
+                    lock.release().await;
+                    outcome
+                }
+                Err(e) => Err(e),
+            },
+            _ => {
+                let options = sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                };
+                match db.begin_with_options(options).await {
+                    Ok(txn) => match Migrator::up(&txn, None).await {
+                        Ok(()) => txn.commit().await,
+                        Err(e) => {
+                            let _ = txn.rollback().await;
+                            Err(e)
+                        }
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match outcome {
             Err(e) if attempt < 10 && classify(&e) == Fault::Transient => {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
             other => return other,
+        }
+    }
+}
+
+/// How long [`init`] waits for another process's migrations on the same MySQL database.
+pub const SCHEMA_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The SQL expression naming [`SchemaLock`]: one lock per database on the server, at most 64
+/// characters (MySQL's limit on lock names), so a long database name is replaced by its SHA-1.
+macro_rules! schema_lock_name {
+    () => {
+        "CONCAT('msgmig.schema.', IF(CHAR_LENGTH(DATABASE()) > 50, SHA1(DATABASE()), DATABASE()))"
+    };
+}
+
+/// The named lock that serialises migrations on one MySQL database, held by one pooled
+/// connection taken out of the pool for as long as the lock is held.
+struct SchemaLock {
+    conn: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::MySql>,
+}
+
+impl SchemaLock {
+    const GET: &'static str = concat!("SELECT GET_LOCK(", schema_lock_name!(), ", ?)");
+    const RELEASE: &'static str = concat!("DO RELEASE_LOCK(", schema_lock_name!(), ")");
+
+    async fn acquire(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        use sea_orm::sqlx::Row as _;
+        let sqlx_err =
+            |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+        let mut conn = db
+            .get_mysql_connection_pool()
+            .acquire()
+            .await
+            .map_err(sqlx_err)?;
+        let row = sea_orm::sqlx::query(Self::GET)
+            .bind(SCHEMA_LOCK_WAIT.as_secs())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sqlx_err)?;
+        let got: Option<i64> = row.try_get(0).map_err(sqlx_err)?;
+        match got {
+            Some(1) => Ok(SchemaLock { conn }),
+            _ => Err(DbErr::Migration(format!(
+                "another process has held the schema lock of this database for {} s while \
+                 creating or upgrading its tables; wait for it to finish (or find it with \
+                 `SELECT IS_USED_LOCK('msgmig.schema.<database>')` and SHOW PROCESSLIST), then start again",
+                SCHEMA_LOCK_WAIT.as_secs()
+            ))),
+        }
+    }
+
+    /// Releases the lock. A failure is left alone: the lock goes with the connection, which is
+    /// closed instead of going back to the pool.
+    async fn release(mut self) {
+        if sea_orm::sqlx::query(Self::RELEASE)
+            .execute(&mut *self.conn)
+            .await
+            .is_err()
+        {
+            let _ = self.conn.close().await;
         }
     }
 }
