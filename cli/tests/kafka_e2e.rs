@@ -244,11 +244,11 @@ fn two_transformers_and_two_loaders_split_the_partitions() {
     // Topics first (status creates them), then the members join and split the partitions,
     // then the work arrives.
     s.cluster.status();
-    let t1 = s.transformer("transformer1", &[]);
-    let t2 = s.transformer("transformer2", &[]);
-    let l1 = s.loader("loader1", &[]);
-    let l2 = s.loader("loader2", &[]);
-    for (a, b) in [(&t1, &t2), (&l1, &l2)] {
+    let mut t1 = s.transformer("transformer1", &[]);
+    let mut t2 = s.transformer("transformer2", &[]);
+    let mut l1 = s.loader("loader1", &[]);
+    let mut l2 = s.loader("loader2", &[]);
+    for (a, b) in [(&mut t1, &mut t2), (&mut l1, &mut l2)] {
         wait_for_split(a, b);
     }
     s.scan();
@@ -268,10 +268,19 @@ fn two_transformers_and_two_loaders_split_the_partitions() {
     }
 }
 
-/// Waits until two members of a group both hold partitions, disjoint, 6 in all.
-fn wait_for_split(a: &Worker, b: &Worker) {
+/// Waits until two members of a group both hold partitions, disjoint, 6 in all. A member
+/// that exits meanwhile fails the test at once, with its log.
+fn wait_for_split(a: &mut Worker, b: &mut Worker) {
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
+        for w in [&mut *a, &mut *b] {
+            if let Some(status) = w.exited() {
+                panic!(
+                    "a group member exited ({status}) before the split:\n{}",
+                    w.log()
+                );
+            }
+        }
         let (pa, pb) = (a.last_assignment(), b.last_assignment());
         if !pa.is_empty()
             && !pb.is_empty()
