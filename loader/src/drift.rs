@@ -3,10 +3,10 @@
 //! default, every index, every foreign key.
 //!
 //! The expected side is built, not written down twice: the migrations run into a scratch
-//! schema (a `<database>_msgmig_ref_<pid>` database on MySQL, dropped afterwards; an in-memory
-//! database on SQLite), and both sides are read back from the server's own catalogue
-//! (`information_schema` on MySQL, `PRAGMA table_info` / `index_list` / `foreign_key_list` on
-//! SQLite). So the comparison is exact for the server at hand, MariaDB or MySQL.
+//! schema (on MySQL a `<database>_msgmig_ref_<connection id>_<n>` database, one per check,
+//! dropped afterwards; on SQLite an in-memory database), and both sides are read back from the
+//! server's own catalogue (`information_schema` on MySQL, `PRAGMA table_info` / `index_list` /
+//! `foreign_key_list` on SQLite). So the comparison is exact for the server at hand, MariaDB or MySQL.
 //!
 //! An origcomm table whose `orig_timestamp` is a DATETIME is compared with the upstream
 //! branch's layout instead ([`upstream_origcomm`]), indexes matched by their columns: msgmig
@@ -38,7 +38,7 @@ type Catalogue = BTreeMap<String, BTreeMap<String, String>>;
 /// Empty when they match. `url` is the URL `db` was opened with (to open the scratch schema).
 ///
 /// Errors: the catalogue cannot be read, or (MySQL) the scratch database cannot be created:
-/// the user needs CREATE and DROP on `<database>_msgmig_ref_<pid>`.
+/// the user needs CREATE and DROP on `<database>_msgmig_ref_<connection id>_<n>`.
 pub async fn drift(db: &DatabaseConnection, url: &str) -> Result<Vec<Drift>, DbErr> {
     let mut found = catalogue(db).await?;
     let upstream = found
@@ -61,8 +61,21 @@ pub async fn drift(db: &DatabaseConnection, url: &str) -> Result<Vec<Drift>, DbE
         }
         _ => {
             let mut server = url::Url::parse(url).map_err(|e| DbErr::Custom(e.to_string()))?;
-            // Per process, at most 64 characters (MySQL's identifier limit).
-            let suffix = format!("_msgmig_ref_{}", std::process::id());
+            // One per check, at most 64 characters (MySQL's identifier limit). Not named by the
+            // process id: two containers' processes are both PID 1. The server's connection id
+            // tells processes apart (unique among its live connections, and this one is live
+            // while the check runs: it is the pool's), the sequence number checks in one process.
+            static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let check = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let connection: String = db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::MySql,
+                    "SELECT CAST(CONNECTION_ID() AS CHAR)",
+                ))
+                .await?
+                .ok_or_else(|| DbErr::Custom("SELECT CONNECTION_ID() returned no row".into()))?
+                .try_get_by_index(0)?;
+            let suffix = format!("_msgmig_ref_{connection}_{check}");
             let base: String = server
                 .path()
                 .trim_start_matches('/')

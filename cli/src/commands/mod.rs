@@ -89,7 +89,7 @@ pub async fn schema_drift(
     let url = database_url(args).map_err(|e| UsageError(e.to_string()))?;
     let drift = msgmig_loader::drift::drift(db, &url).await.map_err(|e| {
         UsageError(format!(
-            "cannot compare the schema: {} (on MySQL the user needs CREATE and DROP on a scratch database <name>_msgmig_ref_<pid>)",
+            "cannot compare the schema: {} (on MySQL the user needs CREATE and DROP on a scratch database <name>_msgmig_ref_<connection id>_<n>)",
             crate::config::scrub(&e.to_string(), &url)
         ))
     })?;
