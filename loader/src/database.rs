@@ -270,7 +270,8 @@ impl SchemaLock {
             _ => Err(DbErr::Migration(format!(
                 "another process has held the schema lock of this database for {} s while \
                  creating or upgrading its tables; wait for it to finish (or find it with \
-                 `SELECT IS_USED_LOCK('msgmig.schema.<database>')` and SHOW PROCESSLIST), then start again",
+                 `SELECT IS_USED_LOCK('msgmig.schema.<database>')` and SHOW PROCESSLIST), \
+                 then start again",
                 SCHEMA_LOCK_WAIT.as_secs()
             ))),
         }

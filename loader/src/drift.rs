@@ -6,7 +6,8 @@
 //! schema (on MySQL a `<database>_msgmig_ref_<connection id>_<n>` database, one per check,
 //! dropped afterwards; on SQLite an in-memory database), and both sides are read back from the
 //! server's own catalogue (`information_schema` on MySQL, `PRAGMA table_info` / `index_list` /
-//! `foreign_key_list` on SQLite). So the comparison is exact for the server at hand, MariaDB or MySQL.
+//! `foreign_key_list` on SQLite). So the comparison is exact for the server at hand, MariaDB or
+//! MySQL.
 //!
 //! An origcomm table whose `orig_timestamp` is a DATETIME is compared with the upstream
 //! branch's layout instead ([`upstream_origcomm`]), indexes matched by their columns: msgmig
