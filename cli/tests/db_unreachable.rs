@@ -72,6 +72,10 @@ fn a_refused_connection_is_exit_2_naming_the_cause() {
             "{args:?} names the cause: {text}"
         );
         assert!(
+            text.contains("no server answered there: check that it runs"),
+            "{args:?} says what to check: {text}"
+        );
+        assert!(
             !text.contains("s3cret-pw"),
             "{args:?} leaks the password: {text}"
         );
@@ -180,4 +184,41 @@ fn migrate_gives_up_on_an_outage_that_lasts() {
         &["verify", "--directory", dir, "--database-url", &db.url],
     );
     assert_exit(&verify, 0);
+}
+
+/// The server answers but refuses: a wrong password, a database that does not exist. Exit 2,
+/// the server's own words, and what to do about each; never the password.
+#[test]
+fn a_refusal_by_the_server_says_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let db = MariaDb::create("msgmig_refusal");
+    let archive = example_archive();
+    let archive = archive.to_str().unwrap();
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let host = server.rsplit_once('@').unwrap().1;
+    let cases = [
+        (
+            format!("mysql://root:s3cret-pw@{host}/{name}"),
+            "1045",
+            "the server refused the user or the password",
+        ),
+        (
+            format!("{server}/{name}_missing"),
+            "Unknown database",
+            "`msgmig db init` creates it",
+        ),
+    ];
+    for (url, cause, hint) in cases {
+        for args in one_shot_commands(&url, archive) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, text) = finish(spawn(work.path(), &args), Duration::from_secs(60), args[0]);
+            assert_eq!(code, 2, "{args:?}: {text}");
+            assert!(text.contains(cause), "{args:?} names the cause: {text}");
+            assert!(text.contains(hint), "{args:?} says what to do: {text}");
+            assert!(
+                !text.contains("s3cret-pw"),
+                "{args:?} leaks the password: {text}"
+            );
+        }
+    }
 }

@@ -51,12 +51,39 @@ async fn open(args: &DatabaseArgs, writer: bool) -> Result<DatabaseConnection> {
             tracing::info!(event = "db_connected", database = %redact(&url));
             Ok(db)
         }
-        Err(e) => Err(UsageError(format!(
-            "cannot connect to {}: {}\n  check --database-url / MSGMIG_DATABASE_URL (or SITE_MESSAGE_DB_*), that the server runs and the database exists",
-            redact(&url),
-            crate::config::scrub(&e.to_string(), &url)
-        ))
-        .into()),
+        Err(e) => {
+            let cause = crate::config::scrub(&e.to_string(), &url);
+            Err(UsageError(format!(
+                "cannot connect to {}: {cause}\n  {}",
+                redact(&url),
+                connect_hint(&cause)
+            ))
+            .into())
+        }
+    }
+}
+
+/// What to do about a failed connection, from the server's error code (MySQL reference manual,
+/// "Server Error Message Reference") or the socket's error.
+fn connect_hint(cause: &str) -> String {
+    const SETTING: &str = "--database-url / MSGMIG_DATABASE_URL (or SITE_MESSAGE_DB_*)";
+    if cause.contains("1049 (42000)") {
+        // ER_BAD_DB_ERROR
+        "the database does not exist: `msgmig db init` creates it with its tables (or give \
+         --create-tables to migrate, load or run)"
+            .into()
+    } else if cause.contains("1045 (28000)") {
+        // ER_ACCESS_DENIED_ERROR
+        format!("the server refused the user or the password: check them in {SETTING}")
+    } else if cause.contains("1044 (42000)") {
+        // ER_DBACCESS_DENIED_ERROR
+        "the user may not use this database: GRANT it the database's privileges, or use another \
+         user"
+            .into()
+    } else if cause.contains("Connection refused") || cause.contains("timed out") {
+        format!("no server answered there: check that it runs, and the host and port in {SETTING}")
+    } else {
+        format!("check {SETTING}, that the server runs and the database exists")
     }
 }
 
