@@ -8,6 +8,7 @@
 //! - [`store`]: one transaction per batch: multi-row inserts in FK order, in-place updates of
 //!   changed messages, file references reconciled as a multiset (D2), statuses upserted,
 //!   provenance (generation + content hash) written beside the app tables.
+//! - [`config`]: the loader's settings and the measurements behind their defaults.
 //! - [`worker`]: the bus loop and per-deposition outcome (loaded / quarantined / conflicts).
 //!
 //! Delivery semantics: a batch is applied whole or not at all; applying the same records again
@@ -15,6 +16,7 @@
 
 mod apply;
 mod columns;
+pub mod config;
 pub mod database;
 pub mod drift;
 mod ends;
@@ -33,9 +35,10 @@ pub mod store;
 pub mod throttle;
 pub mod worker;
 
+pub use config::{
+    LoaderConfig, BACKFILL_BATCH_SIZE, BATCH_BYTES, DEFAULT_BATCH_SIZE, DEFAULT_LOADERS,
+    DEFAULT_THREADS_RUNNING,
+};
 pub use fresh::FreshStats;
 pub use store::RowCounts;
-pub use worker::{
-    DepositionReport, Loader, LoaderConfig, BACKFILL_BATCH_SIZE, BATCH_BYTES, DEFAULT_BATCH_SIZE,
-    DEFAULT_LOADERS, DEFAULT_THREADS_RUNNING,
-};
+pub use worker::{DepositionReport, Loader};

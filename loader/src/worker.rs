@@ -3,6 +3,7 @@
 //! deposition's outcome at its end marker.
 
 use crate::apply::Applied;
+use crate::config::{LoaderConfig, BATCH_BYTES};
 use crate::faults::{is_content_error, is_outage, is_transient, locate, no_answer, Outage};
 use crate::offsets::{self, TopicPartition};
 use crate::store::RowCounts;
@@ -15,47 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// Loader settings.
-#[derive(Debug, Clone)]
-pub struct LoaderConfig {
-    /// Records per transaction (more = fewer commits; bounded by memory only).
-    pub batch_size: usize,
-    /// Plan and count, write nothing.
-    pub dry_run: bool,
-    /// Delete file references the files no longer have (D2: off by default, extras are reported).
-    pub reconcile: bool,
-    /// Over Kafka: the consumer group whose offsets are stored with each batch (and fence out
-    /// records an earlier owner already applied). `None` in-process.
-    pub consumer_group: Option<String>,
-    /// One-shot runs: an outage longer than this (or a batch the server does not answer within
-    /// it, at least 60 s: a blackholed connection) fails the load with the cause instead of
-    /// waiting forever (issue 10 §11, `--db-timeout`). Workers keep `None`: they wait.
-    pub give_up_after: Option<Duration>,
-    /// A ceiling on rows written per second by this loader (`--max-rows-per-second`, divided
-    /// among a process's loaders): protects a live database during the backfill.
-    pub max_rows_per_second: Option<f64>,
-    /// Also slow down when the database's commit latency rises, or while it runs more than
-    /// `adaptive_threads_running` statements besides this loader's (`--adaptive-throttle`).
-    pub adaptive_throttle: bool,
-    /// See `adaptive_throttle` (MySQL's `Threads_running` − 1, smoothed).
-    pub adaptive_threads_running: u32,
-}
-
-impl Default for LoaderConfig {
-    fn default() -> Self {
-        LoaderConfig {
-            batch_size: DEFAULT_BATCH_SIZE,
-            dry_run: false,
-            reconcile: false,
-            consumer_group: None,
-            give_up_after: None,
-            max_rows_per_second: None,
-            adaptive_throttle: false,
-            adaptive_threads_running: DEFAULT_THREADS_RUNNING,
-        }
-    }
-}
 
 /// The final state of one deposition after its end marker was applied.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -94,34 +54,6 @@ pub(crate) struct Item {
     pub payload: Option<RecordsMessage>,
     pub receipt: Option<Receipt>,
 }
-
-/// Messages per transaction of the workers (`run`, `load`) unless configured (`--batch-size`):
-/// at 10^5 depositions a batch of 5000 wrote twice as fast as 1000, its rows reaching each
-/// index in longer sorted runs (issue 12 §2, scripts/bench-scale).
-pub const DEFAULT_BATCH_SIZE: usize = 5000;
-
-/// Messages per transaction of a one-shot `migrate` unless configured (`--batch-size`). Each
-/// batch walks every index of the app tables once, in key order; fewer, larger batches walk
-/// them fewer times. At 10^5 depositions (128 MiB buffer pool, 2 cores; issue 12 §2) two
-/// loaders of 10,000 read 20% fewer pages and wrote 17% fewer than three of 5,000 (351,593
-/// against 438,912 reads; 614,644 against 744,032 pages written), at a peak RSS of 240–255 MB.
-/// Larger batches lose it again: 2 × 20,000 read 492,013 pages, the batches' dirty pages
-/// crowding out the index pages in the buffer pool.
-pub const BACKFILL_BATCH_SIZE: usize = 10_000;
-
-/// Loaders a `migrate` runs unless configured (`--loaders`): each is one transaction at a time
-/// on its own connection, holding a batch and a queue of records in memory. Two loaders of
-/// [`BACKFILL_BATCH_SIZE`] spent 94% of a 10^5 first run in their transactions; three of those
-/// took its peak RSS to 348 MB (issue 12 §3: under 300 MB).
-pub const DEFAULT_LOADERS: usize = 2;
-
-/// A batch also closes at this much message text, so a run of large messages (pasted
-/// validation reports of MiBs) cannot make one transaction, and the loader's memory, huge.
-pub const BATCH_BYTES: usize = 32 << 20;
-
-/// Statements a database server may run besides a loader's before the adaptive throttle
-/// backs off (`--adaptive-threads-running`).
-pub const DEFAULT_THREADS_RUNNING: u32 = 8;
 
 /// Roughly what a record weighs in a batch, in bytes: its text columns plus a row's overhead.
 fn weight(payload: &RecordsMessage) -> usize {

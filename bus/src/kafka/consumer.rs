@@ -3,16 +3,15 @@
 //! store: `enable.auto.offset.store=false`, auto commit of stored offsets).
 
 use super::producer::PARTITION_KEY_HEADER;
+use super::rebalance::Context;
 pub use super::tracker::Acker;
 use super::tracker::Tracker;
 use super::KafkaConfig;
 use crate::{BusError, Envelope, Receipt, Subscriber};
 use futures::FutureExt;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::RDKafkaRespErr;
-use rdkafka::ClientContext;
+use rdkafka::topic_partition_list::Offset;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -61,86 +60,6 @@ impl std::fmt::Debug for SubscriberOptions {
         f.debug_struct("SubscriberOptions")
             .field("start_offsets", &self.start_offsets.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-pub(super) struct Context {
-    topic: String,
-    tracker: Arc<Mutex<Tracker>>,
-    start_offsets: Option<StartOffsets>,
-    failure: Arc<Mutex<Option<String>>>,
-}
-
-impl ClientContext for Context {}
-
-impl ConsumerContext for Context {
-    /// Eager rebalance (range/roundrobin assignors): on assign, start offsets come from
-    /// [`StartOffsets`] when given; on revoke, unfinished work of the revoked partitions is
-    /// forgotten (the next owner re-delivers it).
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let partitions: Vec<i32> = tpl
-            .elements()
-            .iter()
-            .filter(|e| e.topic() == self.topic)
-            .map(|e| e.partition())
-            .collect();
-        match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                if let Some(start) = &self.start_offsets {
-                    match start(&self.topic, &partitions) {
-                        Ok(offsets) => {
-                            for &p in &partitions {
-                                let offset = offsets
-                                    .get(&p)
-                                    .map_or(Offset::Beginning, |&o| Offset::Offset(o));
-                                let _ = tpl.set_partition_offset(&self.topic, p, offset);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(event = "assignment_failed", error = %e);
-                            *self.failure.lock().expect("not poisoned") = Some(e);
-                            let _ = consumer.unassign();
-                            return;
-                        }
-                    }
-                }
-                {
-                    let mut t = self.tracker.lock().expect("not poisoned");
-                    for &p in &partitions {
-                        t.unfinished.remove(&p);
-                        t.next.remove(&p);
-                        t.stored.remove(&p);
-                        t.assigned.insert(p);
-                    }
-                }
-                tracing::info!(event = "partitions_assigned", topic = %self.topic, partitions = ?partitions);
-                if let Err(e) = consumer.assign(tpl) {
-                    tracing::error!(event = "assignment_failed", error = %e);
-                }
-            }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                {
-                    let mut t = self.tracker.lock().expect("not poisoned");
-                    for &p in &partitions {
-                        t.unfinished.remove(&p);
-                        t.next.remove(&p);
-                        t.stored.remove(&p);
-                        t.assigned.remove(&p);
-                    }
-                }
-                tracing::info!(event = "partitions_revoked", topic = %self.topic, partitions = ?partitions);
-                let _ = consumer.unassign();
-            }
-            other => {
-                tracing::warn!(event = "rebalance_error", error = ?other);
-                let _ = consumer.unassign();
-            }
-        }
     }
 }
 

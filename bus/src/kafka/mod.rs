@@ -8,6 +8,7 @@
 mod admin;
 mod consumer;
 mod producer;
+mod rebalance;
 mod topics;
 mod tracker;
 

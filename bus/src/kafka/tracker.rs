@@ -2,7 +2,7 @@
 //! unfinished per partition, and the [`Acker`] that finishes them and stores the group offset
 //! past the lowest unfinished one (Kafka "at least once" with a manual offset store).
 
-use super::consumer::Context;
+use super::rebalance::Context;
 use crate::{BusError, Receipt};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
