@@ -118,6 +118,93 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// What an export has done so far.
+#[derive(Debug, Default)]
+struct Tally {
+    exported: u64,
+    /// Requested depositions without a message in the database (nothing written).
+    empty: u64,
+    failed: u64,
+    files: u64,
+    messages: u64,
+    /// Values the file format forced to change, per deposition.
+    alterations: Vec<(String, Alteration)>,
+}
+
+/// Writes one chunk's depositions (`chunk`: the ids asked for, `loaded`: those with messages)
+/// under `root`, counting each in `tally`. A deposition that cannot be written is reported and
+/// counted as failed; the others are still written. Blocking (file I/O).
+fn write_chunk(
+    root: &Path,
+    chunk: &[String],
+    loaded: Vec<(String, Vec<ExportedFile>)>,
+    overwrite: bool,
+    bar: &indicatif::ProgressBar,
+    tally: &mut Tally,
+) {
+    let with_messages: std::collections::HashSet<&str> =
+        loaded.iter().map(|(id, _)| id.as_str()).collect();
+    for id in chunk
+        .iter()
+        .filter(|id| !with_messages.contains(id.as_str()))
+    {
+        tally.empty += 1;
+        bar.inc(1);
+        tracing::warn!(event = "no_messages_found", deposition_id = %id, "no messages in the database: nothing written");
+    }
+    for (id, dep_files) in loaded {
+        bar.inc(1);
+        match write_deposition(root, &id, &dep_files, overwrite) {
+            Ok(()) => {
+                tally.exported += 1;
+                tally.files += dep_files.len() as u64;
+                tally.messages += dep_files
+                    .iter()
+                    .map(|f| f.file.info.len() as u64)
+                    .sum::<u64>();
+                for a in dep_files.iter().flat_map(|f| &f.alterations) {
+                    tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "export_alteration", deposition_id = %id, message_id = %a.message_id, column = %a.column, what = %a.what);
+                }
+                tally.alterations.extend(
+                    dep_files
+                        .into_iter()
+                        .flat_map(|f| f.alterations)
+                        .map(|a| (id.clone(), a)),
+                );
+            }
+            Err(e) => {
+                tally.failed += 1;
+                bar.suspend(|| eprintln!("error: {id}: {e:#}"));
+                tracing::error!(event = "deposition_export_failed", deposition_id = %id, error = %format!("{e:#}"));
+            }
+        }
+    }
+}
+
+/// Writes one deposition's files into `root/<id>/`, each as a new version (or over the highest
+/// with `overwrite`).
+///
+/// Errors: `id` (from the database: untrusted) is not a deposition id, so it never becomes a
+/// folder name and no path leaves `root`; a value the format cannot write; a file system error.
+fn write_deposition(root: &Path, id: &str, files: &[ExportedFile], overwrite: bool) -> Result<()> {
+    if !is_deposition_id(id) {
+        anyhow::bail!(
+            "deposition_data_set_id {id:?} is not a deposition id (D_<digits> or G_<digits>): not used as a folder name, nothing written"
+        );
+    }
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for f in files {
+        let version = version_to_write(&dir, id, f.content_type, overwrite);
+        let path = dir.join(MessageFileName::canonical(id, f.content_type, version));
+        let text = f.file.write().context("a value cannot be written")?;
+        write_atomically(&path, &text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::debug!(event = "file_exported", deposition_id = %id, file_path = %path.display(), messages = f.file.info.len());
+    }
+    Ok(())
+}
+
 pub async fn run(args: ExportArgs) -> Result<i32> {
     let started = Instant::now();
     let explicit: Vec<String> = args
@@ -165,70 +252,42 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         Encoding::CharacterReferences
     };
     let bar = progress_bar(ids.len() as u64, "depositions exported");
-    let (mut exported, mut empty, mut failed, mut files, mut messages) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut alterations: Vec<(String, Alteration)> = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let loaded = load_files(&db, chunk, encoding).await?;
-        let with_messages: std::collections::HashSet<&str> =
-            loaded.iter().map(|(id, _)| id.as_str()).collect();
-        for id in chunk
-            .iter()
-            .filter(|id| !with_messages.contains(id.as_str()))
-        {
-            empty += 1;
-            bar.inc(1);
-            tracing::warn!(event = "no_messages_found", deposition_id = %id, "no messages in the database: nothing written");
-        }
-        for (id, dep_files) in loaded {
-            bar.inc(1);
-            let dir = root.join(&id);
-            let result: Result<()> = (|| {
-                // The id comes from the database (a file's deposition_data_set_id): untrusted.
-                // Only the id grammar becomes a folder name, so no path leaves the output root.
-                if !is_deposition_id(&id) {
-                    anyhow::bail!(
-                        "deposition_data_set_id {id:?} is not a deposition id (D_<digits> or G_<digits>): not used as a folder name, nothing written"
-                    );
-                }
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                for f in &dep_files {
-                    let version = version_to_write(&dir, &id, f.content_type, args.overwrite);
-                    let path = dir.join(MessageFileName::canonical(&id, f.content_type, version));
-                    let text = f.file.write().context("a value cannot be written")?;
-                    write_atomically(&path, &text)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    tracing::debug!(event = "file_exported", deposition_id = %id, file_path = %path.display(), messages = f.file.info.len());
-                }
-                Ok(())
-            })();
-            match result {
-                Ok(()) => {
-                    exported += 1;
-                    files += dep_files.len() as u64;
-                    messages += dep_files
-                        .iter()
-                        .map(|f| f.file.info.len() as u64)
-                        .sum::<u64>();
-                    for a in dep_files.iter().flat_map(|f| &f.alterations) {
-                        tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "export_alteration", deposition_id = %id, message_id = %a.message_id, column = %a.column, what = %a.what);
-                    }
-                    alterations.extend(
-                        dep_files
-                            .into_iter()
-                            .flat_map(|f| f.alterations)
-                            .map(|a| (id.clone(), a)),
-                    );
-                }
-                Err(e) => {
-                    failed += 1;
-                    bar.suspend(|| eprintln!("error: {id}: {e:#}"));
-                    tracing::error!(event = "deposition_export_failed", deposition_id = %id, error = %format!("{e:#}"));
-                }
-            }
-        }
+    // Two stages that overlap: the next chunk's rows are read from the database while this
+    // chunk's files are written (on a blocking thread: file I/O). At most two chunks are held.
+    // Taking turns instead, `export --all` into a tmpfs took 8.6 s for 20,000 depositions
+    // (overlapped: 6.4–7.3 s) and 138.7 s for 100,000 (overlapped: 122.8–125.0 s, bound by the
+    // server's reads).
+    let fetch = |chunk: Vec<String>| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let loaded = load_files(&db, &chunk, encoding).await;
+            (chunk, loaded)
+        })
+    };
+    let mut chunks = ids.chunks(CHUNK).map(<[String]>::to_vec);
+    let mut pending = chunks.next().map(fetch);
+    let mut tally = Tally::default();
+    while let Some(task) = pending.take() {
+        let (chunk, loaded) = task.await.context("reading a chunk of depositions")?;
+        let loaded = loaded?;
+        pending = chunks.next().map(fetch);
+        let (root, bar) = (root.clone(), bar.clone());
+        let overwrite = args.overwrite;
+        tally = tokio::task::spawn_blocking(move || {
+            write_chunk(&root, &chunk, loaded, overwrite, &bar, &mut tally);
+            tally
+        })
+        .await
+        .context("writing a chunk of depositions")?;
     }
+    let Tally {
+        exported,
+        empty,
+        failed,
+        files,
+        messages,
+        alterations,
+    } = tally;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     println!("Export Summary");
