@@ -82,3 +82,66 @@ fn untrusted_ids_never_leave_the_output_dir_and_archives_are_refused() {
         .count();
     assert_eq!(versions, 7, "nothing was written into the archive");
 }
+
+/// A message's status and file reference rows filed under another deposition than its info row
+/// (a database the old tools or a hand edit left so): `export` of the message's deposition still
+/// writes them, as they are, on both backends. The export reads a chunk's other rows by message
+/// id, not by where they are filed.
+#[test]
+fn rows_filed_under_another_deposition_are_exported_with_their_message() {
+    const MESSAGE: &str = "343ad331-b9e3-4688-af26-a39b9f7e63cd";
+    const ELSEWHERE: &str = "D_0000000999";
+    let refile = [
+        format!("UPDATE pdbx_deposition_message_status SET deposition_data_set_id = '{ELSEWHERE}' WHERE message_id = '{MESSAGE}'"),
+        format!("UPDATE pdbx_deposition_message_file_reference SET deposition_data_set_id = '{ELSEWHERE}' WHERE message_id = '{MESSAGE}'"),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let archive = common::example_archive();
+    let dir = archive.to_str().unwrap();
+    let sqlite_file = work.path().join("x.db");
+    let sqlite_url = format!("sqlite://{}?mode=rwc", sqlite_file.display());
+    let mariadb = common::MariaDb::create("msgmig_export_filed");
+    for url in [sqlite_url.as_str(), mariadb.url.as_str()] {
+        common::assert_exit(&common::migrate_into(work.path(), dir, url, &[]), 0);
+        for sql in &refile {
+            if url.starts_with("sqlite:") {
+                common::sqlite(&sqlite_file, sql);
+            } else {
+                mariadb.query(sql);
+            }
+        }
+        let out = work.path().join(format!("out-{}", &url[..5]));
+        let export = msgmig(
+            work.path(),
+            &[
+                "export",
+                "--all",
+                "--output-dir",
+                out.to_str().unwrap(),
+                "--database-url",
+                url,
+            ],
+        );
+        common::assert_exit(&export, 0);
+        let file = out.join("D_1000000001/D_1000000001_messages-to-depositor_P1.cif.V1");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let file_refs = text
+            .lines()
+            .filter(|l| l.contains(MESSAGE) && l.contains(ELSEWHERE))
+            .count();
+        assert_eq!(
+            file_refs, 3,
+            "{url}: the message's 3 file references:\n{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "_pdbx_deposition_message_status.deposition_data_set_id   {ELSEWHERE}"
+            )),
+            "{url}: its status row:\n{text}"
+        );
+        assert!(
+            !out.join(ELSEWHERE).exists(),
+            "{url}: no folder for a deposition without an info row"
+        );
+    }
+}

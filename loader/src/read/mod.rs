@@ -8,8 +8,7 @@ use std::collections::HashMap;
 mod stored;
 pub use stored::{
     owned_message_ids, rows_filed_outside, same_ids_for_the_collation, stored_messages,
-    stored_messages_filed_under, stored_messages_of_data_sets,
-    stored_messages_with_info_filed_under, Filed, StoredMessage,
+    stored_messages_filed_under, stored_messages_with_info_filed_under, Filed, StoredMessage,
 };
 
 /// Every `deposition_data_set_id` in the info table, sorted.

@@ -80,8 +80,6 @@ enum Select {
     /// another deposition than its message's info row is missed for its message, and reported
     /// as a stray where it is filed ([`Filed::strays`]). Owners are not read.
     FiledUnder,
-    /// The messages whose `deposition_data_set_id` (the app's deposition) is one of these.
-    DataSets,
 }
 
 impl Select {
@@ -99,12 +97,6 @@ impl Select {
             ),
             Select::InfoFiledUnder => format!("FROM {table} t WHERE t.message_id"),
             Select::FiledUnder => format!("FROM {table} t WHERE t.deposition_data_set_id"),
-            Select::DataSets if info => format!(
-                "FROM {table} t LEFT JOIN msgmig_message_provenance p ON p.message_id = t.message_id WHERE t.deposition_data_set_id"
-            ),
-            Select::DataSets => format!(
-                "FROM pdbx_deposition_message_info i JOIN {table} t ON t.message_id = i.message_id WHERE i.deposition_data_set_id"
-            ),
         }
     }
 }
@@ -132,8 +124,9 @@ pub async fn stored_messages<C: ConnectionTrait>(
 /// Reads the messages whose info row is filed under `deposition_ids` (its
 /// `deposition_data_set_id`), with all their status, file reference and origcomm rows wherever
 /// those are filed (looked up by message id), keyed by message id, owners left unknown. Exact
-/// for the messages found; a message filed under another deposition is not found here. For a
-/// few named depositions; a pass over the whole archive reads [`stored_messages_filed_under`].
+/// for the messages found; a message filed under another deposition is not found here. For
+/// `export`, and `verify` of a few named depositions; `verify` over the whole archive reads
+/// [`stored_messages_filed_under`], cheaper, and looks the strays up afterwards.
 pub async fn stored_messages_with_info_filed_under<C: ConnectionTrait>(
     conn: &C,
     deposition_ids: &[String],
@@ -228,17 +221,6 @@ pub async fn owned_message_ids<C: ConnectionTrait>(
     rows.into_iter()
         .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
         .collect()
-}
-
-/// Reads every message whose `deposition_data_set_id` is one of `deposition_ids`, with all
-/// four tables, keyed by message id (`export`: one indexed range per deposition and table).
-pub async fn stored_messages_of_data_sets<C: ConnectionTrait>(
-    conn: &C,
-    deposition_ids: &[String],
-) -> Result<HashMap<String, StoredMessage>, DbErr> {
-    Ok(read_stored(conn, Select::DataSets, deposition_ids)
-        .await?
-        .messages)
 }
 
 async fn read_stored<C: ConnectionTrait>(
