@@ -5,7 +5,6 @@
 
 mod common;
 use msgmig_loader::database;
-use sea_orm::ConnectionTrait;
 
 /// Processes per database, and databases per test: a race that one round misses is caught by
 /// the next.
@@ -66,24 +65,10 @@ async fn init_at_once(url: &str, stagger: std::time::Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn loaders_started_together_on_an_empty_mariadb_database_all_create_its_tables() {
-    let (server, base) = common::mariadb_server().await;
     for round in 0..ROUNDS {
-        let name = format!("msgmig_init_{}_{round}", std::process::id());
-        server
-            .execute_unprepared(&format!(
-                "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            ))
-            .await
-            .unwrap();
-        init_at_once(
-            &format!("{base}/{name}"),
-            stagger(round, std::time::Duration::from_millis(20)),
-        )
-        .await;
-        server
-            .execute_unprepared(&format!("DROP DATABASE {name}"))
-            .await
-            .unwrap();
+        let (url, test_db) = common::MysqlDb::empty().await;
+        init_at_once(&url, stagger(round, std::time::Duration::from_millis(20))).await;
+        test_db.drop_now().await;
     }
 }
 

@@ -5,21 +5,12 @@
 
 mod common;
 use msgmig_loader::{database, drift::drift};
-use sea_orm::ConnectionTrait;
 
 const CHECKS: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drift_checks_at_the_same_time_each_use_their_own_scratch_database() {
-    let (server, base) = common::mariadb_server().await;
-    let name = format!("msgmig_drift_{}", std::process::id());
-    server
-        .execute_unprepared(&format!(
-            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        ))
-        .await
-        .unwrap();
-    let url = format!("{base}/{name}");
+    let (url, test_db) = common::MysqlDb::empty().await;
     let db = database::connect(&url).await.unwrap();
     database::init(&db).await.unwrap();
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(CHECKS));
@@ -36,18 +27,8 @@ async fn drift_checks_at_the_same_time_each_use_their_own_scratch_database() {
     for check in checks {
         outcomes.push(check.await.unwrap());
     }
-    let left = common::scalar(
-        &server,
-        &format!(
-            "SELECT COUNT(*) FROM information_schema.SCHEMATA \
-             WHERE SCHEMA_NAME LIKE '{name}\\_msgmig\\_ref\\_%'"
-        ),
-    )
-    .await;
-    server
-        .execute_unprepared(&format!("DROP DATABASE {name}"))
-        .await
-        .unwrap();
+    let left = test_db.count_named_like("\\_msgmig\\_ref\\_%").await;
+    test_db.drop_now().await;
     for (i, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(found) => assert!(found.is_empty(), "check {i} found drift: {found:?}"),

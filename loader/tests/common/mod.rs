@@ -161,20 +161,40 @@ pub async fn mariadb_server() -> (DatabaseConnection, String) {
 }
 
 pub async fn mysql() -> (DatabaseConnection, MysqlDb) {
-    let (server, base) = mariadb_server().await;
-    let name = format!("msgmig_test_{}", rand::random::<u32>());
-    server
-        .execute_unprepared(&format!(
-            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        ))
-        .await
-        .unwrap();
-    let db = database::connect(&format!("{base}/{name}")).await.unwrap();
+    let (url, test_db) = MysqlDb::empty().await;
+    let db = database::connect(&url).await.unwrap();
     database::init(&db).await.unwrap();
-    (db, MysqlDb { server, name })
+    (db, test_db)
 }
 
 impl MysqlDb {
+    /// A new, empty MariaDB database (no tables), created as the old init script creates one,
+    /// and its URL.
+    pub async fn empty() -> (String, MysqlDb) {
+        let (server, base) = mariadb_server().await;
+        let name = format!("msgmig_test_{}", rand::random::<u32>());
+        server
+            .execute_unprepared(&format!(
+                "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            ))
+            .await
+            .unwrap();
+        (format!("{base}/{name}"), MysqlDb { server, name })
+    }
+
+    /// How many databases on the server are named `<this database's name><suffix>`
+    /// (`suffix` a LIKE pattern).
+    pub async fn count_named_like(&self, suffix: &str) -> String {
+        scalar(
+            &self.server,
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{}{suffix}'",
+                self.name.replace('_', "\\_")
+            ),
+        )
+        .await
+    }
+
     pub async fn drop_now(self) {
         self.server
             .execute_unprepared(&format!("DROP DATABASE {}", self.name))
