@@ -28,9 +28,34 @@ pub fn site_id() -> &'static str {
     SITE_ID.get().map_or("", String::as_str)
 }
 
+/// Exit code of a command whose standard output was closed under it (`msgmig verify | head`):
+/// 128 + SIGPIPE, as a shell reports a Unix tool killed by the signal.
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// Rust ignores SIGPIPE (a worker must outlive a peer that closed its socket), so a summary
+/// printed into a closed pipe panics in `println!`. That panic becomes a quiet exit with
+/// [`EXIT_BROKEN_PIPE`]: the work was done before the summary, and a reader that stopped
+/// early does not want a backtrace. Every other panic goes to the default hook.
+fn exit_quietly_on_broken_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(EXIT_BROKEN_PIPE);
+        }
+        default(info);
+    }));
+}
+
 #[tokio::main]
 async fn main() {
     use clap::{CommandFactory, FromArgMatches};
+    exit_quietly_on_broken_stdout();
     // `--version`: the build and the linked librdkafka (known at run time only).
     let long_version: &'static str = Box::leak(
         format!(

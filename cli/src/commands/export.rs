@@ -17,7 +17,7 @@ use std::time::Instant;
 /// Depositions fetched per round of queries.
 const CHUNK: usize = 200;
 
-/// Chunks read from the database at once while the oldest one read is written; at most this
+/// Chunks read from a MySQL server at once while the oldest one read is written; at most this
 /// many plus one are held (peak RSS 82–97 MB at 10^5 depositions). The reads wait on the
 /// server's random page reads (message ids are UUIDs) more than on its CPU, so reads in flight
 /// pay: `export --all` of 100,000 depositions into a tmpfs took 98.5–115.6 s with 1 read ahead,
@@ -261,8 +261,8 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         Encoding::CharacterReferences
     };
     let bar = progress_bar(ids.len() as u64, "depositions exported");
-    // Reading and writing overlap: READS_AHEAD chunks are read from the database at once while
-    // the oldest is written (on a blocking thread: file I/O), in order. See READS_AHEAD.
+    // Reading and writing overlap: chunks are read from the database while the oldest one read
+    // is written (on a blocking thread: file I/O), in order. See READS_AHEAD.
     let fetch = |chunk: Vec<String>| {
         let db = db.clone();
         tokio::spawn(async move {
@@ -271,8 +271,14 @@ pub async fn run(args: ExportArgs) -> Result<i32> {
         })
     };
     let mut chunks = ids.chunks(CHUNK).map(<[String]>::to_vec);
+    // SQLite's pool is one connection: reads queued on it would only wait, up to the pool's
+    // acquire timeout.
+    let reads_ahead = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => 1,
+        _ => READS_AHEAD,
+    };
     let mut pending: std::collections::VecDeque<_> =
-        chunks.by_ref().take(READS_AHEAD).map(fetch).collect();
+        chunks.by_ref().take(reads_ahead).map(fetch).collect();
     let mut tally = Tally::default();
     while let Some(task) = pending.pop_front() {
         let (chunk, loaded) = task.await.context("reading a chunk of depositions")?;
