@@ -125,6 +125,12 @@ pub trait Seekable {
     /// rejected by the transport itself): a worker that stores positions elsewhere persists
     /// these when idle, so input the transport rejected is not counted as lag.
     fn positions(&self) -> Vec<Receipt>;
+
+    /// The (topic, partition)s this consumer holds now, or `None` where there is no such thing
+    /// (in-process): a worker forgets what it knew of partitions revoked from it.
+    fn assignment(&self) -> Option<Vec<(String, i32)>> {
+        None
+    }
 }
 
 /// The partition of `partition_key` among `partitions` (FNV-1a 64, stable across processes and

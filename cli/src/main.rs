@@ -56,6 +56,8 @@ fn exit_quietly_on_broken_stdout() {
 async fn main() {
     use clap::{CommandFactory, FromArgMatches};
     exit_quietly_on_broken_stdout();
+    // Fault injection for tests (`FAILPOINTS`); compiled out of release builds.
+    let _failpoints = msgmig_bus::failpoint::setup();
     // `--version`: the build and the linked librdkafka (known at run time only).
     let long_version: &'static str = Box::leak(
         format!(

@@ -223,13 +223,7 @@ fn random_values_survive_db_export_and_read_back_in_our_reader_and_gemmi() {
         database::init(&db).await.unwrap();
         let mut loader = Loader::new(db, LoaderConfig::default());
         loader
-            .apply_batch(
-                records
-                    .iter()
-                    .cloned()
-                    .map(|r| RecordsMessage::Message(Box::new(r)))
-                    .collect(),
-            )
+            .apply_batch(RecordsMessage::with_end_markers(records.iter().cloned()))
             .await
             .unwrap();
         assert_eq!(loader.totals().inserted, 120);
@@ -319,7 +313,7 @@ fn a_line_starting_with_semicolon_is_rewritten_as_the_legacy_app_does_and_listed
         let db = database::connect(&url).await.unwrap();
         database::init(&db).await.unwrap();
         Loader::new(db, LoaderConfig::default())
-            .apply_batch(vec![RecordsMessage::Message(Box::new(r))])
+            .apply_batch(RecordsMessage::with_end_markers([r]))
             .await
             .unwrap();
     });

@@ -306,11 +306,14 @@ fn a_loader_killed_mid_batch_resumes_from_the_database_offsets() {
     s.scan();
     let _transformer = s.transformer("transformer", &[]);
     // Two crash points inside the batch, then a kill -9 at an arbitrary moment.
-    for (i, point) in ["loader_before_commit:3", "loader_after_commit:4"]
-        .iter()
-        .enumerate()
+    for (i, point) in [
+        "loader_before_commit=2*off->return",
+        "loader_after_commit=3*off->return",
+    ]
+    .iter()
+    .enumerate()
     {
-        let mut crashing = s.loader(&format!("crash{i}"), &[("MSGMIG_FAILPOINT", point)]);
+        let mut crashing = s.loader(&format!("crash{i}"), &[("FAILPOINTS", point)]);
         let status = crashing.wait(Duration::from_secs(120)).unwrap_or_else(|| {
             panic!(
                 "the failpoint {point} must abort the loader:\n{}",
@@ -336,7 +339,7 @@ fn a_transformer_killed_before_acknowledging_redoes_its_work_without_duplicates(
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let s = setup("crashtransform", 60);
     s.scan();
-    let mut crashing = s.transformer("crash", &[("MSGMIG_FAILPOINT", "transformer_before_ack:1")]);
+    let mut crashing = s.transformer("crash", &[("FAILPOINTS", "transformer_before_ack=return")]);
     let status = crashing.wait(Duration::from_secs(120)).unwrap_or_else(|| {
         panic!(
             "the failpoint must abort the transformer:\n{}",

@@ -22,7 +22,7 @@ fn migrate_with_failpoint(
             "D_1000000001",
         ])
         .env_remove("MSGMIG_DATABASE_URL")
-        .env("MSGMIG_FAILPOINT", failpoint)
+        .env("FAILPOINTS", failpoint)
         .output()
         .unwrap()
 }
@@ -34,7 +34,7 @@ fn a_read_error_that_clears_is_retried() {
     let out = migrate_with_failpoint(
         work.path(),
         archive.to_str().unwrap(),
-        "transformer_read_error:2",
+        "transformer_read_error=2*return",
     );
     assert_exit(&out, 0);
     let s = stdout(&out);
@@ -48,7 +48,7 @@ fn a_read_error_that_persists_quarantines_until_the_next_run() {
     let work = tempfile::tempdir().unwrap();
     let archive = example_archive();
     let dir = archive.to_str().unwrap();
-    let out = migrate_with_failpoint(work.path(), dir, "transformer_read_error:1000");
+    let out = migrate_with_failpoint(work.path(), dir, "transformer_read_error=1000*return");
     assert_exit(&out, 1);
     let s = stdout(&out);
     assert!(s.contains("QUARANTINED D_1000000001 [unreadable]"), "{s}");
@@ -103,7 +103,7 @@ fn run_reads_an_unreadable_deposition_again() {
             "127.0.0.1:0",
         ])
         .env_remove("MSGMIG_DATABASE_URL")
-        .env("MSGMIG_FAILPOINT", "transformer_read_error:5")
+        .env("FAILPOINTS", "transformer_read_error=5*return")
         .env("MSGMIG_UNREADABLE_RETRY_SECS", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(work.path().join("run.log")).unwrap())

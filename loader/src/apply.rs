@@ -1,16 +1,28 @@
-//! One batch, one transaction: plan against the stored rows, write, record the deposition ends
-//! and (over Kafka) the consumed offsets, then commit (architecture.md §3).
+//! One batch, one transaction: the rows of every deposition whose end marker is in the batch,
+//! the records of depositions still open, the dead letters decided, and (over Kafka) the
+//! consumed offsets, committed together.
+//!
+//! Deposition atomicity: a deposition's rows are written only when its end marker is applied,
+//! in that one transaction, from its records in the batch plus those kept for it in the
+//! database ([`crate::staging`]). A deposition that ends quarantined (refused by the
+//! transformer, a record refused here, records missing) writes none: the tables keep what they
+//! held before it (nothing for a new one, its previous load for a changed one). The same code
+//! runs for `migrate`, `run` and the Kafka loader, so every path gives the same tables.
 
 use crate::ends::{record_displaced, record_ends, stored_generations, Displaced};
-use crate::offsets::{self, TopicPartition};
+use crate::item::{next_offsets, parts, Item, Part, TopicPartition};
 use crate::plan::{plan, Action, Planned};
+use crate::report::DepositionReport;
 use crate::store::{apply, dry_run, fetch_current, planned_counts, RowCounts};
-use crate::worker::{DepositionReport, Item, Loader, OpenDeposition};
+use crate::worker::Loader;
+use msgmig_bus::Receipt;
+use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{
-    DepositionEnd, DepositionOutcome, MessageRecord, Quarantine, QuarantineKind, RecordsMessage,
+    DeadLetter, DeadLetterReason, DepositionEnd, DepositionOutcome, MessageRecord, Quarantine,
+    QuarantineKind, Stage,
 };
-use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use std::collections::{BTreeMap, HashMap};
 
 /// What a batch transaction did.
@@ -23,14 +35,105 @@ pub(crate) enum Applied {
     Rewound(Vec<(TopicPartition, i64)>),
 }
 
-/// Per partition, the offset after the highest consumed item of the batch.
-pub(crate) fn next_offsets(batch: &[Item]) -> BTreeMap<TopicPartition, i64> {
-    let mut next = BTreeMap::new();
-    for r in batch.iter().filter_map(|i| i.receipt.as_ref()) {
-        let e = next.entry((r.topic.clone(), r.partition)).or_insert(0);
-        *e = (*e).max(r.offset + 1);
+/// Begins a batch transaction. On MySQL in READ COMMITTED: the rows a batch plans against are
+/// read with `FOR UPDATE` ([`fetch_current`]), which then sees the latest committed state
+/// and locks it, and no gap locks pile up between parallel loaders inserting new ids.
+pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::MySql => {
+            db.begin_with_config(Some(sea_orm::IsolationLevel::ReadCommitted), None)
+                .await
+        }
+        _ => db.begin().await,
     }
-    next
+}
+
+/// Why `record` cannot be stored, as the quarantine of its deposition: its row is larger
+/// than the server takes in one packet, or its origcomm rows do not fit the table's layout.
+pub(crate) fn refusal(
+    record: &MessageRecord,
+    packet_limit: usize,
+    layout: OrigcommLayout,
+) -> Option<Quarantine> {
+    let (kind, reason) = crate::limits::too_large(record, packet_limit)
+        .map(|reason| (QuarantineKind::RowTooLarge, reason))
+        .or_else(|| {
+            crate::limits::unfit_for_origcomm(record, layout)
+                .map(|reason| (QuarantineKind::BadValue, reason))
+        })?;
+    Some(Quarantine {
+        kind,
+        path: Some(record.provenance.source_path.clone()),
+        file_version: Some(record.provenance.file_version),
+        line: None,
+        column: None,
+        message_id: Some(record.message.message_id.clone()),
+        reason,
+    })
+}
+
+/// The dead letter of a deposition state the loader refused.
+pub(crate) fn refusal_letter(
+    deposition_id: &str,
+    generation: i64,
+    q: &Quarantine,
+    receipt: Option<&Receipt>,
+) -> DeadLetter {
+    let mut letter = DeadLetter::new(
+        Stage::Loader,
+        DeadLetterReason::DatabaseRejected,
+        format!("{}: {}", q.kind.as_str(), q.reason),
+    );
+    letter.deposition_id = Some(deposition_id.to_owned());
+    letter.generation = Some(generation);
+    letter.path = q.path.clone();
+    letter.file_version = q.file_version;
+    letter.message_id = q.message_id.clone();
+    locate(&mut letter, receipt);
+    letter
+}
+
+/// Fills the bus position of a dead letter.
+pub(crate) fn locate(letter: &mut DeadLetter, receipt: Option<&Receipt>) {
+    if let Some(r) = receipt {
+        letter.source_topic = Some(r.topic.clone());
+        letter.source_partition = Some(r.partition);
+        letter.source_offset = Some(r.offset);
+    }
+}
+
+/// The identity of a record borrowed from the batch or the staged set: its address (records
+/// are not moved while a transaction runs).
+fn addr(r: &MessageRecord) -> usize {
+    r as *const MessageRecord as usize
+}
+
+/// A deposition whose end marker is in the batch, as it will be recorded.
+#[derive(Debug)]
+struct Ending<'a> {
+    end: &'a DepositionEnd,
+    quarantine: Option<Quarantine>,
+    /// Its records to write (none when quarantined), staged ones first, each id once.
+    records: Vec<&'a MessageRecord>,
+    counts: RowCounts,
+    conflicts: Vec<(String, String)>,
+    displaced: Vec<(String, String)>,
+}
+
+/// `records` with each message id (as the collation sees it) once, its last arrival kept, in
+/// the order of those last arrivals: a state published twice (a transformer restarted
+/// mid-deposition) is the same records twice.
+fn once_each<'a>(records: impl IntoIterator<Item = &'a MessageRecord>) -> Vec<&'a MessageRecord> {
+    let all: Vec<&MessageRecord> = records.into_iter().collect();
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(all.len());
+    for (i, r) in all.iter().enumerate() {
+        last.insert(message_key(&r.message.message_id), i);
+    }
+    all.iter()
+        .enumerate()
+        .filter(|(i, r)| last[&message_key(&r.message.message_id)] == *i)
+        .map(|(_, r)| *r)
+        .collect()
 }
 
 impl Loader {
@@ -44,27 +147,21 @@ impl Loader {
         offsets: bool,
     ) -> Result<Applied, DbErr> {
         let started = std::time::Instant::now();
-        let txn = self.db.begin().await?;
+        let txn = begin(&self.db).await?;
+        let dry_run = self.config.dry_run;
         let group = self
             .config
             .consumer_group
             .clone()
-            .filter(|_| !self.config.dry_run && offsets);
+            .filter(|_| !dry_run && offsets);
         let next = next_offsets(batch);
         // The fence: items below the stored offset were applied by an earlier owner of the
         // partition (a rebalance, a crash after commit); they are skipped.
         let mut fence = BTreeMap::new();
         if let Some(group) = &group {
             let partitions: Vec<TopicPartition> = next.keys().cloned().collect();
-            fence = offsets::stored(&txn, group, &partitions).await?;
-            let rewound: Vec<(TopicPartition, i64)> = partitions
-                .iter()
-                .filter_map(|tp| {
-                    let mine = *self.committed_next.get(tp)?;
-                    let stored = fence.get(tp).copied().unwrap_or(0);
-                    (stored < mine).then(|| (tp.clone(), stored))
-                })
-                .collect();
+            fence = crate::offsets::stored(&txn, group, &partitions).await?;
+            let rewound = self.positions.rewound(&partitions, &fence);
             if !rewound.is_empty() {
                 txn.rollback().await?;
                 return Ok(Applied::Rewound(rewound));
@@ -77,108 +174,144 @@ impl Loader {
             None => true,
         };
         let items: Vec<&Item> = batch.iter().filter(live).collect();
-        // Rows the server cannot take in one packet withhold their whole deposition, until its
-        // end marker records it as quarantined (issue 10 §2).
-        let limit = match self.packet_limit {
-            Some(limit) => limit,
-            None => {
-                let limit = crate::limits::packet_limit(&txn).await?;
-                crate::sql::fit_statements_to_packet(limit);
-                self.packet_limit = Some(limit);
-                limit
-            }
-        };
-        let layout = match self.origcomm_layout {
-            Some(layout) => layout,
-            None => {
-                let layout = crate::limits::origcomm_layout(&txn).await?;
-                if layout != Default::default() {
-                    tracing::info!(
-                        event = "origcomm_layout",
-                        layout = layout.describe(),
-                        "origcomm rows are written in the layout the database has"
-                    );
+        let facts = self.server_facts(&txn).await?;
+        let receipts: HashMap<usize, &Receipt> = items
+            .iter()
+            .filter_map(|i| match (&i.payload, &i.receipt) {
+                (Some(msgmig_schemas::record::RecordsMessage::Message(r)), Some(receipt)) => {
+                    Some((addr(r), receipt))
                 }
-                self.origcomm_layout = Some(layout);
-                layout
-            }
+                _ => None,
+            })
+            .collect();
+        let receipt_of = |r: &MessageRecord| receipts.get(&addr(r)).copied();
+        let mut letters: Vec<DeadLetter> = items.iter().filter_map(|i| i.letter.clone()).collect();
+
+        let parts: Vec<Part<'_>> = parts(items.iter().filter_map(|i| i.payload.as_ref()));
+        // What the database keeps for these depositions between batches.
+        let mut stored = if dry_run || parts.is_empty() {
+            HashMap::new()
+        } else {
+            let deps: Vec<&str> = parts.iter().map(|p| p.deposition_id).collect();
+            let ended: Vec<(&str, i64)> = parts
+                .iter()
+                .filter(|p| p.end.is_some())
+                .map(|p| (p.deposition_id, p.generation))
+                .collect();
+            crate::staging::read(&txn, &deps, &ended).await?
         };
-        let mut refused = self.refused.clone();
-        let mut new_refusals: Vec<(String, Quarantine, Option<msgmig_bus::Receipt>)> = Vec::new();
-        for item in &items {
-            let Some(RecordsMessage::Message(r)) = &item.payload else {
+        // The staged records of each ending, owned here for the rest of the transaction.
+        let staged_records: HashMap<(String, i64), Vec<MessageRecord>> = parts
+            .iter()
+            .filter(|p| p.end.is_some())
+            .filter_map(|p| {
+                let key = (p.deposition_id.to_owned(), p.generation);
+                let records = std::mem::take(&mut stored.get_mut(&key)?.records);
+                Some((key, records))
+            })
+            .collect();
+
+        let mut endings: Vec<Ending<'_>> = Vec::new();
+        let mut open: Vec<&Part<'_>> = Vec::new();
+        for part in &parts {
+            let Some(end) = part.end else {
+                open.push(part);
                 continue;
             };
-            if refused.contains_key(&r.deposition_id) {
-                continue;
-            }
-            let refusal = crate::limits::too_large(r, limit)
-                .map(|reason| (QuarantineKind::RowTooLarge, reason))
-                .or_else(|| {
-                    crate::limits::unfit_for_origcomm(r, layout)
-                        .map(|reason| (QuarantineKind::BadValue, reason))
-                });
-            if let Some((kind, reason)) = refusal {
-                let q = Quarantine {
-                    kind,
-                    path: Some(r.provenance.source_path.clone()),
-                    file_version: Some(r.provenance.file_version),
-                    line: None,
-                    column: None,
-                    message_id: Some(r.message.message_id.clone()),
-                    reason,
-                };
-                refused.insert(r.deposition_id.clone(), q.clone());
-                new_refusals.push((r.deposition_id.clone(), q, item.receipt.clone()));
-            }
+            let key = (part.deposition_id.to_owned(), part.generation);
+            let staged = staged_records.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+            let records = once_each(staged.iter().chain(part.records.iter().copied()));
+            let quarantine = match &end.outcome {
+                DepositionOutcome::Quarantined(q) => Some(q.clone()),
+                DepositionOutcome::Transformed => {
+                    let earlier = stored.get(&key).and_then(|s| s.refusal.clone());
+                    let now = || {
+                        part.records.iter().find_map(|r| {
+                            let q = refusal(r, facts.packet_limit, facts.layout)?;
+                            letters.push(refusal_letter(
+                                part.deposition_id,
+                                part.generation,
+                                &q,
+                                receipt_of(r),
+                            ));
+                            Some(q)
+                        })
+                    };
+                    earlier.or_else(now).or_else(|| {
+                        (records.len() < end.messages as usize).then(|| Quarantine {
+                            kind: QuarantineKind::Incomplete,
+                            path: None,
+                            file_version: None,
+                            line: None,
+                            column: None,
+                            message_id: None,
+                            reason: format!(
+                                "its end marker counts {} records, {} reached the loader (the records topic no longer holds the others): run `msgmig migrate --deposition {}` to load it from its files",
+                                end.messages,
+                                records.len(),
+                                part.deposition_id
+                            ),
+                        })
+                    })
+                }
+            };
+            endings.push(Ending {
+                end,
+                records: if quarantine.is_some() {
+                    Vec::new()
+                } else {
+                    records
+                },
+                quarantine,
+                counts: RowCounts::default(),
+                conflicts: Vec::new(),
+                displaced: Vec::new(),
+            });
         }
-        let records: Vec<&MessageRecord> = items
+
+        let to_write: Vec<&MessageRecord> = endings
             .iter()
-            .filter_map(|i| match &i.payload {
-                Some(RecordsMessage::Message(r)) if !refused.contains_key(&r.deposition_id) => {
-                    Some(&**r)
-                }
-                _ => None,
-            })
+            .flat_map(|e| e.records.iter().copied())
             .collect();
-        let ends: Vec<DepositionEnd> = items
+        let ending_of: HashMap<usize, usize> = endings
             .iter()
-            .filter_map(|i| match &i.payload {
-                Some(RecordsMessage::DepositionEnd(e)) => {
-                    let mut end = e.clone();
-                    if let Some(q) = refused.remove(&e.deposition_id) {
-                        end.outcome = DepositionOutcome::Quarantined(q);
-                    }
-                    Some(end)
-                }
-                _ => None,
-            })
+            .enumerate()
+            .flat_map(|(i, e)| e.records.iter().map(move |r| (addr(r), i)))
             .collect();
-        let ends: Vec<&DepositionEnd> = ends.iter().collect();
-        let (planned, counts) = self.plan_and_write(&txn, records, layout).await?;
-        // Per-deposition counts: planned per record, so they add up to the batch totals.
-        let mut open = self.open.clone();
+        let (planned, counts) = self.plan_and_write(&txn, to_write, facts.layout).await?;
+        let by_dep: HashMap<&str, usize> = endings
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.end.deposition_id.as_str(), i))
+            .collect();
         // Take-overs whose displaced deposition already ended: its stored outcome is amended.
         let mut displaced_ended: Vec<Displaced> = Vec::new();
         for p in &planned {
-            let entry = open.entry(p.record.deposition_id.clone()).or_default();
-            entry.counts.add(&planned_counts(std::slice::from_ref(p)));
+            let Some(&i) = ending_of.get(&addr(p.record)) else {
+                continue;
+            };
+            endings[i]
+                .counts
+                .add(&planned_counts(std::slice::from_ref(p)));
             let id = &p.record.message.message_id;
             match p.action {
                 Action::Conflict => {
                     let owner = p.owner.clone().unwrap_or_default();
                     tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %id, owner = %owner,
                         "message id already belongs to another deposition: not overwritten");
-                    entry.conflicts.push((id.clone(), owner));
+                    endings[i].conflicts.push((id.clone(), owner));
                 }
                 Action::TakeOver => {
                     let loser = p.owner.clone().unwrap_or_default();
                     let winner = p.record.deposition_id.clone();
+                    if loser == winner {
+                        continue;
+                    }
                     tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %loser, message_id = %id, owner = %winner,
                         "message id belongs to the deposition its deposition_data_set_id names (else the smaller folder id): taken over");
-                    entry.displaced.push((id.clone(), loser.clone()));
-                    match open.get_mut(&loser) {
-                        Some(still_open) => still_open.conflicts.push((id.clone(), winner)),
+                    endings[i].displaced.push((id.clone(), loser.clone()));
+                    match by_dep.get(loser.as_str()) {
+                        Some(&j) => endings[j].conflicts.push((id.clone(), winner)),
                         None => displaced_ended.push(Displaced {
                             deposition_id: loser,
                             message_id: id.clone(),
@@ -189,71 +322,125 @@ impl Loader {
                 _ => {}
             }
         }
-        let stored = if ends.is_empty() {
+        let ends: Vec<&DepositionEnd> = endings.iter().map(|e| e.end).collect();
+        let generations = if ends.is_empty() {
             HashMap::new()
         } else {
             stored_generations(&txn, &ends).await?
         };
-        let mut reports = Vec::new();
-        for end in ends.iter().copied() {
-            let OpenDeposition {
-                counts,
-                conflicts,
-                displaced,
-            } = open.remove(&end.deposition_id).unwrap_or_default();
-            let stale = stored
-                .get(&end.deposition_id)
-                .is_some_and(|&g| g > end.generation);
-            let quarantine = match &end.outcome {
-                DepositionOutcome::Quarantined(q) => Some(q.clone()),
-                DepositionOutcome::Transformed => None,
-            };
-            reports.push(DepositionReport {
-                deposition_id: end.deposition_id.clone(),
-                files: end.files,
-                counts,
-                quarantine,
-                conflicts,
-                displaced,
-                stale,
-                generation: end.generation,
-            });
-        }
-        if self.config.dry_run {
+        let reports: Vec<DepositionReport> = endings
+            .iter()
+            .map(|e| DepositionReport {
+                deposition_id: e.end.deposition_id.clone(),
+                files: e.end.files,
+                counts: e.counts.clone(),
+                quarantine: e.quarantine.clone(),
+                conflicts: e.conflicts.clone(),
+                displaced: e.displaced.clone(),
+                stale: generations
+                    .get(&e.end.deposition_id)
+                    .is_some_and(|&g| g > e.end.generation),
+                generation: e.end.generation,
+            })
+            .collect();
+        if dry_run {
             txn.rollback().await?;
         } else {
-            let fresh: Vec<_> = ends
+            let fresh: Vec<_> = endings
                 .iter()
                 .zip(&reports)
                 .filter(|(_, r)| !r.stale)
-                .map(|(e, r)| (*e, r.quarantine.as_ref(), r.conflicts.as_slice()))
+                .map(|(e, r)| (e.end, r.quarantine.as_ref(), r.conflicts.as_slice()))
                 .collect();
-            record_ends(&txn, &fresh, &stored).await?;
+            record_ends(&txn, &fresh, &generations).await?;
             record_displaced(&txn, &displaced_ended).await?;
+            // The ended states (and older ones of the same depositions) are no longer open.
+            for e in &endings {
+                let dep = e.end.deposition_id.as_str();
+                let closes = stored
+                    .keys()
+                    .any(|(d, g)| d == dep && *g <= e.end.generation);
+                if closes {
+                    crate::staging::close(&txn, dep, e.end.generation).await?;
+                    crate::metrics::OPEN_DEPOSITIONS
+                        .with_label_values(&["completed"])
+                        .inc();
+                }
+            }
+            self.keep_open(&txn, &open, &stored, &facts, &receipt_of, &mut letters)
+                .await?;
+            let letters =
+                crate::outbox::write(&txn, letters, self.config.publish_dead_letters).await?;
             if let Some(group) = &group {
                 let advanced: BTreeMap<TopicPartition, i64> = next
                     .iter()
                     .filter(|(tp, &n)| fence.get(*tp).is_none_or(|&s| n > s))
                     .map(|(tp, n)| (tp.clone(), *n))
                     .collect();
-                offsets::write(&txn, group, &advanced).await?;
+                crate::offsets::write(&txn, group, &advanced).await?;
             }
-            msgmig_bus::failpoint::hit("loader_before_commit");
+            msgmig_bus::crash_point!("loader_before_commit");
             txn.commit().await?;
             if group.is_some() {
-                self.committed_next.extend(next);
+                self.positions.committed(next);
+            }
+            if !letters.is_empty() {
+                self.dead_letters_written(&letters);
+                msgmig_bus::crash_point!("loader_refused");
+            }
+            if !open.is_empty() {
+                msgmig_bus::crash_point!("loader_staged");
             }
         }
-        self.open = open;
-        self.refused = refused;
-        for (deposition_id, q, receipt) in new_refusals {
-            self.refuse_row(deposition_id, q, receipt.as_ref()).await;
-        }
         self.totals.add(&counts);
-        if !self.config.dry_run {
+        if !dry_run {
             observe(&counts, &reports, planned.len(), started.elapsed());
         }
         Ok(Applied::Done(reports))
+    }
+
+    /// Keeps the records of depositions whose end marker is not in the batch, or records their
+    /// refusal (then only the refusal is kept, and a dead letter is queued).
+    async fn keep_open<'a>(
+        &self,
+        txn: &DatabaseTransaction,
+        open: &[&Part<'a>],
+        stored: &HashMap<(String, i64), crate::staging::Staged>,
+        facts: &ServerFacts,
+        receipt_of: &(dyn Fn(&MessageRecord) -> Option<&'a Receipt> + Sync),
+        letters: &mut Vec<DeadLetter>,
+    ) -> Result<(), DbErr> {
+        for part in open {
+            let key = (part.deposition_id.to_owned(), part.generation);
+            if stored.get(&key).is_some_and(|s| s.refusal.is_some()) {
+                continue;
+            }
+            let refused = part.records.iter().find_map(|r| {
+                refusal(r, facts.packet_limit, facts.layout).map(|q| (q, receipt_of(r)))
+            });
+            match refused {
+                Some((q, receipt)) => {
+                    crate::staging::refuse(txn, part.deposition_id, part.generation, &q).await?;
+                    letters.push(refusal_letter(
+                        part.deposition_id,
+                        part.generation,
+                        &q,
+                        receipt,
+                    ));
+                    crate::metrics::OPEN_DEPOSITIONS
+                        .with_label_values(&["refused"])
+                        .inc();
+                }
+                None => {
+                    crate::staging::append(txn, part.deposition_id, part.generation, &part.records)
+                        .await?;
+                    crate::metrics::OPEN_DEPOSITIONS
+                        .with_label_values(&["staged"])
+                        .inc();
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Plans `records` against the stored rows and writes them (in a dry run, only counts).
@@ -269,7 +456,10 @@ impl Loader {
         records: Vec<&'r MessageRecord>,
         layout: OrigcommLayout,
     ) -> Result<(Vec<Planned<'r>>, RowCounts), DbErr> {
-        if !self.config.dry_run && !records.is_empty() && self.fresh.presume_new() {
+        if records.is_empty() {
+            return Ok((Vec::new(), RowCounts::default()));
+        }
+        if !self.config.dry_run && self.fresh.presume_new() {
             let planned = plan(records.clone(), HashMap::new());
             let savepoint = txn.begin().await?;
             match apply(&savepoint, &planned, self.config.reconcile, layout).await {
@@ -305,6 +495,38 @@ impl Loader {
         };
         Ok((planned, counts))
     }
+
+    /// The server's packet limit and origcomm layout, read once per loader.
+    async fn server_facts(&mut self, txn: &DatabaseTransaction) -> Result<ServerFacts, DbErr> {
+        if let Some(facts) = self.facts {
+            return Ok(facts);
+        }
+        let packet_limit = crate::limits::packet_limit(txn).await?;
+        crate::sql::fit_statements_to_packet(packet_limit);
+        let layout = crate::limits::origcomm_layout(txn).await?;
+        if layout != OrigcommLayout::default() {
+            tracing::info!(
+                event = "origcomm_layout",
+                layout = layout.describe(),
+                "origcomm rows are written in the layout the database has"
+            );
+        }
+        let facts = ServerFacts {
+            packet_limit,
+            layout,
+        };
+        self.facts = Some(facts);
+        Ok(facts)
+    }
+}
+
+/// What the loader needs to know of the database server, read at its first batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerFacts {
+    /// The largest packet the server accepts, bytes (`max_allowed_packet`).
+    pub packet_limit: usize,
+    /// The layout of the origcomm table.
+    pub layout: OrigcommLayout,
 }
 
 /// Updates the loader metrics after a committed batch.
@@ -354,7 +576,7 @@ pub(crate) fn observe(
         };
         DEPOSITIONS.with_label_values(&[state]).inc();
         // Only files written since this process started: a backfill's old files are not late,
-        // and counting their age would keep the freshness alert firing for weeks (issue 11 §4).
+        // and counting their age would keep the freshness alert firing for weeks.
         if r.counts.inserted + r.counts.updated > 0 && r.generation > *STARTED_NS {
             FRESHNESS_SECONDS.observe(((now_ns - r.generation) as f64 / 1e9).max(0.0));
         }

@@ -26,6 +26,9 @@ pub struct LoaderConfig {
     pub adaptive_throttle: bool,
     /// See `adaptive_throttle` (MySQL's `Threads_running` − 1, smoothed).
     pub adaptive_threads_running: u32,
+    /// Dead letters are stored for a forwarder to publish (`msgmig load`, which runs one);
+    /// otherwise they are stored as already handled (the embedded pipeline has no topic).
+    pub publish_dead_letters: bool,
 }
 
 impl Default for LoaderConfig {
@@ -39,6 +42,7 @@ impl Default for LoaderConfig {
             max_rows_per_second: None,
             adaptive_throttle: false,
             adaptive_threads_running: DEFAULT_THREADS_RUNNING,
+            publish_dead_letters: false,
         }
     }
 }

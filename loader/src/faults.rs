@@ -1,48 +1,13 @@
-//! How the loader tells failures apart (architecture.md §3, "nothing lost"): an outage waits,
-//! a lock conflict retries, a refused value is dead-lettered; how long an outage may last; and the
-//! helpers that isolate a refused deposition.
+//! How the loader tells database failures apart: an outage waits, a lock conflict retries, a
+//! refused value is isolated and quarantined, anything else stops the loader. The policy that
+//! acts on it is [`crate::retry`].
 
-use crate::worker::Item;
-use msgmig_bus::Receipt;
-use msgmig_schemas::record::DeadLetter;
 use sea_orm::DbErr;
-use std::collections::HashMap;
 use std::time::Duration;
-
-/// Fills the bus position of a dead letter.
-pub(crate) fn locate(letter: &mut DeadLetter, receipt: Option<&Receipt>) {
-    if let Some(r) = receipt {
-        letter.source_topic = Some(r.topic.clone());
-        letter.source_partition = Some(r.partition);
-        letter.source_offset = Some(r.offset);
-    }
-}
-
-/// The batch's items grouped per deposition, in order of first appearance (order within a
-/// deposition kept).
-pub(crate) fn split_by_deposition(batch: Vec<Item>) -> Vec<Vec<Item>> {
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: HashMap<String, Vec<Item>> = HashMap::new();
-    for item in batch {
-        let key = item
-            .payload
-            .as_ref()
-            .map(|p| p.deposition_id().to_owned())
-            .unwrap_or_default();
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(item);
-    }
-    order
-        .into_iter()
-        .filter_map(|k| groups.remove(&k))
-        .collect()
-}
 
 /// What a database error means for the loader, decided by error number (MySQL/MariaDB) or
 /// extended result code (SQLite), never by message text: "Incorrect key file for table" and
-/// "Incorrect string value" read alike and mean opposite things (issue 10 §8).
+/// "Incorrect string value" read alike and mean opposite things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The server is unreachable or the connection broke: wait for it, never give up, never
@@ -160,54 +125,10 @@ fn sqlite_fault(code: i32) -> Fault {
     }
 }
 
-/// See [`Fault::Outage`].
-pub(crate) fn is_outage(e: &DbErr) -> bool {
-    classify(e) == Fault::Outage
-}
-
-/// See [`Fault::Transient`].
-pub(crate) fn is_transient(e: &DbErr) -> bool {
-    classify(e) == Fault::Transient
-}
-
-/// See [`Fault::Content`].
-pub(crate) fn is_content_error(e: &DbErr) -> bool {
-    classify(e) == Fault::Content
-}
-
 /// The error for a batch the server did not answer within `bound` (an outage).
 pub(crate) fn no_answer(bound: Duration) -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
         "the database did not answer within {} s",
         bound.as_secs()
     )))
-}
-
-/// How long the database has been unreachable, for the one-shot bound on waiting.
-#[derive(Debug, Default)]
-pub(crate) struct Outage {
-    since: Option<std::time::Instant>,
-}
-
-impl Outage {
-    /// Sleeps `delay` before the next attempt, or fails with `error` once the outage has lasted
-    /// `limit` (when there is one).
-    pub(crate) async fn wait(
-        &mut self,
-        limit: Option<Duration>,
-        delay: Duration,
-        error: DbErr,
-    ) -> Result<(), DbErr> {
-        let since = *self.since.get_or_insert_with(std::time::Instant::now);
-        if let Some(limit) = limit {
-            if since.elapsed() >= limit {
-                return Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
-                    "the database was unreachable for {} s (--db-timeout): {error}",
-                    since.elapsed().as_secs()
-                ))));
-            }
-        }
-        tokio::time::sleep(delay).await;
-        Ok(())
-    }
 }

@@ -1,18 +1,27 @@
 //! # msgmig-loader
 //!
-//! Upserts message records into MySQL/MariaDB or SQLite, idempotently, keyed on `message_id`
-//! (architecture.md §3–4).
+//! Upserts message records into MySQL/MariaDB or SQLite, idempotently, keyed on `message_id`.
 //!
-//! - [`plan`]: pure decisions per record against the stored state: insert, update (D4),
-//!   unchanged, stale (older generation), conflict (id owned by another deposition).
-//! - [`store`]: one transaction per batch: multi-row inserts in FK order, in-place updates of
-//!   changed messages, file references reconciled as a multiset (D2), statuses upserted,
-//!   provenance (generation + content hash) written beside the app tables.
-//! - [`config`]: the loader's settings and the measurements behind their defaults.
-//! - [`worker`]: the bus loop and per-deposition outcome (loaded / quarantined / conflicts).
+//! - [`plan`]: pure decisions per record against the stored state: insert, update, unchanged,
+//!   stale (older generation), conflict or take-over (the ownership rule of [`plan::outranks`]).
+//! - [`store`]: writing a planned set of records: multi-row inserts, in-place updates of
+//!   changed messages, file references reconciled as a multiset, statuses upserted, provenance
+//!   (generation + content hash) written beside the app tables.
+//! - `apply`: one batch, one transaction: the depositions whose end marker is in it, the open
+//!   ones kept ([`staging`]), the dead letters ([`outbox`]) and the consumed offsets
+//!   ([`offsets`]).
+//! - [`worker`]: the bus loop; `retry` the one retry policy; `isolate` what a refused batch
+//!   becomes.
+//! - [`config`]: the loader's settings.
 //!
-//! Delivery semantics: a batch is applied whole or not at all; applying the same records again
-//! touches no app row (`updated_at` unchanged), so replays and re-runs are harmless.
+//! Delivery semantics:
+//! - a batch is applied whole or not at all, with its offsets (over Kafka) and its dead letters;
+//! - a deposition's rows are written when its end marker is applied, all in that transaction,
+//!   or not at all when it ends quarantined: the application never sees part of a deposition;
+//! - everything a loader knows about a deposition between batches is in the database, so any
+//!   loader that gets the partition finishes it as the first would have;
+//! - applying the same records again touches no app row (`updated_at` unchanged), so replays
+//!   and re-runs are harmless.
 
 mod apply;
 mod columns;
@@ -23,15 +32,22 @@ mod ends;
 pub mod faults;
 mod fresh;
 mod isolate;
+mod item;
 pub mod limits;
 pub mod metrics;
 pub mod offsets;
 mod order;
+pub mod outbox;
 pub mod plan;
 pub mod read;
+mod report;
+mod retry;
 pub mod scan_passes;
 mod sql;
+pub mod staging;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod throttle;
 pub mod worker;
 
@@ -40,5 +56,6 @@ pub use config::{
     DEFAULT_THREADS_RUNNING,
 };
 pub use fresh::FreshStats;
+pub use report::DepositionReport;
 pub use store::RowCounts;
-pub use worker::{DepositionReport, Loader};
+pub use worker::Loader;

@@ -163,3 +163,24 @@ pub static SERVER_THREADS_RUNNING: LazyLock<prometheus::Gauge> = LazyLock::new(|
     )
     .expect("registered once")
 });
+
+/// Dead letters stored in `msgmig_dead_letters` that a Kafka loader has not published to the
+/// dead-letter topic yet (0 when all are out; refreshed by the forwarder).
+pub static DEAD_LETTERS_UNPUBLISHED: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "msgmig_loader_dead_letters_unpublished",
+        "Dead letters stored but not yet published to the dead-letter topic."
+    )
+    .expect("registered once")
+});
+
+/// Deposition states whose records were kept for their end marker, by what happened to them
+/// (`staged`: records kept; `refused`: one was refused; `completed`: applied at the end marker).
+pub static OPEN_DEPOSITIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "msgmig_loader_open_depositions_total",
+        "Deposition parts kept in the database between batches, by outcome.",
+        &["outcome"]
+    )
+    .expect("registered once")
+});

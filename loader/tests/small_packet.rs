@@ -73,9 +73,13 @@ async fn batches_split_under_a_small_max_allowed_packet() {
         let db = database::connect(&format!("{base}/{name}")).await?;
         database::init(&db).await?;
         let mut loader = Loader::new(db.clone(), LoaderConfig::default());
-        let batch: Vec<RecordsMessage> = (0..300)
-            .map(|i| RecordsMessage::Message(Box::new(record(i))))
-            .collect();
+        let mut batch: Vec<RecordsMessage> = Vec::new();
+        for i in 0..300 {
+            batch.push(RecordsMessage::Message(Box::new(record(i))));
+            if i % 10 == 9 {
+                batch.push(common::end(&format!("D_{}", 1000 + i / 10), 1, 10));
+            }
+        }
         loader.apply_batch(batch).await?;
         let n = db
             .query_one_raw(Statement::from_string(

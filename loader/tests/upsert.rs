@@ -123,7 +123,14 @@ async fn newer_generation_updates_a_draft_in_place_and_older_is_stale(db: Databa
 }
 
 async fn file_references_reconcile_when_asked(db: DatabaseConnection) {
-    load(&db, vec![msg(record("D_1", "a", Some("a"), 10, "x"))]).await;
+    load(
+        &db,
+        vec![
+            msg(record("D_1", "a", Some("a"), 10, "x")),
+            end("D_1", 10, 1),
+        ],
+    )
+    .await;
     let mut fewer = record("D_1", "a", Some("a"), 20, "y");
     fewer.file_refs = vec![file_ref("model-annotate"), file_ref("sf-annotate")];
     let mut loader = Loader::new(
@@ -133,7 +140,10 @@ async fn file_references_reconcile_when_asked(db: DatabaseConnection) {
             ..LoaderConfig::default()
         },
     );
-    loader.apply_batch(vec![msg(fewer)]).await.unwrap();
+    loader
+        .apply_batch(vec![msg(fewer), end("D_1", 20, 1)])
+        .await
+        .unwrap();
     let c = loader.totals();
     assert_eq!((c.file_refs_inserted, c.file_refs_deleted), (1, 2));
     assert_eq!(
@@ -157,7 +167,10 @@ async fn replies_and_statuses_insert_in_fk_order(db: DatabaseConnection) {
     .await;
     load(
         &db,
-        vec![msg(record("D_1", "late", Some("root"), 11, "Later reply"))],
+        vec![
+            msg(record("D_1", "late", Some("root"), 11, "Later reply")),
+            end("D_1", 11, 1),
+        ],
     )
     .await;
     assert_eq!(count(&db, "pdbx_deposition_message_info").await, "3");

@@ -96,9 +96,10 @@ fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), ReadE
 fn read_stable(path: &Path) -> Result<(Vec<u8>, Stat), ReadError> {
     use std::io::Read;
     for attempt in 1..=READ_ATTEMPTS {
-        if msgmig_bus::failpoint::fails("transformer_read_error") {
-            return Err(ReadError::Io(io::Error::from_raw_os_error(libc::EIO)));
-        }
+        msgmig_bus::error_point!(
+            "transformer_read_error",
+            Err(ReadError::Io(io::Error::from_raw_os_error(libc::EIO)))
+        );
         let (mut file, meta) = open_regular(path)?;
         let before = state(&meta);
         let mut bytes = Vec::with_capacity(before.0 as usize);

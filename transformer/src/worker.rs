@@ -261,7 +261,7 @@ impl Transformer {
                 && (!input_open || last_checkpoint.elapsed() >= self.checkpoint_every)
             {
                 output.flush().await?;
-                msgmig_bus::failpoint::hit("transformer_before_ack");
+                msgmig_bus::crash_point!("transformer_before_ack");
                 if let Err(e) = input.ack(&to_ack) {
                     tracing::error!(event = "ack_failed", error = %e, "file events stay unacknowledged: a restart re-transforms them (harmless)");
                 }

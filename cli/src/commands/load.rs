@@ -87,8 +87,19 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
         dry_run: false,
         reconcile: args.reconcile,
         consumer_group: Some(args.group_id.clone()),
+        publish_dead_letters: true,
     };
-    let mut loader = Loader::new(db, config).with_dead_letters(dead.letters.clone());
+    // The loader's dead letters are written with its batches (msgmig_dead_letters) and
+    // published from there: none is lost between the commit and the broker.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let stop_forwarding = tokio_util::sync::CancellationToken::new();
+    let forwarder = tokio::spawn(msgmig_loader::outbox::forward(
+        db.clone(),
+        kafka.publisher(Topic::DeadLetter)?,
+        wake.clone(),
+        stop_forwarding.clone(),
+    ));
+    let mut loader = Loader::new(db, config).with_outbox_wake(wake);
     tracing::info!(event = "loader_start", group_id = %args.group_id);
     let failure = subscriber.failure_probe();
     tokio::select! {
@@ -96,7 +107,10 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
         () = grace_expired(shutdown, &args.worker) => {}
     }
     let t = loader.totals().clone();
-    drop(loader); // its dead-letter sender: `finish` waits for every sender to go
+    drop(loader);
+    // What is left unpublished stays in the table for the next start.
+    stop_forwarding.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), forwarder).await;
     dead.finish().await;
     if let Some(e) = failure() {
         anyhow::bail!("partition assignment failed: {e}");

@@ -116,6 +116,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         dry_run: args.dry_run,
         reconcile: args.reconcile,
         consumer_group: None,
+        publish_dead_letters: false,
     };
     let LoaderPool {
         publisher: records_tx,

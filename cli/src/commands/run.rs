@@ -61,6 +61,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         dry_run: false,
         reconcile: false,
         consumer_group: None,
+        publish_dead_letters: false,
     };
     let LoaderPool {
         publisher: records_tx,

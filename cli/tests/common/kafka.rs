@@ -129,7 +129,7 @@ impl Cluster {
             .env("MSGMIG_KAFKA_BROKERS", &self.brokers)
             .env("MSGMIG_TOPIC_PREFIX", &self.prefix)
             .env("MSGMIG_DATABASE_URL", &self.database_url)
-            .env_remove("MSGMIG_FAILPOINT")
+            .env_remove("FAILPOINTS")
             .env("NO_COLOR", "1");
         if self.database_url.is_empty() {
             c.env_remove("MSGMIG_DATABASE_URL");

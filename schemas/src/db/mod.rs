@@ -21,6 +21,9 @@
 //!   each archive root, so every process can export "discovered" (issue 11 §4).
 //! - `m20261201_000009`: on SQLite, an index on origcomm's `deposition_data_set_id` (MySQL's
 //!   table has had one since `000002`): `verify` reads every table by deposition.
+//! - `m20261207_000010`: what a loader knows about a deposition between batches
+//!   (`msgmig_open_depositions`, `msgmig_staged_records`) and its dead letters
+//!   (`msgmig_dead_letters`, an outbox), all written in the batch's transaction.
 
 pub mod collation;
 pub mod limits;
@@ -33,6 +36,7 @@ mod m20261201_000006_ledger_ctime;
 mod m20261201_000007_provenance_surrogate_key;
 mod m20261201_000008_scan_passes;
 mod m20261201_000009_origcomm_deposition_index;
+mod m20261207_000010_open_depositions;
 pub mod upstream_origcomm;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
@@ -55,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_provenance_surrogate_key::Migration),
             Box::new(m20261201_000008_scan_passes::Migration),
             Box::new(m20261201_000009_origcomm_deposition_index::Migration),
+            Box::new(m20261207_000010_open_depositions::Migration),
         ]
     }
 
@@ -71,7 +76,7 @@ pub const APP_TABLES: [&str; 3] = [
 ];
 
 /// Every table msgmig creates, in FK-safe creation order (drop in reverse).
-pub const ALL_TABLES: [&str; 10] = [
+pub const ALL_TABLES: [&str; 13] = [
     "pdbx_deposition_message_info",
     "pdbx_deposition_message_file_reference",
     "pdbx_deposition_message_status",
@@ -82,6 +87,9 @@ pub const ALL_TABLES: [&str; 10] = [
     "msgmig_consumer_offsets",
     "msgmig_file_ledger",
     "msgmig_scan_passes",
+    "msgmig_open_depositions",
+    "msgmig_staged_records",
+    "msgmig_dead_letters",
 ];
 
 /// Runs a list of DDL statements for the connection's backend.

@@ -61,6 +61,10 @@ pub struct DeadLetter {
     pub detail: String,
     /// The deposition concerned, when known.
     pub deposition_id: Option<String>,
+    /// The source state of that deposition (its records' `generation`), when known: with the
+    /// deposition it tells a letter about a new state of the files from a repeat.
+    #[serde(default)]
+    pub generation: Option<i64>,
     /// Archive-relative path of the offending file, when one.
     pub path: Option<String>,
     /// Version of that file.
@@ -89,6 +93,7 @@ impl DeadLetter {
             reason,
             detail: detail.into(),
             deposition_id: None,
+            generation: None,
             path: None,
             file_version: None,
             line: None,
@@ -100,6 +105,43 @@ impl DeadLetter {
             payload: None,
             rejected_at_ms: crate::archive::unix_ns(std::time::SystemTime::now()) / 1_000_000,
         }
+    }
+
+    /// The letter's identity, SHA-256 hex: what was rejected and why, not when or through
+    /// which delivery. A deposition state refused again (a replay, a record published twice
+    /// after a crash) has the same identity, so a store of letters keyed by it keeps one.
+    /// Inputs without a deposition (an undecodable payload) are told apart by their bus
+    /// position.
+    pub fn identity(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut field = |v: &str| {
+            h.update((v.len() as u64).to_le_bytes());
+            h.update(v.as_bytes());
+        };
+        field(self.stage.as_str());
+        field(self.reason.as_str());
+        field(self.deposition_id.as_deref().unwrap_or(""));
+        field(&self.generation.map(|g| g.to_string()).unwrap_or_default());
+        field(self.path.as_deref().unwrap_or(""));
+        field(&self.file_version.map(|v| v.to_string()).unwrap_or_default());
+        field(self.message_id.as_deref().unwrap_or(""));
+        if self.deposition_id.is_none() {
+            field(self.source_topic.as_deref().unwrap_or(""));
+            field(
+                &self
+                    .source_partition
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+            );
+            field(
+                &self
+                    .source_offset
+                    .map(|o| o.to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        hex::encode(h.finalize())
     }
 
     /// The topic key: path, else message_id, else deposition id.

@@ -177,8 +177,14 @@ pub enum QuarantineKind {
     /// `max_allowed_packet`): size and limit in the reason.
     RowTooLarge,
     /// A latest message file is not a regular file (a symbolic link, FIFO, directory, socket or
-    /// device): never followed, never skipped for an older version (issue 10 §6).
+    /// device): never followed, never skipped for an older version.
     NotRegularFile,
+    /// The end marker counts more records than reached the loader (a records topic whose
+    /// retention dropped some): nothing of the deposition is loaded from a partial set.
+    Incomplete,
+    /// The database refused the deposition's rows for their content (its error in the
+    /// reason): nothing of the deposition is loaded.
+    DatabaseRejected,
 }
 
 impl QuarantineKind {
@@ -195,6 +201,8 @@ impl QuarantineKind {
             QuarantineKind::RecordTooLarge => "record_too_large",
             QuarantineKind::RowTooLarge => "row_too_large",
             QuarantineKind::NotRegularFile => "not_regular_file",
+            QuarantineKind::Incomplete => "incomplete",
+            QuarantineKind::DatabaseRejected => "database_rejected",
         }
     }
 }
@@ -273,5 +281,35 @@ impl RecordsMessage {
             RecordsMessage::Message(r) => &r.deposition_id,
             RecordsMessage::DepositionEnd(e) => &e.deposition_id,
         }
+    }
+
+    /// `records` as a records stream: each (deposition folder, generation)'s records in the
+    /// given order, followed by its end marker (outcome transformed, no files listed), the
+    /// groups in order of their first record. This is what a loader needs to write them: rows
+    /// are written when a deposition's end marker arrives.
+    pub fn with_end_markers(records: impl IntoIterator<Item = MessageRecord>) -> Vec<Self> {
+        let mut groups: Vec<((String, i64), Vec<MessageRecord>)> = Vec::new();
+        for r in records {
+            let key = (r.deposition_id.clone(), r.provenance.generation);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push(r),
+                None => groups.push((key, vec![r])),
+            }
+        }
+        let mut out = Vec::new();
+        for ((deposition_id, generation), records) in groups {
+            let messages = records.len() as u32;
+            out.extend(records.into_iter().map(|r| Self::Message(Box::new(r))));
+            out.push(Self::DepositionEnd(DepositionEnd {
+                schema_version: super::SCHEMA_VERSION,
+                deposition_id,
+                generation,
+                files: 0,
+                file_states: Vec::new(),
+                messages,
+                outcome: DepositionOutcome::Transformed,
+            }));
+        }
+        out
     }
 }

@@ -1,0 +1,24 @@
+//! What the loader tells its caller about each deposition it finished.
+
+use crate::store::RowCounts;
+use msgmig_schemas::record::Quarantine;
+
+/// The final state of one deposition after its end marker was applied.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DepositionReport {
+    pub deposition_id: String,
+    pub files: u32,
+    pub counts: RowCounts,
+    /// Set when the deposition was withheld (none of its rows written).
+    pub quarantine: Option<Quarantine>,
+    /// Message ids owned by another deposition: (message_id, owner).
+    pub conflicts: Vec<(String, String)>,
+    /// Message ids this deposition took over from another one that had loaded them first
+    /// (the ownership rule of [`crate::plan::outranks`]): (message_id, displaced deposition).
+    /// The displaced deposition is the one in conflict.
+    pub displaced: Vec<(String, String)>,
+    /// The marker was older than the stored state (a stale replay): nothing recorded.
+    pub stale: bool,
+    /// Newest file mtime (ns) of the deposition's state (freshness is measured from it).
+    pub generation: i64,
+}
