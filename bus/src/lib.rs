@@ -144,6 +144,7 @@ pub fn partition_for(partition_key: &str, partitions: usize) -> usize {
     (hash % partitions.max(1) as u64) as usize
 }
 
+pub mod delivery;
 pub mod failpoint;
 pub mod kafka;
 

@@ -61,6 +61,9 @@ pub struct Readiness {
     pub kafka: Option<msgmig_bus::kafka::KafkaConfig>,
     /// This consumer has at least one partition assigned.
     pub assigned: Option<Arc<dyn Fn() -> usize + Send + Sync>>,
+    /// A worker's own condition: `Some(problem)` while it is not ready (e.g. file events that
+    /// could not be delivered wait to be published again).
+    pub condition: Option<Arc<dyn Fn() -> Option<String> + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for Readiness {
             .field("database", &self.database.is_some())
             .field("kafka", &self.kafka.as_ref().map(|k| k.brokers.clone()))
             .field("assigned", &self.assigned.is_some())
+            .field("condition", &self.condition.is_some())
             .finish()
     }
 }
@@ -77,6 +81,9 @@ impl Readiness {
     /// The problems that make the process not ready (empty = ready).
     async fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if let Some(problem) = self.condition.as_ref().and_then(|c| c()) {
+            problems.push(problem);
+        }
         if let Some(db) = &self.database {
             if let Err(e) = db.ping().await {
                 problems.push(format!("database unreachable: {e}"));

@@ -85,3 +85,12 @@ pub fn init() {
     LazyLock::force(&PASS_FS_CALLS);
     LazyLock::force(&LAST_PASS_MS);
 }
+
+/// File events whose delivery failed and that wait to be published again.
+pub static UNDELIVERED: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "msgmig_scanner_undelivered_events",
+        "File events not delivered yet after a failed delivery (published again when the bus is back)."
+    )
+    .expect("registered once")
+});

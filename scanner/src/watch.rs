@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Deposition folders listed at once by a reconciliation pass.
 const LIST_CHUNK: usize = 512;
@@ -84,6 +85,9 @@ pub struct WatchStats {
     pub stat_calls: AtomicU64,
     /// Milliseconds the last reconciliation pass took.
     pub last_pass_ms: AtomicU64,
+    /// File events whose delivery failed and that wait to be published again (0 while the
+    /// bus takes everything).
+    pub undelivered: AtomicU64,
 }
 
 /// A deposition waiting for its quiet period.
@@ -103,8 +107,32 @@ pub struct Watcher {
     settling: HashMap<String, Settling>,
     stats: Arc<WatchStats>,
     /// No watch events arrive (`poll_only`, or watching unavailable): every pass also stats the
-    /// latest files, since an in-place edit leaves the folder's mtime alone (issue 10 §12).
+    /// latest files, since an in-place edit leaves the folder's mtime alone.
     polling: bool,
+    /// Ledger changes of events published but not yet confirmed delivered: the ledger takes
+    /// them only once the publisher's flush succeeded.
+    unconfirmed: Vec<(String, LedgerChange)>,
+    /// Pause before depositions whose events were not delivered are published again.
+    redelivery: backon::ExponentialBackoff,
+    shutdown: CancellationToken,
+}
+
+/// A change to the ledger, made once its event is delivered.
+#[derive(Debug)]
+enum LedgerChange {
+    Insert(FileState),
+    Remove(String),
+}
+
+/// The pauses between attempts to publish undelivered events again: 1 s doubling to 30 s,
+/// without end (an outage of the bus lasts what it lasts).
+fn redelivery_backoff() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(30))
+        .without_max_times()
+        .build()
 }
 
 /// The deposition folder of a path under `root` (its first component), if it names one.
@@ -125,6 +153,9 @@ impl Watcher {
             settling: HashMap::new(),
             stats: Arc::default(),
             polling: false,
+            unconfirmed: Vec::new(),
+            redelivery: redelivery_backoff(),
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -132,13 +163,20 @@ impl Watcher {
         self.stats.clone()
     }
 
-    /// Runs until `shutdown` completes: an initial full pass, then watch events and
+    /// Runs until `shutdown` is cancelled: an initial full pass, then watch events and
     /// reconciliation passes. Errors: the root is not a folder, or the bus closed.
+    ///
+    /// Delivery: a file enters the ledger only once its event is delivered (the publisher's
+    /// `flush` after each round of publishing succeeded). When a delivery fails (a broker
+    /// outage longer than `message.timeout.ms`), the depositions of that round are published
+    /// again after a pause, for as long as it takes; [`WatchStats::undelivered`] (and
+    /// `msgmig_scanner_undelivered_events`) counts their events meanwhile.
     pub async fn run<P: Publisher<FileEvent>>(
         mut self,
         publisher: &P,
-        shutdown: impl std::future::Future<Output = ()>,
+        shutdown: CancellationToken,
     ) -> Result<(), ScanError> {
+        self.shutdown = shutdown.clone();
         if !self.root.is_dir() {
             return Err(ScanError::NoArchive(self.root.clone()));
         }
@@ -161,10 +199,9 @@ impl Watcher {
         poll.tick().await;
         let mut tick = tokio::time::interval(SETTLE_TICK);
         let mut passes = 0u32;
-        tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                () = &mut shutdown => return Ok(()),
+                () = shutdown.cancelled() => return Ok(()),
                 Some(dep) = rx.recv() => self.mark(dep),
                 _ = poll.tick() => {
                     passes += 1;
@@ -424,7 +461,57 @@ impl Watcher {
             self.settling.remove(&dep);
             self.publish(&dep, listing.events, publisher).await?;
         }
+        self.confirm(publisher).await;
         Ok(())
+    }
+
+    /// Waits until the events published since the last confirmation are delivered, then
+    /// records their files in the ledger. When a delivery failed, their depositions settle
+    /// again after a pause and are published anew (the ledger still says they changed).
+    /// Returns early at shutdown (nothing recorded: the next start publishes them again).
+    async fn confirm<P: Publisher<FileEvent>>(&mut self, publisher: &P) {
+        if self.unconfirmed.is_empty() {
+            return;
+        }
+        let waiting = self.unconfirmed.len() as u64;
+        msgmig_bus::crash_point!("scanner_after_publish");
+        let flushed = tokio::select! {
+            flushed = publisher.flush() => flushed,
+            () = self.shutdown.cancelled() => return,
+        };
+        match flushed {
+            Ok(()) => {
+                for (_, change) in self.unconfirmed.drain(..) {
+                    match change {
+                        LedgerChange::Insert(state) => self.ledger.insert(state),
+                        LedgerChange::Remove(path) => self.ledger.remove(&path),
+                    }
+                }
+                self.redelivery = redelivery_backoff();
+                self.stats.undelivered.store(0, Ordering::Relaxed);
+                crate::metrics::UNDELIVERED.set(0);
+            }
+            Err(e) => {
+                let retry_in = self.redelivery.next().unwrap_or(Duration::from_secs(30));
+                let deps: HashSet<String> =
+                    self.unconfirmed.drain(..).map(|(dep, _)| dep).collect();
+                tracing::warn!(event = "file_events_undelivered", depositions = deps.len(), events = waiting,
+                    retry_in_s = retry_in.as_secs_f64(), error = %e,
+                    "file events were not delivered: publishing them again once the bus takes them");
+                self.stats.undelivered.store(waiting, Ordering::Relaxed);
+                crate::metrics::UNDELIVERED.set(waiting as i64);
+                let at = Instant::now() + retry_in;
+                for dep in deps {
+                    self.settling.insert(
+                        dep,
+                        Settling {
+                            deadline: at,
+                            snapshot: Vec::new(),
+                        },
+                    );
+                }
+            }
+        }
     }
 
     async fn publish<P: Publisher<FileEvent>>(
@@ -445,7 +532,8 @@ impl Watcher {
             .cloned()
             .collect();
         for g in gone {
-            self.ledger.remove(&g.path);
+            self.unconfirmed
+                .push((dep.to_owned(), LedgerChange::Remove(g.path.clone())));
             let superseded = out.iter().any(|e| same_content_type(&e.path, &g.path));
             if !superseded {
                 self.stats.removed.fetch_add(1, Ordering::Relaxed);
@@ -472,13 +560,16 @@ impl Watcher {
         for mut e in out {
             e.group_len = group_len;
             if e.change == FileChange::Present {
-                self.ledger.insert(FileState {
-                    path: e.path.clone(),
-                    version: e.version,
-                    size: e.size,
-                    mtime_ns: e.mtime_ns,
-                    ctime_ns: e.ctime_ns,
-                });
+                self.unconfirmed.push((
+                    dep.to_owned(),
+                    LedgerChange::Insert(FileState {
+                        path: e.path.clone(),
+                        version: e.version,
+                        size: e.size,
+                        mtime_ns: e.mtime_ns,
+                        ctime_ns: e.ctime_ns,
+                    }),
+                ));
             }
             self.stats.published.fetch_add(1, Ordering::Relaxed);
             crate::metrics::FILES_PUBLISHED

@@ -39,7 +39,7 @@ pub struct Transformer {
     grouped: bool,
     /// How often consumed events are acknowledged (after their records are durable).
     checkpoint_every: std::time::Duration,
-    dead_letters: Option<tokio::sync::mpsc::Sender<DeadLetter>>,
+    dead_letters: Option<msgmig_bus::delivery::DeliveryQueue<DeadLetter>>,
     stats: Arc<TransformStats>,
 }
 
@@ -152,8 +152,9 @@ impl Transformer {
     }
 
     /// Sends a [`DeadLetter`] for every refused event and quarantined deposition (a bounded
-    /// channel: a full one pauses the transformer).
-    pub fn with_dead_letters(mut self, tx: tokio::sync::mpsc::Sender<DeadLetter>) -> Self {
+    /// queue: a full one pauses the transformer). The events behind them are acknowledged only
+    /// once the queue's deliverer says they are delivered.
+    pub fn with_dead_letters(mut self, tx: msgmig_bus::delivery::DeliveryQueue<DeadLetter>) -> Self {
         self.dead_letters = Some(tx);
         self
     }
@@ -166,6 +167,15 @@ impl Transformer {
             if tx.send(letter).await.is_err() {
                 tracing::error!(event = "dead_letter_channel_closed");
             }
+        }
+    }
+
+    /// Waits until the dead letters sent so far are delivered. Errors: the deliverer stopped
+    /// (the events behind them must stay unacknowledged).
+    async fn dead_letters_delivered(&self) -> Result<(), BusError> {
+        match &self.dead_letters {
+            Some(tx) if !tx.delivered().await => Err(BusError::Closed),
+            _ => Ok(()),
         }
     }
 
@@ -184,9 +194,10 @@ impl Transformer {
     /// streams are).
     ///
     /// Acknowledgement: an event is acked (its offset may be committed) only after the records
-    /// of its deposition were published *and* flushed, at most every `checkpoint_every` (1 s):
-    /// a crash re-delivers at most that much work, which transforms to the same records.
-    /// Events that fail [`check_event`] are dead-lettered and acked.
+    /// of its deposition were published *and* flushed, and every dead letter sent so far was
+    /// delivered, at most every `checkpoint_every` (1 s): a crash re-delivers at most that much
+    /// work, which transforms to the same records. Events that fail the event checks are
+    /// dead-lettered, then acked the same way.
     pub async fn run<S, P>(&self, mut input: S, output: &P) -> Result<(), BusError>
     where
         S: Subscriber<FileEvent>,
@@ -261,6 +272,8 @@ impl Transformer {
                 && (!input_open || last_checkpoint.elapsed() >= self.checkpoint_every)
             {
                 output.flush().await?;
+                // A refused event, a quarantined deposition: its dead letter is durable first.
+                self.dead_letters_delivered().await?;
                 msgmig_bus::crash_point!("transformer_before_ack");
                 if let Err(e) = input.ack(&to_ack) {
                     tracing::error!(event = "ack_failed", error = %e, "file events stay unacknowledged: a restart re-transforms them (harmless)");

@@ -2,31 +2,34 @@
 //! stores the group offset only past finished work (Kafka "at least once" with manual offset
 //! store: `enable.auto.offset.store=false`, auto commit of stored offsets).
 
+use super::acker::Acker;
 use super::producer::PARTITION_KEY_HEADER;
 use super::rebalance::Context;
-pub use super::tracker::Acker;
 use super::tracker::Tracker;
 use super::KafkaConfig;
 use crate::{BusError, Envelope, Receipt, Subscriber};
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::topic_partition_list::Offset;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-/// Where to start each newly assigned partition: called with the topic and the partitions just
-/// assigned, returns the next offset to read per partition; a partition it leaves out starts at
-/// the beginning of the topic. Errors abort the assignment (the worker stops with the error
-/// rather than read from a wrong place).
+/// Where to start each newly assigned partition: called with the topic and the partitions the
+/// group just gave this member, resolves to the next offset to read per partition; a partition
+/// it leaves out starts at the beginning of the topic. An error stops the subscriber (it will
+/// not read from a wrong place): the function itself waits out what it can (a database outage).
 ///
-/// It runs inside librdkafka's rebalance callback, on the thread polling the consumer: the
-/// loader answers it from the database with `tokio::task::block_in_place` (multi-thread runtime).
-pub type StartOffsets =
-    Arc<dyn Fn(&str, &[i32]) -> Result<HashMap<i32, i64>, String> + Send + Sync>;
+/// It runs in the subscriber's task, outside the rebalance callback: nothing blocks a runtime
+/// thread while it waits, and the partitions are assigned only once it answered.
+pub type StartOffsets = Arc<
+    dyn Fn(String, Vec<i32>) -> BoxFuture<'static, Result<HashMap<i32, i64>, String>> + Send + Sync,
+>;
 
 /// A message that could not be decoded as the topic's payload: the worker dead-letters it, then
 /// acknowledges it with [`Rejected::acker`] once the dead letter is durable (until then the
@@ -51,8 +54,8 @@ pub struct SubscriberOptions {
     /// Where undecodable messages go (bounded: a full channel pauses consumption). Without it
     /// they are logged and acknowledged at once.
     pub rejected: Option<mpsc::Sender<Rejected>>,
-    /// `next()` returns `None` once this turns true (graceful shutdown).
-    pub shutdown: Option<watch::Receiver<bool>>,
+    /// `next()` returns `None` once this is cancelled (graceful shutdown).
+    pub shutdown: Option<CancellationToken>,
 }
 
 impl std::fmt::Debug for SubscriberOptions {
@@ -95,8 +98,8 @@ pub struct KafkaSubscriber<T> {
     tracker: Arc<Mutex<Tracker>>,
     failure: Arc<Mutex<Option<String>>>,
     options: SubscriberOptions,
-    /// A rejected message `try_next` could not hand over (the channel was full): `next` sends it
-    /// first.
+    /// A rejected message not handed over yet (the channel was full, or `next` was cancelled
+    /// while waiting for room): `next` sends it first.
     stash: Option<Rejected>,
     _payload: PhantomData<fn() -> T>,
 }
@@ -132,8 +135,7 @@ impl<T> KafkaSubscriber<T> {
         let context = Context {
             topic: topic.clone(),
             tracker: tracker.clone(),
-            start_offsets: options.start_offsets.clone(),
-            failure: failure.clone(),
+            deferred: options.start_offsets.is_some(),
         };
         let consumer: StreamConsumer<Context> = config
             .client_config(&[
@@ -241,26 +243,91 @@ impl<T> KafkaSubscriber<T> {
         self.consumer.unsubscribe();
     }
 
-    /// Rewinds `partition` to `offset` (a replay requested while running).
+    /// Rewinds `partition` to `offset` (a replay requested while running). The seek is
+    /// asynchronous (it never blocks the caller's thread); messages fetched from the old
+    /// position before it took effect are discarded by librdkafka (each seek starts a new
+    /// fetch version).
     fn rewind(&self, partition: i32, offset: i64) -> Result<(), BusError> {
-        {
-            let mut t = self.tracker.lock().expect("not poisoned");
-            t.unfinished.remove(&partition);
-            t.next.remove(&partition);
-            t.stored.remove(&partition);
-        }
+        self.tracker
+            .lock()
+            .expect("not poisoned")
+            .forget(&[partition]);
         self.consumer
             .seek(
                 &self.topic,
                 partition,
                 Offset::Offset(offset),
-                std::time::Duration::from_secs(10),
+                std::time::Duration::ZERO,
             )
             .map_err(|e| BusError::Kafka(format!("cannot seek partition {partition}: {e}")))
     }
 
     fn shutting_down(&self) -> bool {
-        self.options.shutdown.as_ref().is_some_and(|s| *s.borrow())
+        self.options
+            .shutdown
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
+
+    /// Completes once shutdown was requested (never without a shutdown token).
+    async fn shutdown_requested(&self) {
+        match &self.options.shutdown {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Assigns the partitions the group offered, from the offsets [`StartOffsets`] gives.
+    /// Cancel-safe: the offer stays noted until the assignment is made, so a cancelled call
+    /// is simply redone. Returns `false` once the subscriber must stop (shutdown, or the
+    /// offsets could not be read).
+    async fn finish_assignment(&self) -> bool {
+        let offered = self
+            .tracker
+            .lock()
+            .expect("not poisoned")
+            .pending_assign
+            .clone();
+        let (Some(partitions), Some(start)) = (offered, self.options.start_offsets.clone()) else {
+            return true;
+        };
+        crate::crash_point!("rebalance_assign");
+        let offsets = tokio::select! {
+            offsets = start(self.topic.clone(), partitions.clone()) => offsets,
+            () = self.shutdown_requested() => return false,
+        };
+        let offsets = match offsets {
+            Ok(offsets) => offsets,
+            Err(e) => {
+                tracing::error!(event = "assignment_failed", error = %e);
+                *self.failure.lock().expect("not poisoned") = Some(e);
+                return false;
+            }
+        };
+        let mut tpl = TopicPartitionList::new();
+        for &p in &partitions {
+            let offset = offsets
+                .get(&p)
+                .map_or(Offset::Beginning, |&o| Offset::Offset(o));
+            let _ = tpl.add_partition_offset(&self.topic, p, offset);
+        }
+        {
+            let mut t = self.tracker.lock().expect("not poisoned");
+            // A revoke noted meanwhile (it cannot run concurrently: callbacks run inside our own
+            // polls) leaves nothing to assign.
+            if t.pending_assign.as_ref() != Some(&partitions) {
+                return true;
+            }
+            t.pending_assign = None;
+            t.forget(&partitions);
+            t.assigned.extend(partitions.iter().copied());
+        }
+        tracing::info!(event = "partitions_assigned", topic = %self.topic, partitions = ?partitions, start = ?offsets,
+            "partitions without a stored offset start at the beginning");
+        if let Err(e) = self.consumer.assign(&tpl) {
+            tracing::error!(event = "assignment_failed", error = %e);
+        }
+        true
     }
 }
 
@@ -314,17 +381,25 @@ impl<T: DeserializeOwned + Send> KafkaSubscriber<T> {
         }
     }
 
-    /// Hands a rejected message to the dead-letter channel, waiting while it is full; without
-    /// a channel it is acknowledged at once (nobody to keep it for).
-    async fn hand_over(&mut self, rejected: Rejected) {
-        match &self.options.rejected {
-            Some(tx) => {
-                if tx.send(rejected).await.is_err() {
-                    tracing::error!(event = "dead_letter_channel_closed");
-                }
-            }
-            None => {
+    /// Hands the stashed rejected message to the dead-letter channel, waiting while it is full;
+    /// without a channel it is acknowledged at once (nobody to keep it for). Cancel-safe: the
+    /// message leaves the stash only once the channel has room for it.
+    async fn hand_over(&mut self) {
+        let Some(tx) = self.options.rejected.clone() else {
+            if let Some(rejected) = self.stash.take() {
                 let _ = rejected.acker.ack(std::slice::from_ref(&rejected.receipt));
+            }
+            return;
+        };
+        if self.stash.is_none() {
+            return;
+        }
+        let reserved = tx.reserve().await;
+        match reserved {
+            Ok(permit) => permit.send(self.stash.take().expect("checked above")),
+            Err(_) => {
+                tracing::error!(event = "dead_letter_channel_closed");
+                self.stash = None;
             }
         }
     }
@@ -332,23 +407,27 @@ impl<T: DeserializeOwned + Send> KafkaSubscriber<T> {
 
 impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
     /// The next decodable envelope; `None` after shutdown was requested or an assignment
-    /// failed (see [`KafkaSubscriber::failure_probe`]). Broker errors are
-    /// logged and retried (librdkafka reconnects by itself): an outage pauses, never ends, the
-    /// stream.
+    /// failed (see [`KafkaSubscriber::failure_probe`]). Broker errors are logged and retried
+    /// (librdkafka reconnects by itself): an outage pauses, never ends, the stream.
+    ///
+    /// Cancel-safe (it is awaited in `select!` and under timeouts): librdkafka's `recv` is, an
+    /// offered assignment stays noted until it is made, and a rejected message stays stashed
+    /// until the dead-letter channel took it; a decoded envelope is returned in the same poll
+    /// that received it.
     async fn next(&mut self) -> Option<Envelope<T>> {
         let consumer = self.consumer.clone();
-        if let Some(rejected) = self.stash.take() {
-            self.hand_over(rejected).await;
-        }
         loop {
             if self.shutting_down() || self.failure.lock().expect("not poisoned").is_some() {
                 return None;
             }
-            let mut shutdown = self.options.shutdown.clone();
+            if !self.finish_assignment().await {
+                return None;
+            }
+            self.hand_over().await;
             let received = tokio::select! {
                 m = consumer.recv() => m,
-                _ = async { match &mut shutdown { Some(s) => { let _ = s.changed().await; } None => std::future::pending().await } } => continue,
-                // Rebalance callbacks run inside recv(); look at their outcome now and then.
+                () = self.shutdown_requested() => continue,
+                // Rebalance callbacks run inside recv(): an offer is finished on the next turn.
                 () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
             };
             match received {
@@ -356,7 +435,7 @@ impl<T: DeserializeOwned + Send> Subscriber<T> for KafkaSubscriber<T> {
                     Decoded::Envelope(envelope) => return Some(envelope),
                     Decoded::Rejected(rejected) => {
                         drop(m);
-                        self.hand_over(rejected).await;
+                        self.stash = Some(rejected);
                     }
                 },
                 Err(e) => {
@@ -408,6 +487,16 @@ impl<T> crate::Seekable for KafkaSubscriber<T> {
             return Ok(());
         }
         self.rewind(partition, offset)
+    }
+
+    fn assignment(&self) -> Option<Vec<(String, i32)>> {
+        let t = self.tracker.lock().expect("not poisoned");
+        Some(
+            t.assigned
+                .iter()
+                .map(|&p| (self.topic.clone(), p))
+                .collect(),
+        )
     }
 
     fn positions(&self) -> Vec<Receipt> {

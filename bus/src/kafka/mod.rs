@@ -5,6 +5,7 @@
 //! mode; no transactions are needed: exactly-once *effect* comes from offsets stored in the
 //! database by the loader, architecture.md §3).
 
+mod acker;
 mod admin;
 mod consumer;
 mod producer;
@@ -13,7 +14,8 @@ mod topics;
 mod tracker;
 
 pub use admin::{count_records, offsets_for_time, partition_offsets, ping, PartitionOffsets};
-pub use consumer::{Acker, KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
+pub use acker::Acker;
+pub use consumer::{KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
 pub use producer::KafkaPublisher;
 pub use topics::{
     alter_topic_config, ensure_topics, topics_max_message_bytes, Topic, MAX_MESSAGE_BYTES,

@@ -1,10 +1,11 @@
-//! What a consumer does when its group rebalances (eager protocol): where newly assigned
-//! partitions start, and forgetting the unfinished work of revoked ones.
+//! What a consumer does when its group rebalances (eager protocol). The callback runs on the
+//! thread that polls the consumer (a runtime thread): it never waits for anything. Partitions
+//! whose start offsets live outside Kafka are only noted here; the subscriber reads the offsets
+//! and assigns them afterwards (librdkafka's group state waits for that assign call).
 
-use super::consumer::StartOffsets;
 use super::tracker::Tracker;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::ClientContext;
 use std::sync::{Arc, Mutex};
@@ -14,17 +15,17 @@ pub(super) struct Context {
     pub(super) topic: String,
     /// Unfinished and stored offsets per partition, shared with the subscriber.
     pub(super) tracker: Arc<Mutex<Tracker>>,
-    pub(super) start_offsets: Option<StartOffsets>,
-    /// Set when start offsets could not be read: the subscriber stops with it.
-    pub(super) failure: Arc<Mutex<Option<String>>>,
+    /// Start offsets come from outside Kafka: assignments wait for the subscriber.
+    pub(super) deferred: bool,
 }
 
 impl ClientContext for Context {}
 
 impl ConsumerContext for Context {
-    /// Eager rebalance (range/roundrobin assignors): on assign, start offsets come from
-    /// [`StartOffsets`] when given; on revoke, unfinished work of the revoked partitions is
-    /// forgotten (the next owner re-delivers it).
+    /// On assign: with deferred start offsets, the partitions are noted for the subscriber;
+    /// otherwise assigned at once from the group's committed offsets. On revoke: unfinished
+    /// work of the revoked partitions is forgotten (the next owner re-delivers it), and so is
+    /// an assignment still waiting for its offsets.
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -39,33 +40,16 @@ impl ConsumerContext for Context {
             .collect();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                if let Some(start) = &self.start_offsets {
-                    match start(&self.topic, &partitions) {
-                        Ok(offsets) => {
-                            for &p in &partitions {
-                                let offset = offsets
-                                    .get(&p)
-                                    .map_or(Offset::Beginning, |&o| Offset::Offset(o));
-                                let _ = tpl.set_partition_offset(&self.topic, p, offset);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(event = "assignment_failed", error = %e);
-                            *self.failure.lock().expect("not poisoned") = Some(e);
-                            let _ = consumer.unassign();
-                            return;
-                        }
-                    }
+                let mut t = self.tracker.lock().expect("not poisoned");
+                t.forget(&partitions);
+                if self.deferred {
+                    tracing::info!(event = "partitions_offered", topic = %self.topic, partitions = ?partitions,
+                        "reading their start offsets before consuming");
+                    t.pending_assign = Some(partitions);
+                    return;
                 }
-                {
-                    let mut t = self.tracker.lock().expect("not poisoned");
-                    for &p in &partitions {
-                        t.unfinished.remove(&p);
-                        t.next.remove(&p);
-                        t.stored.remove(&p);
-                        t.assigned.insert(p);
-                    }
-                }
+                t.assigned.extend(partitions.iter().copied());
+                drop(t);
                 tracing::info!(event = "partitions_assigned", topic = %self.topic, partitions = ?partitions);
                 if let Err(e) = consumer.assign(tpl) {
                     tracing::error!(event = "assignment_failed", error = %e);
@@ -74,18 +58,18 @@ impl ConsumerContext for Context {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 {
                     let mut t = self.tracker.lock().expect("not poisoned");
-                    for &p in &partitions {
-                        t.unfinished.remove(&p);
-                        t.next.remove(&p);
-                        t.stored.remove(&p);
-                        t.assigned.remove(&p);
+                    t.forget(&partitions);
+                    for p in &partitions {
+                        t.assigned.remove(p);
                     }
+                    t.pending_assign = None;
                 }
                 tracing::info!(event = "partitions_revoked", topic = %self.topic, partitions = ?partitions);
                 let _ = consumer.unassign();
             }
             other => {
                 tracing::warn!(event = "rebalance_error", error = ?other);
+                self.tracker.lock().expect("not poisoned").pending_assign = None;
                 let _ = consumer.unassign();
             }
         }

@@ -1,81 +1,8 @@
-//! The offset bookkeeping of a [`super::KafkaSubscriber`]: which delivered offsets are still
-//! unfinished per partition, and the [`Acker`] that finishes them and stores the group offset
-//! past the lowest unfinished one (Kafka "at least once" with a manual offset store).
+//! The offset bookkeeping of a Kafka subscriber, shared between the subscriber, its rebalance
+//! callback and its ackers: which delivered offsets are still unfinished per partition, which
+//! partitions it holds, and an assignment waiting for its start offsets.
 
-use super::rebalance::Context;
-use crate::{BusError, Receipt};
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-
-/// Acknowledges envelopes of one [`KafkaSubscriber`] from another task (the dead-letter
-/// publisher): the same bookkeeping as [`Subscriber::ack`].
-#[derive(Clone)]
-pub struct Acker {
-    pub(super) consumer: Arc<StreamConsumer<Context>>,
-    pub(super) tracker: Arc<Mutex<Tracker>>,
-    pub(super) topic: String,
-}
-
-impl std::fmt::Debug for Acker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Acker").field("topic", &self.topic).finish()
-    }
-}
-
-impl Acker {
-    /// Marks `receipts` finished and stores the group offset past the lowest unfinished one of
-    /// each partition touched. Errors: librdkafka refused to store an offset of a partition
-    /// this member still holds (a revoked partition is not an error: its next owner
-    /// re-delivers what was not committed).
-    pub fn ack(&self, receipts: &[Receipt]) -> Result<(), BusError> {
-        let mut tpl = TopicPartitionList::new();
-        {
-            let mut t = self.tracker.lock().expect("not poisoned");
-            let mut touched = BTreeSet::new();
-            for r in receipts.iter().filter(|r| r.topic == self.topic) {
-                if let Some(set) = t.unfinished.get_mut(&r.partition) {
-                    set.remove(&r.offset);
-                }
-                touched.insert(r.partition);
-            }
-            for p in touched {
-                if !t.assigned.contains(&p) {
-                    continue;
-                }
-                let Some(offset) = t.committable(p) else {
-                    continue;
-                };
-                if t.stored.get(&p).is_some_and(|&s| s >= offset) {
-                    continue;
-                }
-                t.stored.insert(p, offset);
-                let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(offset));
-            }
-        }
-        if tpl.count() == 0 {
-            return Ok(());
-        }
-        match self.consumer.store_offsets(&tpl) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let still_assigned = {
-                    let t = self.tracker.lock().expect("not poisoned");
-                    tpl.elements()
-                        .iter()
-                        .any(|e| t.assigned.contains(&e.partition()))
-                };
-                if still_assigned {
-                    Err(BusError::Kafka(format!("cannot store offsets: {e}")))
-                } else {
-                    tracing::debug!(event = "offset_store_skipped", error = %e);
-                    Ok(())
-                }
-            }
-        }
-    }
-}
 
 /// Per partition: delivered-but-unfinished offsets, and the next offset after the last delivered.
 #[derive(Debug, Default)]
@@ -84,6 +11,9 @@ pub(super) struct Tracker {
     pub(super) next: HashMap<i32, i64>,
     pub(super) stored: HashMap<i32, i64>,
     pub(super) assigned: BTreeSet<i32>,
+    /// Partitions the group gave this member whose start offsets are still to be read (the
+    /// subscriber reads them and assigns, outside the rebalance callback).
+    pub(super) pending_assign: Option<Vec<i32>>,
 }
 
 impl Tracker {
@@ -93,6 +23,15 @@ impl Tracker {
         match self.unfinished.get(&partition).and_then(|s| s.first()) {
             Some(&lowest) => Some(lowest),
             None => self.next.get(&partition).copied(),
+        }
+    }
+
+    /// Forgets all work of `partitions` (newly assigned, revoked, or rewound).
+    pub(super) fn forget(&mut self, partitions: &[i32]) {
+        for p in partitions {
+            self.unfinished.remove(p);
+            self.next.remove(p);
+            self.stored.remove(p);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! database, so a restored or emptied database is rebuilt from the records topic by itself
 //! (architecture.md §3).
 
-use super::workers::{grace_expired, shutdown_watch, DeadLetters, Kafka};
+use super::workers::{grace_expired, shutdown_token, DeadLetters, Kafka};
 use super::{open_database, require_schema, EXIT_OK};
 use crate::worker_args::LoadArgs;
 use anyhow::{Context, Result};
@@ -14,34 +14,29 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long an assignment waits for the database before the worker gives up (and exits, to be
-/// restarted by its supervisor).
-const ASSIGNMENT_PATIENCE: Duration = Duration::from_secs(120);
-
-/// Start offsets read from `msgmig_consumer_offsets` inside the rebalance callback (see
-/// [`StartOffsets`]); retried while the database is unreachable.
+/// Start offsets read from `msgmig_consumer_offsets` when the group gives this loader
+/// partitions (see [`StartOffsets`]): asynchronous, outside the rebalance callback, and
+/// retried with backoff for as long as the database is unreachable (the subscriber stops
+/// waiting at shutdown).
 fn start_offsets(db: DatabaseConnection, group: String) -> StartOffsets {
-    let handle = tokio::runtime::Handle::current();
-    Arc::new(move |topic: &str, partitions: &[i32]| {
-        // The callback runs on the runtime thread polling the consumer: the whole wait (reads
-        // and pauses) is declared blocking, so the runtime moves its other tasks elsewhere.
-        tokio::task::block_in_place(|| {
-            let deadline = std::time::Instant::now() + ASSIGNMENT_PATIENCE;
+    Arc::new(move |topic: String, partitions: Vec<i32>| {
+        let (db, group) = (db.clone(), group.clone());
+        Box::pin(async move {
+            let mut delay = Duration::from_millis(200);
             loop {
-                match handle.block_on(msgmig_loader::offsets::all(&db, &group, topic)) {
+                match msgmig_loader::offsets::all(&db, &group, &topic).await {
                     Ok(all) => {
-                        let chosen: std::collections::HashMap<i32, i64> = all
+                        return Ok(all
                             .into_iter()
                             .filter(|(p, _)| partitions.contains(p))
-                            .collect();
-                        tracing::info!(event = "offsets_from_database", topic, stored = ?chosen, "partitions without a stored offset start at the beginning");
-                        return Ok(chosen);
+                            .collect());
                     }
-                    Err(e) if std::time::Instant::now() < deadline => {
-                        tracing::warn!(event = "db_unavailable", error = %e, "cannot read stored offsets: retrying");
-                        std::thread::sleep(Duration::from_secs(2));
+                    Err(e) => {
+                        tracing::warn!(event = "db_unavailable", error = %e, retry_in_s = delay.as_secs_f64(),
+                            "cannot read stored offsets: retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(15));
                     }
-                    Err(e) => return Err(format!("cannot read the stored offsets: {e}")),
                 }
             }
         })
@@ -57,7 +52,7 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
     }
     require_schema(&db).await?;
     let kafka = Kafka::connect(&args.kafka).await?;
-    let shutdown = shutdown_watch();
+    let shutdown = shutdown_token();
     let dead = DeadLetters::spawn(&kafka, Stage::Loader)?;
     let subscriber: KafkaSubscriber<RecordsMessage> = KafkaSubscriber::new(
         &kafka.config,
@@ -74,6 +69,7 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
         database: Some(db.clone()),
         kafka: Some(kafka.config.clone()),
         assigned: Some(Arc::new(subscriber.assignment_probe())),
+        condition: None,
     };
     args.worker.serve(9467, readiness).await?;
     crate::gauges::spawn_lag("loader", subscriber.lag_probe());

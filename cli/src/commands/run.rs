@@ -2,7 +2,8 @@
 //! loader(s) on the in-process bus, until SIGINT/SIGTERM. Shutdown drains: the watcher stops,
 //! the transformer finishes what it read, the loaders commit what they received.
 
-use super::{open_database, require_schema, shutdown_signal, LoaderPool, EXIT_OK};
+use super::workers::shutdown_token;
+use super::{open_database, require_schema, LoaderPool, EXIT_OK};
 use crate::cli::RunArgs;
 use anyhow::{Context, Result};
 use msgmig_bus::in_process::topic;
@@ -73,7 +74,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     crate::gauges::spawn_lag("loader", records_tx.depth_probe());
     let transform = tokio::spawn(async move { transformer.run(events_rx, &records_tx).await });
     watcher
-        .run(&events_tx, shutdown_signal())
+        .run(&events_tx, shutdown_token())
         .await
         .context("watching the archive")?;
     progress.abort();

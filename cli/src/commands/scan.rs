@@ -1,7 +1,7 @@
 //! `msgmig scan`: the scanner as a Kafka worker. `--once` walks the archive and exits (backfill);
 //! otherwise it walks, then watches (notify + reconciliation passes, as `msgmig run`).
 
-use super::workers::{shutdown_watch, Kafka};
+use super::workers::{shutdown_token, Kafka};
 use super::{UsageError, EXIT_OK};
 use crate::worker_args::ScanArgs;
 use anyhow::{Context, Result};
@@ -10,6 +10,7 @@ use msgmig_bus::Publisher;
 use msgmig_scanner::{Scanner, Selection, Watcher};
 use msgmig_schemas::record::FileEvent;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub async fn run(args: ScanArgs) -> Result<i32> {
@@ -23,13 +24,13 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
     let started = Instant::now();
     let db = optional_database(&args.database).await?;
     let kafka = Kafka::connect(&args.kafka).await?;
-    let readiness = crate::serve::Readiness {
-        kafka: Some(kafka.config.clone()),
-        ..Default::default()
-    };
-    args.worker.serve(9465, readiness).await?;
     let publisher: KafkaPublisher<FileEvent> = kafka.publisher(Topic::FileEvents)?;
     if args.once {
+        let readiness = crate::serve::Readiness {
+            kafka: Some(kafka.config.clone()),
+            ..Default::default()
+        };
+        args.worker.serve(9465, readiness).await?;
         let scanner = Scanner::new(&args.directory, Selection::All);
         let stats = scanner.stats();
         scanner
@@ -62,15 +63,23 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
     // No ledger: a restarted scanner publishes every file once more; the transformer and the
     // loader turn unchanged files into no writes.
     let watcher = Watcher::new(&args.directory, config, Vec::new());
+    let undelivered = watcher.stats();
+    let readiness = crate::serve::Readiness {
+        kafka: Some(kafka.config.clone()),
+        condition: Some(Arc::new(move || {
+            let n = undelivered.undelivered.load(Ordering::Relaxed);
+            (n > 0).then(|| format!("{n} file events not delivered yet: published again when the brokers take them"))
+        })),
+        ..Default::default()
+    };
+    args.worker.serve(9465, readiness).await?;
     if let Some(db) = db {
         crate::gauges::spawn_scan_pass_recorder(db, args.directory.clone(), "scan");
     }
     let stats = watcher.stats();
-    let mut shutdown = shutdown_watch();
+    let shutdown = shutdown_token();
     watcher
-        .run(&publisher, async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        })
+        .run(&publisher, shutdown)
         .await
         .context("watching the archive")?;
     publisher.flush().await.context("publishing file events")?;

@@ -1,7 +1,7 @@
 //! `msgmig transform`: the transformer as a Kafka worker (consumes file events, publishes
 //! records; dead letters for refused events and quarantined depositions).
 
-use super::workers::{grace_expired, shutdown_watch, DeadLetters, Kafka};
+use super::workers::{grace_expired, shutdown_token, DeadLetters, Kafka};
 use super::{UsageError, EXIT_OK};
 use crate::worker_args::TransformArgs;
 use anyhow::{Context, Result};
@@ -21,7 +21,7 @@ pub async fn run(args: TransformArgs) -> Result<i32> {
         .into());
     }
     let kafka = Kafka::connect(&args.kafka).await?;
-    let shutdown = shutdown_watch();
+    let shutdown = shutdown_token();
     let dead = DeadLetters::spawn(&kafka, Stage::Transformer)?;
     let subscriber: KafkaSubscriber<FileEvent> = KafkaSubscriber::new(
         &kafka.config,

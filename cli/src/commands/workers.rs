@@ -10,9 +10,11 @@ use msgmig_bus::kafka::{
 };
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::record::{DeadLetter, DeadLetterReason, Stage};
+use msgmig_bus::delivery::{delivery_queue, DeliveryQueue};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// A connected worker: its Kafka settings, each topic's partition count and, where the broker
 /// says, each topic's `max.message.bytes`.
@@ -96,19 +98,20 @@ impl WorkerArgs {
     }
 }
 
-/// Turns true on SIGTERM/SIGINT.
-pub fn shutdown_watch() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
+/// Cancelled on SIGTERM/SIGINT.
+pub fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
     tokio::spawn(async move {
         super::shutdown_signal().await;
-        let _ = tx.send(true);
+        cancel.cancel();
     });
-    rx
+    token
 }
 
 /// Completes `grace` after shutdown was requested: the bound on draining.
-pub async fn grace_expired(mut shutdown: watch::Receiver<bool>, args: &WorkerArgs) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
+pub async fn grace_expired(shutdown: CancellationToken, args: &WorkerArgs) {
+    shutdown.cancelled().await;
     tokio::time::sleep(Duration::from_secs(args.grace_secs)).await;
     tracing::warn!(
         event = "grace_expired",
@@ -125,12 +128,13 @@ const DEAD_LETTER_QUEUE: usize = 256;
 /// left is logged (rejected payloads stay unacknowledged and are re-delivered at the next start).
 const FINISH_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Publishes dead letters of one stage: the worker's own, and payloads the subscriber could not
-/// decode. A rejected payload is acknowledged only after its dead letter is delivered (flushed
-/// with `acks=all`); a failed publish is retried with backoff, never dropped. Ends (after a
-/// flush) when every sender is dropped.
+/// Publishes dead letters of one stage: the worker's own (whose senders learn when they are
+/// delivered, [`DeliveryQueue::delivered`]), and payloads the subscriber could not decode. A
+/// rejected payload is acknowledged only after its dead letter is delivered (flushed with
+/// `acks=all`); a failed publish is retried with backoff, never dropped. Ends (after a flush)
+/// when every sender is dropped.
 pub struct DeadLetters {
-    pub letters: mpsc::Sender<DeadLetter>,
+    pub letters: DeliveryQueue<DeadLetter>,
     pub rejected: mpsc::Sender<Rejected>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -138,12 +142,15 @@ pub struct DeadLetters {
 impl DeadLetters {
     pub fn spawn(kafka: &Kafka, stage: Stage) -> Result<Self> {
         let publisher: KafkaPublisher<DeadLetter> = kafka.publisher(Topic::DeadLetter)?;
-        let (letters, mut letters_rx) = mpsc::channel::<DeadLetter>(DEAD_LETTER_QUEUE);
+        let (letters, mut letters_rx) = delivery_queue::<DeadLetter>(DEAD_LETTER_QUEUE);
         let (rejected, mut rejected_rx) = mpsc::channel::<Rejected>(DEAD_LETTER_QUEUE);
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    Some(letter) = letters_rx.recv() => deliver(&publisher, letter).await,
+                    Some(letter) = letters_rx.recv() => {
+                        deliver(&publisher, letter).await;
+                        letters_rx.delivered();
+                    }
                     Some(r) = rejected_rx.recv() => {
                         deliver(&publisher, rejected_letter(stage, &r)).await;
                         if let Err(e) = r.acker.ack(std::slice::from_ref(&r.receipt)) {
