@@ -165,14 +165,16 @@ fn stale_poison_and_untrusted_inputs_change_nothing_and_are_dead_lettered() {
         poison.message.deposition_data_set_id = "D_990000001".into();
         poison.message.message_id = "poison-message-0001".into();
         poison.message.sender = "x".repeat(400);
-        records
-            .publish(Envelope::new(
-                "poison-message-0001",
-                "D_990000001",
-                RecordsMessage::Message(Box::new(poison)),
-            ))
-            .await
-            .unwrap();
+        for payload in RecordsMessage::with_end_markers([poison]) {
+            let key = match &payload {
+                RecordsMessage::Message(r) => r.message.message_id.clone(),
+                RecordsMessage::DepositionEnd(e) => e.deposition_id.clone(),
+            };
+            records
+                .publish(Envelope::new(key, "D_990000001", payload))
+                .await
+                .unwrap();
+        }
         // Not JSON at all.
         records
             .publish_bytes("garbage", "D_990000002", b"\x00not json{")
@@ -207,7 +209,7 @@ fn stale_poison_and_untrusted_inputs_change_nothing_and_are_dead_lettered() {
     });
     let published = first["records_published"].as_i64().unwrap();
     s.cluster
-        .wait_caught_up(published + 3, Duration::from_secs(120));
+        .wait_caught_up(published + 4, Duration::from_secs(120));
     assert_eq!(
         s.db.content_checksum(),
         checksum,

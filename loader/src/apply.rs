@@ -118,6 +118,7 @@ struct Ending<'a> {
     counts: RowCounts,
     conflicts: Vec<(String, String)>,
     displaced: Vec<(String, String)>,
+    recounts: Vec<crate::plan::Counted>,
 }
 
 /// `records` with each message id (as the collation sees it) once, its last arrival kept, in
@@ -266,6 +267,7 @@ impl Loader {
                 counts: RowCounts::default(),
                 conflicts: Vec::new(),
                 displaced: Vec::new(),
+                recounts: Vec::new(),
             });
         }
 
@@ -304,6 +306,9 @@ impl Loader {
                 Action::TakeOver => {
                     let loser = p.owner.clone().unwrap_or_default();
                     let winner = p.record.deposition_id.clone();
+                    if let Some((_, Some(counted))) = &p.displaced {
+                        endings[i].recounts.push(*counted);
+                    }
                     if loser == winner {
                         continue;
                     }
@@ -337,6 +342,7 @@ impl Loader {
                 quarantine: e.quarantine.clone(),
                 conflicts: e.conflicts.clone(),
                 displaced: e.displaced.clone(),
+                recounts: e.recounts.clone(),
                 stale: generations
                     .get(&e.end.deposition_id)
                     .is_some_and(|&g| g > e.end.generation),
@@ -462,7 +468,8 @@ impl Loader {
         if !self.config.dry_run && self.fresh.presume_new() {
             let planned = plan(records.clone(), HashMap::new());
             let savepoint = txn.begin().await?;
-            match apply(&savepoint, &planned, self.config.reconcile, layout).await {
+            let run = self.config.run_id.as_deref();
+            match apply(&savepoint, &planned, self.config.reconcile, layout, run).await {
                 Ok(counts) => {
                     savepoint.commit().await?;
                     self.fresh.confirmed();
@@ -485,13 +492,14 @@ impl Loader {
             .collect();
         ids.sort();
         ids.dedup();
-        let current = fetch_current(txn, &ids).await?;
+        let run = self.config.run_id.as_deref();
+        let current = fetch_current(txn, &ids, run).await?;
         self.fresh.planned(!current.is_empty());
         let planned = plan(records, current);
         let counts = if self.config.dry_run {
             dry_run(txn, &planned).await?
         } else {
-            apply(txn, &planned, self.config.reconcile, layout).await?
+            apply(txn, &planned, self.config.reconcile, layout, run).await?
         };
         Ok((planned, counts))
     }

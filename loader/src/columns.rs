@@ -1,4 +1,5 @@
-//! Column lists and row values of every table msgmig writes (domain.md §5.1 + msgmig tables).
+//! Column lists and row values of every table msgmig writes: the application's four tables and
+//! msgmig's provenance.
 
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{FileRefColumns, MessageRecord, OrigcommColumns, StatusColumns};
@@ -24,6 +25,10 @@ pub const INFO_COLUMNS: [&str; 12] = [
     "send_status",
     "content_type",
 ];
+
+/// The position of `parent_message_id` in [`INFO_COLUMNS`].
+pub const INFO_PARENT: usize = 6;
+const _: () = assert!(matches!(INFO_COLUMNS[INFO_PARENT].as_bytes(), b"parent_message_id"));
 
 pub const FILE_REF_COLUMNS: [&str; 8] = [
     "message_id",
@@ -56,7 +61,7 @@ pub const ORIGCOMM_COLUMNS: [&str; 9] = [
     "orig_attachments",
 ];
 
-pub const PROVENANCE_COLUMNS: [&str; 11] = [
+pub const PROVENANCE_COLUMNS: [&str; 13] = [
     "message_id",
     "deposition_id",
     "generation",
@@ -68,6 +73,8 @@ pub const PROVENANCE_COLUMNS: [&str; 11] = [
     "file_sha256",
     "original_parent_message_id",
     "message_key",
+    "counted_in",
+    "counted_as",
 ];
 
 fn s(v: &str) -> Value {
@@ -144,9 +151,13 @@ pub fn origcomm_values(
 /// holds the id's collation key (SQLite, where its unique index refuses what MySQL's collation
 /// would); otherwise NULL. On MySQL the app table's own UNIQUE key compares by collation, and a
 /// key column filled there would be one more index in random order that every batch must
-/// visit: leaving it NULL made the first `migrate` of 10^5 depositions 11% faster (119.6 s
-/// against 134.7 s under GNU time; issue 12 §2).
-pub fn provenance_values(r: &MessageRecord, sha256: &str, keyed: bool) -> Vec<Value> {
+/// visit. `counted`: the one-shot run counting this record, and as what (`None` outside runs).
+pub fn provenance_values(
+    r: &MessageRecord,
+    sha256: &str,
+    keyed: bool,
+    counted: Option<(&str, crate::plan::Counted)>,
+) -> Vec<Value> {
     let p = &r.provenance;
     vec![
         s(&r.message.message_id),
@@ -162,5 +173,7 @@ pub fn provenance_values(r: &MessageRecord, sha256: &str, keyed: bool) -> Vec<Va
         keyed
             .then(|| msgmig_schemas::db::collation::message_key(&r.message.message_id))
             .into(),
+        counted.map(|(run, _)| run.to_owned()).into(),
+        counted.map(|(_, c)| c.encode()).into(),
     ]
 }

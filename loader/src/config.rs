@@ -29,6 +29,10 @@ pub struct LoaderConfig {
     /// Dead letters are stored for a forwarder to publish (`msgmig load`, which runs one);
     /// otherwise they are stored as already handled (the embedded pipeline has no topic).
     pub publish_dead_letters: bool,
+    /// A one-shot run's identity (`migrate`): what the run counted for each message is kept
+    /// with its provenance, so its summary does not depend on the order claimants arrived in
+    /// ([`crate::DepositionReport::recounts`]). `None` for workers.
+    pub run_id: Option<String>,
 }
 
 impl Default for LoaderConfig {
@@ -43,6 +47,7 @@ impl Default for LoaderConfig {
             adaptive_throttle: false,
             adaptive_threads_running: DEFAULT_THREADS_RUNNING,
             publish_dead_letters: false,
+            run_id: None,
         }
     }
 }

@@ -140,7 +140,7 @@ impl Loader {
         }
         let receipt = part.iter().find_map(|i| i.receipt.as_ref());
         let quarantine = Quarantine {
-            kind: QuarantineKind::DatabaseRejected,
+            kind: QuarantineKind::BadValue,
             path: None,
             file_version: None,
             line: None,
@@ -214,6 +214,7 @@ impl Loader {
                     quarantine: Some(quarantine.clone()),
                     conflicts: Vec::new(),
                     displaced: Vec::new(),
+                    recounts: Vec::new(),
                     stale: false,
                     generation: state.generation,
                 });

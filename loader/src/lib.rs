@@ -25,6 +25,7 @@
 
 mod apply;
 mod columns;
+mod current;
 pub mod config;
 pub mod database;
 pub mod drift;

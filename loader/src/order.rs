@@ -1,4 +1,4 @@
-//! The order a batch's new messages are inserted in (issue 12 §2).
+//! The order a batch's new messages are inserted in.
 //!
 //! Every info row goes into the upstream table's `message_id` indexes (the UNIQUE key and
 //! `idx_message_id`) and, through the foreign keys, is probed by every file reference and status.
@@ -6,66 +6,45 @@
 //! that outgrow the buffer pool at 10^5 depositions. Inserted in key order, a batch walks each
 //! tree once, page after page.
 //!
-//! Two orders may not change (domain.md §4.1, §5.3 and §7; architecture.md §4):
-//! - a deposition's messages keep their file order, which `ordinal_id` (AUTO_INCREMENT) records
-//!   and `export` and the application read back;
-//! - a parent goes in before its replies (`parent_message_id` is a foreign key; a message may
-//!   be its own parent).
+//! One order may not change: a deposition's messages keep their file order, which `ordinal_id`
+//! (AUTO_INCREMENT) records and the application reads back (it lists a deposition's messages in
+//! stored order where their timestamps tie). Parents need no place of their own: a reply
+//! written before its parent gets its `parent_message_id` once the parent is in
+//! ([`crate::store`]).
 //!
-//! Between depositions nothing is ordered, so the batch is merged: always the smallest id whose
-//! deposition predecessor and parent are already in.
+//! Between depositions nothing is ordered, so the batch is merged: always the smallest id among
+//! the next message of each deposition.
 
-use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::record::MessageRecord;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
-/// `records` (new messages, in the order the transformer sent them) in the order to insert
-/// them: the smallest `message_id` (byte order, which is the collation's for UUIDs) among those
-/// whose earlier messages of the same deposition, and whose parent when it is in `records`, are
-/// already placed. Records caught in a cycle of parents (which no order can insert) keep their
-/// given order, after the others: the database refuses them as it would have.
+/// `records` (new messages, each deposition's in file order) in the order to insert them: each
+/// deposition's in its given order, merged by `message_id` (byte order, which is the
+/// collation's for UUIDs).
 pub(crate) fn insert_order<'a>(records: &[&'a MessageRecord]) -> Vec<&'a MessageRecord> {
-    let n = records.len();
-    let by_key: HashMap<String, usize> = records
+    let mut queues: Vec<VecDeque<&'a MessageRecord>> = Vec::new();
+    let mut queue_of: HashMap<&str, usize> = HashMap::new();
+    for r in records {
+        let i = *queue_of.entry(r.deposition_id.as_str()).or_insert_with(|| {
+            queues.push(VecDeque::new());
+            queues.len() - 1
+        });
+        queues[i].push_back(r);
+    }
+    let mut heads: BinaryHeap<Reverse<(&'a str, usize)>> = queues
         .iter()
         .enumerate()
-        .map(|(i, r)| (message_key(&r.message.message_id), i))
+        .filter_map(|(i, q)| q.front().map(|r| Reverse((r.message.message_id.as_str(), i))))
         .collect();
-    // Edges point from a record to those that must wait for it.
-    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut waiting_on = vec![0u32; n];
-    let mut last_of: HashMap<&str, usize> = HashMap::new();
-    for (i, r) in records.iter().enumerate() {
-        if let Some(prev) = last_of.insert(r.deposition_id.as_str(), i) {
-            after[prev].push(i);
-            waiting_on[i] += 1;
-        }
-        let parent = r.message.parent_message_id.as_deref().map(message_key);
-        if let Some(&p) = parent.as_ref().and_then(|k| by_key.get(k)) {
-            if p != i {
-                after[p].push(i);
-                waiting_on[i] += 1;
-            }
+    let mut out = Vec::with_capacity(records.len());
+    while let Some(Reverse((_, i))) = heads.pop() {
+        let r = queues[i].pop_front().expect("a head is in its queue");
+        out.push(r);
+        if let Some(next) = queues[i].front() {
+            heads.push(Reverse((next.message.message_id.as_str(), i)));
         }
     }
-    let id = |i: usize| records[i].message.message_id.as_str();
-    let mut ready: BinaryHeap<Reverse<(&str, usize)>> = (0..n)
-        .filter(|&i| waiting_on[i] == 0)
-        .map(|i| Reverse((id(i), i)))
-        .collect();
-    let mut out = Vec::with_capacity(n);
-    while let Some(Reverse((_, i))) = ready.pop() {
-        out.push(records[i]);
-        for &j in &after[i] {
-            waiting_on[j] -= 1;
-            if waiting_on[j] == 0 {
-                ready.push(Reverse((id(j), j)));
-            }
-        }
-    }
-    // Whatever still waits is in a cycle of parents.
-    out.extend((0..n).filter(|&i| waiting_on[i] > 0).map(|i| records[i]));
     out
 }
 
@@ -74,38 +53,9 @@ mod tests {
     use super::*;
 
     fn record(deposition: &str, id: &str, parent: Option<&str>) -> MessageRecord {
-        use msgmig_schemas::archive::ContentType;
-        use msgmig_schemas::record::{MessageColumns, Provenance};
-        MessageRecord {
-            schema_version: msgmig_schemas::record::SCHEMA_VERSION,
-            deposition_id: deposition.into(),
-            message: MessageColumns {
-                message_id: id.into(),
-                deposition_data_set_id: deposition.into(),
-                timestamp: chrono::NaiveDateTime::default(),
-                sender: "annotator".into(),
-                context_type: "?".into(),
-                context_value: "?".into(),
-                parent_message_id: parent.map(str::to_owned),
-                message_subject: "subject".into(),
-                message_text: "text".into(),
-                message_type: "text".into(),
-                send_status: "Y".into(),
-                content_type: ContentType::MessagesToDepositor,
-            },
-            file_refs: Vec::new(),
-            status: None,
-            origcomm: Vec::new(),
-            provenance: Provenance {
-                source_path: format!("{deposition}/x"),
-                file_version: 1,
-                file_size: 1,
-                file_mtime_ns: 1,
-                file_sha256: String::new(),
-                generation: 1,
-                original_parent_message_id: None,
-            },
-        }
+        let mut r = crate::test_support::record(deposition, id);
+        r.message.parent_message_id = parent.map(str::to_owned);
+        r
     }
 
     fn ids(order: &[&MessageRecord]) -> Vec<String> {
@@ -141,29 +91,13 @@ mod tests {
     }
 
     #[test]
-    fn a_parent_goes_in_before_its_replies_in_another_deposition() {
+    fn a_reply_before_its_parent_keeps_its_file_order() {
         let rs = [
-            record("D_1", "a", Some("z")),
-            record("D_2", "z", Some("z")),
-            record("D_3", "m", Some("m")),
+            record("D_1", "b", Some("z")),
+            record("D_1", "z", Some("z")),
+            record("D_2", "a", None),
         ];
-        assert_eq!(order_of(&rs), ["m", "z", "a"]);
-    }
-
-    #[test]
-    fn parents_are_matched_as_the_collation_matches_them() {
-        let rs = [record("D_1", "a", Some("Z")), record("D_2", "z", None)];
-        assert_eq!(order_of(&rs), ["z", "a"]);
-    }
-
-    #[test]
-    fn a_cycle_of_parents_keeps_its_given_order_at_the_end() {
-        let rs = [
-            record("D_1", "b", Some("c")),
-            record("D_2", "c", Some("b")),
-            record("D_3", "z", None),
-        ];
-        assert_eq!(order_of(&rs), ["z", "b", "c"]);
+        assert_eq!(order_of(&rs), ["a", "b", "z"]);
     }
 
     #[test]

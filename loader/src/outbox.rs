@@ -140,10 +140,19 @@ pub async fn forward<P: Publisher<DeadLetter>>(
             Ok(_) => backoff = crate::retry::backoff(),
             Err(e) => {
                 let delay = backoff.next().unwrap_or(Duration::from_secs(15));
-                crate::metrics::DEAD_LETTERS_UNPUBLISHED
-                    .set(pending_count(&db).await.unwrap_or(-1));
-                tracing::warn!(event = "dead_letter_retry", error = %e, retry_in_s = delay.as_secs_f64(),
-                    "dead letters not published yet: they stay in msgmig_dead_letters and are retried");
+                match &e {
+                    // The loader reports an unreachable database itself (db_unavailable).
+                    RoundError::Database(e) => {
+                        tracing::debug!(event = "outbox_unreadable", error = %e, retry_in_s = delay.as_secs_f64());
+                    }
+                    RoundError::Bus(e) => {
+                        if let Ok(n) = pending_count(&db).await {
+                            crate::metrics::DEAD_LETTERS_UNPUBLISHED.set(n);
+                        }
+                        tracing::warn!(event = "dead_letter_retry", error = %e, retry_in_s = delay.as_secs_f64(),
+                            "dead letters not published yet: they stay in msgmig_dead_letters and are retried");
+                    }
+                }
                 if stopping {
                     return;
                 }
@@ -156,27 +165,36 @@ pub async fn forward<P: Publisher<DeadLetter>>(
     }
 }
 
+/// Why a round of [`forward`] failed.
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("{0}")]
+    Database(#[from] DbErr),
+    #[error("{0}")]
+    Bus(#[from] msgmig_bus::BusError),
+}
+
 /// One round of [`forward`]: returns how many letters were published.
 async fn round<P: Publisher<DeadLetter>>(
     db: &DatabaseConnection,
     publisher: &P,
-) -> Result<usize, String> {
+) -> Result<usize, RoundError> {
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
             format!("SELECT id, letter FROM {TABLE} WHERE pending = 1 ORDER BY id LIMIT {ROUND}"),
         ))
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if rows.is_empty() {
         crate::metrics::DEAD_LETTERS_UNPUBLISHED.set(0);
         return Ok(0);
     }
     let mut ids: Vec<Value> = Vec::new();
     for row in rows {
-        let id: i64 = row.try_get_by_index(0).map_err(|e| e.to_string())?;
-        let json: String = row.try_get_by_index(1).map_err(|e| e.to_string())?;
-        let letter: DeadLetter = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+        let id: i64 = row.try_get_by_index(0)?;
+        let json: String = row.try_get_by_index(1)?;
+        let letter: DeadLetter = serde_json::from_str(&json)
+            .map_err(|e| DbErr::Custom(format!("{TABLE} row {id}: {e}")))?;
         let key = letter.key();
         let partition_key = letter.deposition_id.clone().unwrap_or_else(|| key.clone());
         match publisher
@@ -188,11 +206,11 @@ async fn round<P: Publisher<DeadLetter>>(
             Err(e @ msgmig_bus::BusError::TooLarge { .. }) => {
                 tracing::error!(event = "dead_letter_not_published", id, error = %e, "cannot ever be delivered: kept in msgmig_dead_letters");
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         }
         ids.push(id.into());
     }
-    publisher.flush().await.map_err(|e| e.to_string())?;
+    publisher.flush().await?;
     msgmig_bus::crash_point!("outbox_after_publish");
     let n = ids.len();
     for chunk in ids.chunks(crate::sql::MAX_ROWS) {
@@ -204,8 +222,7 @@ async fn round<P: Publisher<DeadLetter>>(
             ),
             chunk.to_vec(),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     }
     Ok(n)
 }

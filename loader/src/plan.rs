@@ -1,4 +1,4 @@
-//! Pure planning of a batch: what each record does to the database (architecture.md §3).
+//! Pure planning of a batch: what each record does to the database.
 
 use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::record::MessageRecord;
@@ -23,6 +23,63 @@ pub struct CurrentProvenance {
     pub owner: String,
     pub generation: i64,
     pub record_sha256: String,
+    /// What the run that last wrote or counted this message counted it as, when that run is
+    /// the current one (see [`Counted`]); `None` otherwise.
+    pub counted_now: Option<Counted>,
+}
+
+/// What a one-shot run counted one message as in its summary: its category and the rows its
+/// record wrote. Kept with the message's provenance for the rest of the run, so a later
+/// claimant that takes the id over moves exactly this to `conflicts`, and the summary is the
+/// same whichever claimant the run met first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Counted {
+    /// `true`: counted as inserted (the id was new to the database in this run); otherwise
+    /// as updated or unchanged (`unchanged`).
+    pub inserted: bool,
+    pub unchanged: bool,
+    pub file_refs: u32,
+    pub status: bool,
+    pub origcomm: u32,
+}
+
+impl Counted {
+    /// The stored form: `i|u|n` (inserted, updated, unchanged), then the row counts.
+    pub fn encode(&self) -> String {
+        let kind = match (self.inserted, self.unchanged) {
+            (true, _) => 'i',
+            (false, true) => 'n',
+            (false, false) => 'u',
+        };
+        format!(
+            "{kind}:{}:{}:{}",
+            self.file_refs,
+            u8::from(self.status),
+            self.origcomm
+        )
+    }
+
+    /// Reads [`Counted::encode`]'s form; `None` for anything else.
+    pub fn decode(s: &str) -> Option<Self> {
+        let mut parts = s.split(':');
+        let kind = parts.next()?;
+        let file_refs = parts.next()?.parse().ok()?;
+        let status = parts.next()? == "1";
+        let origcomm = parts.next()?.parse().ok()?;
+        let (inserted, unchanged) = match kind {
+            "i" => (true, false),
+            "u" => (false, false),
+            "n" => (false, true),
+            _ => return None,
+        };
+        Some(Counted {
+            inserted,
+            unchanged,
+            file_refs,
+            status,
+            origcomm,
+        })
+    }
 }
 
 /// The decision for one record.
@@ -39,8 +96,10 @@ pub enum Action {
     /// The message id belongs to another deposition: reported, not overwritten.
     Conflict,
     /// The message id is stored for another deposition that [`outranks`] says yields to this
-    /// one: the rows are replaced by this record's (file references and status exactly), and
-    /// the displaced deposition is the one reported in conflict.
+    /// one (or for this deposition under another spelling the collation treats as equal): the
+    /// stored rows are deleted and this record's inserted in their place, so the tables are
+    /// exactly what they would be had this record come first. The displaced deposition is the
+    /// one reported in conflict.
     TakeOver,
 }
 
@@ -48,10 +107,11 @@ pub enum Action {
 /// the folder `owner` (whose stored row says `owner_says`), where `*_says` is the message's
 /// `deposition_data_set_id`.
 ///
-/// The rule (issue 10 §5), independent of which deposition was loaded first, so parallel
-/// loaders and any batch size give the same tables: the folder named by the message's own
+/// The rule, independent of which deposition was loaded first, so parallel loaders, any batch
+/// size and any arrival order give the same tables: the folder named by the message's own
 /// `deposition_data_set_id` owns it; between two folders that both are (or both are not) the
-/// named one, the smaller folder id (byte order) owns it.
+/// named one, the smaller folder id (byte order) owns it. The same rule settles two spellings
+/// of one id that the `message_id` column's collation treats as equal.
 pub fn outranks(claimant: &str, claimant_says: &str, owner: &str, owner_says: &str) -> bool {
     let rank = |folder: &str, says: &str| (folder != says, folder.to_owned());
     rank(claimant, claimant_says) < rank(owner, owner_says)
@@ -61,12 +121,15 @@ pub fn outranks(claimant: &str, claimant_says: &str, owner: &str, owner_says: &s
 #[derive(Debug, Clone)]
 pub struct Planned<'a> {
     /// Borrowed from the batch, which is kept for a retry: a batch is never copied to be
-    /// planned (5,000 records per loader, issue 12 §3).
+    /// planned.
     pub record: &'a MessageRecord,
     pub sha256: String,
     pub action: Action,
     /// For conflicts: the deposition that owns the id; for a take-over: the one displaced.
     pub owner: Option<String>,
+    /// For a take-over: the id as stored (possibly another spelling), and what the current
+    /// run counted it as (when it did).
+    pub displaced: Option<(String, Option<Counted>)>,
 }
 
 /// Decides one record against what is stored (or planned earlier in the batch) for its id:
@@ -78,16 +141,29 @@ fn decide(
 ) -> (Action, Option<String>) {
     match current {
         None => (Action::Insert, None),
-        // The same id for the collation, spelt differently: never two rows, never a rewrite
-        // under the other spelling (issue 10 §4). Reported against whoever holds it.
-        Some(c) if c.message_id != record.message.message_id => (
-            Action::Conflict,
-            Some(
-                c.provenance
-                    .as_ref()
-                    .map_or(c.info_deposition.clone(), |p| p.owner.clone()),
-            ),
-        ),
+        // The same id for the collation, spelt differently: never two rows. A row msgmig did
+        // not write is never taken over; between msgmig's claimants the rule decides, and the
+        // same deposition respelling its own id replaces its row.
+        Some(c) if c.message_id != record.message.message_id => match &c.provenance {
+            None => (Action::Conflict, Some(c.info_deposition.clone())),
+            Some(p) if p.owner == record.deposition_id => {
+                (Action::TakeOver, Some(p.owner.clone()))
+            }
+            Some(p) => {
+                let takes = outranks(
+                    &record.deposition_id,
+                    &record.message.deposition_data_set_id,
+                    &p.owner,
+                    &c.info_deposition,
+                );
+                let action = if takes {
+                    Action::TakeOver
+                } else {
+                    Action::Conflict
+                };
+                (action, Some(p.owner.clone()))
+            }
+        },
         Some(Current {
             provenance: Some(p),
             info_deposition,
@@ -161,13 +237,23 @@ pub fn plan<'a>(
         }
         let sha256 = record.content_sha256();
         let (mut action, mut owner) = decide(record, &sha256, current.get(&id));
+        let mut against = current.get(&id);
         if action == Action::TakeOver {
             if let Some(&earlier) = claimed.get(&id) {
                 out[earlier].action = Action::Conflict;
                 out[earlier].owner = Some(record.deposition_id.clone());
+                out[earlier].displaced = None;
                 (action, owner) = decide(record, &sha256, stored.get(&id));
+                against = stored.get(&id);
             }
         }
+        let displaced = (action == Action::TakeOver).then(|| {
+            let c = against.expect("a take-over is decided against a stored row");
+            (
+                c.message_id.clone(),
+                c.provenance.as_ref().and_then(|p| p.counted_now),
+            )
+        });
         if matches!(
             action,
             Action::Insert | Action::Update | Action::TakeOver | Action::Unchanged { bump: true }
@@ -181,6 +267,7 @@ pub fn plan<'a>(
                         owner: record.deposition_id.clone(),
                         generation: record.provenance.generation,
                         record_sha256: sha256.clone(),
+                        counted_now: None,
                     }),
                 },
             );
@@ -191,6 +278,7 @@ pub fn plan<'a>(
             sha256,
             action,
             owner,
+            displaced,
         });
     }
     out

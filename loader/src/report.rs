@@ -17,6 +17,10 @@ pub struct DepositionReport {
     /// (the ownership rule of [`crate::plan::outranks`]): (message_id, displaced deposition).
     /// The displaced deposition is the one in conflict.
     pub displaced: Vec<(String, String)>,
+    /// What the current run had counted for the messages this deposition took over: a run's
+    /// summary moves each to `conflicts` ([`RowCounts::recount`]), as if this deposition had
+    /// come first.
+    pub recounts: Vec<crate::plan::Counted>,
     /// The marker was older than the stored state (a stale replay): nothing recorded.
     pub stale: bool,
     /// Newest file mtime (ns) of the deposition's state (freshness is measured from it).

@@ -141,10 +141,23 @@ pub async fn select_in<C: ConnectionTrait>(
     select: &str,
     keys: &[String],
 ) -> Result<Vec<QueryResult>, DbErr> {
+    select_in_suffixed(conn, select, keys, "").await
+}
+
+/// [`select_in`] with `suffix` after the `IN` list (e.g. ` FOR UPDATE`).
+pub async fn select_in_suffixed<C: ConnectionTrait>(
+    conn: &C,
+    select: &str,
+    keys: &[String],
+    suffix: &str,
+) -> Result<Vec<QueryResult>, DbErr> {
     let backend = conn.get_database_backend();
     let mut out = Vec::new();
     for chunk in keys.chunks(MAX_ROWS) {
-        let sql = format!("{select} IN ({})", vec!["?"; chunk.len()].join(", "));
+        let sql = format!(
+            "{select} IN ({}){suffix}",
+            vec!["?"; chunk.len()].join(", ")
+        );
         let values: Vec<Value> = chunk.iter().map(|k| k.clone().into()).collect();
         out.extend(
             conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values))

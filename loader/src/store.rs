@@ -1,12 +1,16 @@
-//! Applying a planned batch to the database in one transaction.
+//! Writing a planned set of records in the caller's transaction.
 
 use crate::columns::*;
-use crate::plan::{Action, Current, CurrentProvenance, Planned};
+use crate::current::fetch_file_refs;
+use crate::plan::{Action, Counted, Planned};
 use crate::sql::{exec, insert_rows, select_in, upsert_suffix};
+use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{FileRefColumns, MessageRecord};
-use sea_orm::{ConnectionTrait, DbErr, Value};
-use std::collections::HashMap;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
+use std::collections::{HashMap, HashSet};
+
+pub use crate::current::fetch_current;
 
 /// Row counts of applied (or, in a dry run, planned) work.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -17,7 +21,7 @@ pub struct RowCounts {
     pub stale: u64,
     pub conflicts: u64,
     pub file_refs_inserted: u64,
-    /// File references in the DB that the file no longer has (kept unless reconciling, D2).
+    /// File references in the DB that the file no longer has (kept unless reconciling).
     pub file_refs_extra: u64,
     pub file_refs_deleted: u64,
     pub statuses_written: u64,
@@ -46,66 +50,55 @@ impl RowCounts {
             + self.statuses_written
             + self.origcomm_written
     }
-}
 
-/// Reads what the database holds for `ids` (info row + msgmig provenance), keyed by
-/// [`message_key`](msgmig_schemas::db::collation::message_key): one entry per id as the
-/// `message_id` column's collation sees it.
-pub async fn fetch_current<C: ConnectionTrait>(
-    conn: &C,
-    ids: &[String],
-) -> Result<HashMap<String, Current>, DbErr> {
-    use msgmig_schemas::db::collation::message_key;
-    // MySQL compares ids by the column's collation: `IN` finds `ABC` for `abc`. SQLite compares
-    // bytes: the stored ids whose collation key matches are looked up first (issue 10 §4).
-    let mut wanted: Vec<String> = ids.to_vec();
-    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        let keys: Vec<String> = ids.iter().map(|id| message_key(id)).collect();
-        let rows = select_in(
-            conn,
-            &format!("SELECT message_id FROM {PROVENANCE} WHERE message_key"),
-            &keys,
-        )
-        .await?;
-        for row in rows {
-            wanted.push(row.try_get_by_index(0)?);
+    /// Moves what a run counted for one message (`counted`) to `conflicts`: its claimant lost
+    /// the id later in the same run, and the summary counts it as if it had come second.
+    pub fn recount(&mut self, counted: &Counted) {
+        let take = |n: &mut u64, by: u64| *n = n.saturating_sub(by);
+        match (counted.inserted, counted.unchanged) {
+            (true, _) => take(&mut self.inserted, 1),
+            (false, true) => take(&mut self.unchanged, 1),
+            (false, false) => take(&mut self.updated, 1),
         }
-        wanted.sort();
-        wanted.dedup();
+        take(&mut self.file_refs_inserted, u64::from(counted.file_refs));
+        take(&mut self.statuses_written, u64::from(counted.status));
+        take(&mut self.origcomm_written, u64::from(counted.origcomm));
+        self.conflicts += 1;
     }
-    let rows = select_in(
-        conn,
-        "SELECT i.message_id, i.deposition_data_set_id, p.deposition_id, p.generation, p.record_sha256 \
-         FROM pdbx_deposition_message_info i LEFT JOIN msgmig_message_provenance p ON p.message_id = i.message_id \
-         WHERE i.message_id",
-        &wanted,
-    )
-    .await?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let id: String = row.try_get_by_index(0)?;
-        let owner: Option<String> = row.try_get_by_index(2)?;
-        let provenance = match owner {
-            Some(owner) => Some(CurrentProvenance {
-                owner,
-                generation: row.try_get_by_index(3)?,
-                record_sha256: row.try_get_by_index(4)?,
-            }),
-            None => None,
-        };
-        out.insert(
-            message_key(&id),
-            Current {
-                message_id: id,
-                info_deposition: row.try_get_by_index(1)?,
-                provenance,
-            },
-        );
-    }
-    Ok(out)
 }
 
-/// Multiset difference `want - have` and `have - want` (D2: per message, file order irrelevant).
+/// What one planned record counts as in a run's summary, with the rows it writes (`refs`: the
+/// file references it inserts). A take-over counts as inserted when the claimant it displaced
+/// had inserted the id in this run (the id was new), else as updated.
+fn counted(p: &Planned<'_>, refs: usize) -> Option<Counted> {
+    let (inserted, unchanged) = match p.action {
+        Action::Insert => (true, false),
+        Action::Update => (false, false),
+        Action::Unchanged { .. } => (false, true),
+        Action::TakeOver => (
+            p.displaced
+                .as_ref()
+                .and_then(|(_, c)| *c)
+                .is_some_and(|c| c.inserted),
+            false,
+        ),
+        Action::Stale | Action::Conflict => return None,
+    };
+    let writes = !unchanged;
+    Some(Counted {
+        inserted,
+        unchanged,
+        file_refs: if writes { refs as u32 } else { 0 },
+        status: writes && p.record.status.is_some(),
+        origcomm: if writes {
+            p.record.origcomm.len() as u32
+        } else {
+            0
+        },
+    })
+}
+
+/// Multiset difference `want - have` and `have - want` (per message, file order irrelevant).
 fn multiset_diff(
     want: &[FileRefColumns],
     have: Vec<(i64, FileRefColumns)>,
@@ -133,103 +126,168 @@ fn multiset_diff(
     (missing, extra)
 }
 
-async fn fetch_file_refs<C: ConnectionTrait>(
+/// Children of displaced rows, set aside while those rows are replaced: (child message id, the
+/// parent id it names).
+type Children = Vec<(String, String)>;
+
+/// Deletes the rows that take-overs replace (cascading to their file references, statuses and
+/// origcomm rows) and returns the other messages that named them as parent: the deletion
+/// cleared their `parent_message_id` (ON DELETE SET NULL), [`restore_children`] puts it back.
+async fn remove_displaced<C: ConnectionTrait>(
     conn: &C,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<(i64, FileRefColumns)>>, DbErr> {
-    let rows = select_in(
-        conn,
-        "SELECT ordinal_id, message_id, deposition_data_set_id, content_type, content_format, partition_number, \
-         version_id, storage_type, upload_file_name FROM pdbx_deposition_message_file_reference WHERE message_id",
-        ids,
-    )
-    .await?;
-    let mut out: HashMap<String, Vec<(i64, FileRefColumns)>> = HashMap::new();
-    for row in rows {
-        let refs = FileRefColumns {
-            deposition_data_set_id: row.try_get_by_index(2)?,
-            content_type: row.try_get_by_index(3)?,
-            content_format: row.try_get_by_index(4)?,
-            partition_number: row.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
-            version_id: row.try_get_by_index::<Option<i32>>(6)?.unwrap_or(1),
-            storage_type: row
-                .try_get_by_index::<Option<String>>(7)?
-                .unwrap_or_default(),
-            upload_file_name: row
-                .try_get_by_index::<Option<String>>(8)?
-                .unwrap_or_default(),
-        };
-        out.entry(row.try_get_by_index(1)?)
-            .or_default()
-            .push((row.try_get_by_index(0)?, refs));
+    planned: &[Planned<'_>],
+) -> Result<Children, DbErr> {
+    let displaced: Vec<String> = planned
+        .iter()
+        .filter_map(|p| p.displaced.as_ref().map(|(id, _)| id.clone()))
+        .collect();
+    if displaced.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // Rows this batch writes set their own parent; the displaced rows themselves go.
+    let written: HashSet<String> = planned
+        .iter()
+        .filter(|p| matches!(p.action, Action::Insert | Action::Update | Action::TakeOver))
+        .map(|p| message_key(&p.record.message.message_id))
+        .chain(displaced.iter().map(|id| message_key(id)))
+        .collect();
+    let mut children = Vec::new();
+    for row in select_in(
+        conn,
+        &format!("SELECT message_id, parent_message_id FROM {INFO} WHERE parent_message_id"),
+        &displaced,
+    )
+    .await?
+    {
+        let child: String = row.try_get_by_index(0)?;
+        let parent: String = row.try_get_by_index(1)?;
+        if !written.contains(&message_key(&child)) {
+            children.push((child, parent));
+        }
+    }
+    let ids: Vec<Value> = displaced.iter().map(|id| id.clone().into()).collect();
+    crate::sql::delete_in(conn, PROVENANCE, "message_id", &ids).await?;
+    crate::sql::delete_in(conn, INFO, "message_id", &ids).await?;
+    Ok(children)
 }
 
-/// Writes a planned batch. Order keeps every foreign key satisfied: new info rows (parents
-/// first, each deposition in file order, otherwise by id: see `order.rs`), then changed ones,
-/// then everything that references info rows.
-/// Origcomm rows are written in the table's `layout` (records that do not fit it were refused
-/// before: [`crate::limits::unfit_for_origcomm`]).
+/// Gives the messages [`remove_displaced`] set aside their parent again. SQLite compares ids
+/// byte for byte in its foreign keys: there a child naming another spelling of the id now
+/// stored names the stored spelling.
+async fn restore_children<C: ConnectionTrait>(
+    conn: &C,
+    children: Children,
+    planned: &[Planned<'_>],
+) -> Result<(), DbErr> {
+    let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+    let stored: HashMap<String, &str> = planned
+        .iter()
+        .filter(|p| p.action == Action::TakeOver)
+        .map(|p| {
+            (
+                message_key(&p.record.message.message_id),
+                p.record.message.message_id.as_str(),
+            )
+        })
+        .collect();
+    for (child, parent) in children {
+        let parent = match stored.get(&message_key(&parent)) {
+            Some(spelt) if sqlite => (*spelt).to_owned(),
+            _ => parent,
+        };
+        exec(
+            conn,
+            &format!("UPDATE {INFO} SET parent_message_id = ? WHERE message_id = ?"),
+            vec![parent.into(), child.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Info rows of `inserts` in insertion order, each with its parent only when that parent is
+/// already in the table (stored before, inserted earlier in the order, or itself); the others
+/// are returned as (message id, parent) to set once every row is in.
+fn info_rows_with_parents_in_place(
+    inserts: &[&MessageRecord],
+) -> (Vec<Vec<Value>>, Vec<(String, String)>) {
+    let position: HashMap<String, usize> = inserts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (message_key(&r.message.message_id), i))
+        .collect();
+    let mut later = Vec::new();
+    let rows = inserts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut values = info_values(r);
+            if let Some(parent) = &r.message.parent_message_id {
+                if position.get(&message_key(parent)).is_some_and(|&j| j > i) {
+                    later.push((r.message.message_id.clone(), parent.clone()));
+                    values[INFO_PARENT] = Value::String(None);
+                }
+            }
+            values
+        })
+        .collect();
+    (rows, later)
+}
+
+/// Writes a planned batch. Order keeps every foreign key satisfied: rows that take-overs
+/// replace are removed, new info rows go in (each deposition in file order, otherwise by id:
+/// `order.rs`; a parent not yet in place is set afterwards), then changed ones, then
+/// everything that references info rows. Origcomm rows are written in the table's `layout`
+/// (records that do not fit it were refused before: [`crate::limits::unfit_for_origcomm`]).
+/// `run`: the one-shot run counting these records (written with their provenance).
 pub async fn apply<C: ConnectionTrait>(
     conn: &C,
     planned: &[Planned<'_>],
     reconcile: bool,
     layout: OrigcommLayout,
+    run: Option<&str>,
 ) -> Result<RowCounts, DbErr> {
     let backend = conn.get_database_backend();
     let mut counts = RowCounts::default();
-    let of = |a: fn(&Action) -> bool| {
-        planned
-            .iter()
-            .filter(move |p| a(&p.action))
-            .map(|p| p.record)
-    };
-    let inserts: Vec<&MessageRecord> = of(|a| *a == Action::Insert).collect();
-    let inserts = crate::order::insert_order(&inserts);
-    // A take-over rewrites the rows like an update, but exactly: nothing of the displaced
-    // deposition's file references or status may remain (the tables must not depend on which
-    // claimant came first).
-    let updates: Vec<&MessageRecord> =
-        of(|a| matches!(a, Action::Update | Action::TakeOver)).collect();
-    let taken: std::collections::HashSet<&str> = planned
+    let children = remove_displaced(conn, planned).await?;
+    let inserts: Vec<&MessageRecord> = planned
         .iter()
-        .filter(|p| p.action == Action::TakeOver)
-        .map(|p| p.record.message.message_id.as_str())
+        .filter(|p| matches!(p.action, Action::Insert | Action::TakeOver))
+        .map(|p| p.record)
+        .collect();
+    let inserts = crate::order::insert_order(&inserts);
+    let updates: Vec<&MessageRecord> = planned
+        .iter()
+        .filter(|p| p.action == Action::Update)
+        .map(|p| p.record)
         .collect();
     for p in planned {
         match p.action {
-            Action::Unchanged { bump } => {
-                counts.unchanged += 1;
-                if bump {
-                    exec(
-                        conn,
-                        &format!("UPDATE {PROVENANCE} SET generation = ? WHERE message_id = ?"),
-                        vec![
-                            p.record.provenance.generation.into(),
-                            p.record.message.message_id.clone().into(),
-                        ],
-                    )
-                    .await?;
-                }
-            }
+            Action::Insert => counts.inserted += 1,
+            Action::Update => counts.updated += 1,
+            Action::TakeOver => match counted(p, 0) {
+                Some(c) if c.inserted => counts.inserted += 1,
+                _ => counts.updated += 1,
+            },
+            Action::Unchanged { .. } => counts.unchanged += 1,
             Action::Stale => counts.stale += 1,
-            Action::Conflict | Action::TakeOver => counts.conflicts += 1,
-            _ => {}
+            Action::Conflict => counts.conflicts += 1,
+        }
+        if let Action::Unchanged { bump: true } = p.action {
+            exec(
+                conn,
+                &format!("UPDATE {PROVENANCE} SET generation = ? WHERE message_id = ?"),
+                vec![
+                    p.record.provenance.generation.into(),
+                    p.record.message.message_id.clone().into(),
+                ],
+            )
+            .await?;
         }
     }
 
-    counts.inserted = insert_rows(
-        conn,
-        INFO,
-        &INFO_COLUMNS,
-        // Built a statement at a time: the batch's message text is not copied whole. (Boxed:
-        // a closure type held across the awaits trips rustc's "Send is not general enough".)
-        Box::new(inserts.iter().map(|r| info_values(r)))
-            as Box<dyn Iterator<Item = Vec<Value>> + Send + '_>,
-        "",
-    )
-    .await?;
+    let (info_rows, later_parents) = info_rows_with_parents_in_place(&inserts);
+    insert_rows(conn, INFO, &INFO_COLUMNS, info_rows, "").await?;
     for r in &updates {
         let mut values = info_values(r);
         let id = values.remove(0);
@@ -244,17 +302,22 @@ pub async fn apply<C: ConnectionTrait>(
             values,
         )
         .await?;
-        if !taken.contains(r.message.message_id.as_str()) {
-            counts.updated += 1;
-        }
     }
+    for (id, parent) in later_parents {
+        exec(
+            conn,
+            &format!("UPDATE {INFO} SET parent_message_id = ? WHERE message_id = ?"),
+            vec![parent.into(), id.into()],
+        )
+        .await?;
+    }
+    restore_children(conn, children, planned).await?;
 
-    // Rows written for take-overs are not counted: which claimant came first (and so whether a
-    // take-over happens at all) depends on timing, the summary must not (issue 10 §5, §9).
-    let mut taken_refs = 0u64;
     // File references: all of a new message's; for a changed one, the multiset difference.
+    let mut refs_written: HashMap<&str, usize> = HashMap::new();
     let mut new_refs: Vec<Vec<Value>> = Vec::new();
     for r in &inserts {
+        refs_written.insert(&r.message.message_id, r.file_refs.len());
         new_refs.extend(
             r.file_refs
                 .iter()
@@ -268,37 +331,29 @@ pub async fn apply<C: ConnectionTrait>(
             .collect();
         let mut have = fetch_file_refs(conn, &ids).await?;
         let mut to_delete = Vec::new();
-        let mut taken_extra = Vec::new();
         for r in &updates {
             let (missing, extra) = multiset_diff(
                 &r.file_refs,
                 have.remove(&r.message.message_id).unwrap_or_default(),
             );
+            refs_written.insert(&r.message.message_id, missing.len());
             new_refs.extend(
                 missing
                     .iter()
                     .map(|f| file_ref_values(&r.message.message_id, f)),
             );
-            if taken.contains(r.message.message_id.as_str()) {
-                taken_extra.extend(extra);
-                taken_refs += missing.len() as u64;
-            } else {
-                counts.file_refs_extra += extra.len() as u64;
-                to_delete.extend(extra);
-            }
+            counts.file_refs_extra += extra.len() as u64;
+            to_delete.extend(extra);
         }
         if !reconcile {
             to_delete.clear();
         }
-        to_delete.append(&mut taken_extra);
         let ordinals: Vec<Value> = to_delete.iter().map(|&o| o.into()).collect();
         counts.file_refs_deleted +=
             crate::sql::delete_in(conn, FILE_REF, "ordinal_id", &ordinals).await?;
     }
     crate::sql::sort_by_key(&mut new_refs);
-    counts.file_refs_inserted =
-        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await? - taken_refs;
-    let is_taken = |r: &MessageRecord| taken.contains(r.message.message_id.as_str());
+    counts.file_refs_inserted = insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
 
     // Statuses: upsert (a status can exist for a changed message, or not).
     let written: Vec<&MessageRecord> = inserts.iter().chain(updates.iter()).copied().collect();
@@ -310,19 +365,10 @@ pub async fn apply<C: ConnectionTrait>(
                 .map(|s| status_values(&r.message.message_id, s))
         })
         .collect();
-    counts.statuses_written = written
-        .iter()
-        .filter(|r| r.status.is_some() && !is_taken(r))
-        .count() as u64;
+    counts.statuses_written = statuses.len() as u64;
     crate::sql::sort_by_key(&mut statuses);
     let suffix = upsert_suffix(backend, "message_id", &STATUS_COLUMNS[1..]);
     insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, &suffix).await?;
-    let statusless: Vec<Value> = updates
-        .iter()
-        .filter(|r| r.status.is_none() && taken.contains(r.message.message_id.as_str()))
-        .map(|r| r.message.message_id.clone().into())
-        .collect();
-    crate::sql::delete_in(conn, STATUS, "message_id", &statusless).await?;
 
     // Origcomm (msgmig's own table): replaced whole for changed messages.
     if !updates.is_empty() {
@@ -340,22 +386,53 @@ pub async fn apply<C: ConnectionTrait>(
                 .map(|o| origcomm_values(&r.message.message_id, o, layout))
         })
         .collect();
+    counts.origcomm_written = origcomm.len() as u64;
     crate::sql::sort_by_key(&mut origcomm);
     insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, "").await?;
-    counts.origcomm_written = written
-        .iter()
-        .filter(|r| !is_taken(r))
-        .map(|r| r.origcomm.len() as u64)
-        .sum();
 
+    let keyed = backend == DbBackend::Sqlite;
+    let counted_as = |p: &Planned<'_>| {
+        let refs = refs_written
+            .get(p.record.message.message_id.as_str())
+            .copied()
+            .unwrap_or(0);
+        run.zip(counted(p, refs))
+    };
     let mut provenance: Vec<Vec<Value>> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Insert | Action::Update | Action::TakeOver))
-        .map(|p| provenance_values(p.record, &p.sha256, backend == sea_orm::DbBackend::Sqlite))
+        .map(|p| provenance_values(p.record, &p.sha256, keyed, counted_as(p)))
         .collect();
     crate::sql::sort_by_key(&mut provenance);
     let suffix = upsert_suffix(backend, "message_id", &PROVENANCE_COLUMNS[1..]);
     insert_rows(conn, PROVENANCE, &PROVENANCE_COLUMNS, provenance, &suffix).await?;
+    // A run also notes the messages it counted as unchanged: one taken over later in the run
+    // moves from `unchanged` to `conflicts`.
+    if let Some(run) = run {
+        let unchanged: Vec<Value> = planned
+            .iter()
+            .filter(|p| matches!(p.action, Action::Unchanged { .. }))
+            .map(|p| p.record.message.message_id.clone().into())
+            .collect();
+        let as_unchanged = Counted {
+            unchanged: true,
+            ..Counted::default()
+        }
+        .encode();
+        for chunk in unchanged.chunks(crate::sql::MAX_ROWS) {
+            let mut values: Vec<Value> = vec![run.into(), as_unchanged.clone().into()];
+            values.extend(chunk.iter().cloned());
+            exec(
+                conn,
+                &format!(
+                    "UPDATE {PROVENANCE} SET counted_in = ?, counted_as = ? WHERE message_id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                ),
+                values,
+            )
+            .await?;
+        }
+    }
     Ok(counts)
 }
 
@@ -365,16 +442,20 @@ pub fn planned_counts(planned: &[Planned<'_>]) -> RowCounts {
     let mut counts = RowCounts::default();
     for p in planned {
         match p.action {
-            Action::Insert => {
-                counts.inserted += 1;
-                counts.file_refs_inserted += p.record.file_refs.len() as u64;
-            }
+            Action::Insert => counts.inserted += 1,
             Action::Update => counts.updated += 1,
+            Action::TakeOver => match counted(p, 0) {
+                Some(c) if c.inserted => counts.inserted += 1,
+                _ => counts.updated += 1,
+            },
             Action::Unchanged { .. } => counts.unchanged += 1,
             Action::Stale => counts.stale += 1,
-            Action::Conflict | Action::TakeOver => counts.conflicts += 1,
+            Action::Conflict => counts.conflicts += 1,
         }
-        if matches!(p.action, Action::Insert | Action::Update) {
+        if matches!(p.action, Action::Insert | Action::TakeOver) {
+            counts.file_refs_inserted += p.record.file_refs.len() as u64;
+        }
+        if matches!(p.action, Action::Insert | Action::Update | Action::TakeOver) {
             counts.statuses_written += u64::from(p.record.status.is_some());
             counts.origcomm_written += p.record.origcomm.len() as u64;
         }
@@ -438,5 +519,55 @@ mod tests {
             missing.is_empty() && extra.is_empty(),
             "order does not matter"
         );
+    }
+
+    #[test]
+    fn a_run_counts_a_lost_message_as_a_conflict_whichever_claimant_came_first() {
+        // Winner first: its insert, then the loser's conflict.
+        let mut first = RowCounts {
+            inserted: 1,
+            file_refs_inserted: 2,
+            statuses_written: 1,
+            ..RowCounts::default()
+        };
+        first.conflicts += 1;
+        // Loser first: its insert (1 ref, no status), then the winner's take-over, which counts
+        // as inserted (the loser had inserted the id in this run) and moves the loser's count.
+        let mut second = RowCounts {
+            inserted: 2,
+            file_refs_inserted: 3,
+            statuses_written: 1,
+            ..RowCounts::default()
+        };
+        second.recount(&Counted {
+            inserted: true,
+            unchanged: false,
+            file_refs: 1,
+            status: false,
+            origcomm: 0,
+        });
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn what_a_run_counted_reads_back() {
+        for c in [
+            Counted::default(),
+            Counted {
+                inserted: true,
+                unchanged: false,
+                file_refs: 7,
+                status: true,
+                origcomm: 2,
+            },
+            Counted {
+                inserted: false,
+                unchanged: true,
+                ..Counted::default()
+            },
+        ] {
+            assert_eq!(Counted::decode(&c.encode()), Some(c));
+        }
+        assert_eq!(Counted::decode("x:1:0:0"), None);
     }
 }

@@ -58,11 +58,24 @@ async fn a_contested_id_goes_to_the_named_deposition_in_any_order(db: DatabaseCo
     let mut seen = Vec::new();
     for (name, batches) in orders {
         wipe(&db).await;
-        let mut loader = Loader::new(db.clone(), LoaderConfig::default());
+        // The counts a run's summary gives: the reports, with what a take-over recounts.
+        let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
+        let config = LoaderConfig {
+            run_id: Some(format!("run-{name}")),
+            ..LoaderConfig::default()
+        };
+        let mut loader = Loader::new(db.clone(), config).with_reports(tx);
         for batch in batches {
             loader.apply_batch(batch).await.unwrap();
         }
-        let c = loader.totals().clone();
+        drop(loader);
+        let mut c = msgmig_loader::RowCounts::default();
+        while let Some(report) = reports.recv().await {
+            c.add(&report.counts);
+            for recount in &report.recounts {
+                c.recount(recount);
+            }
+        }
         let state = (
             (c.inserted, c.conflicts),
             scalar(&db, "SELECT CONCAT(deposition_data_set_id, ' ', message_subject) FROM pdbx_deposition_message_info").await,

@@ -1,4 +1,4 @@
-//! Pure conversion of a deposition's files into FK-ordered records (architecture.md §3).
+//! Pure conversion of a deposition's files into records, in file order.
 
 use crate::columns::{quarantine, Builder};
 use crate::order::parents_first;
@@ -20,7 +20,8 @@ pub struct Warning {
     pub detail: String,
 }
 
-/// The records of one deposition, in FK-safe order, or the reason it is quarantined.
+/// The records of one deposition, in file order (content types in the order they were read,
+/// then row order), or the reason it is quarantined.
 #[derive(Debug, Clone)]
 pub struct DepositionRecords {
     pub deposition_id: String,
@@ -269,7 +270,9 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
             )
         })
         .collect();
-    let order = parents_first(&keys).map_err(|id| {
+    // A cycle of parents has no thread root: refused, as a file the application could not
+    // have written. The records keep their file order (the loader places parents itself).
+    parents_first(&keys).map_err(|id| {
         let i = index[&id];
         let file = files_by_path[records[i].provenance.source_path.as_str()];
         quarantine(
@@ -280,13 +283,8 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
             format!("parent chain of {id} is a cycle"),
         )
     })?;
-    let mut slots: Vec<Option<MessageRecord>> = records.into_iter().map(Some).collect();
-    Ok(order
-        .into_iter()
-        .map(|i| {
-            let mut r = slots[i].take().expect("each index once");
-            r.provenance.generation = generation;
-            r
-        })
-        .collect())
+    for r in &mut records {
+        r.provenance.generation = generation;
+    }
+    Ok(records)
 }

@@ -84,6 +84,7 @@ pub async fn run(args: LoadArgs) -> Result<i32> {
         reconcile: args.reconcile,
         consumer_group: Some(args.group_id.clone()),
         publish_dead_letters: true,
+        run_id: None,
     };
     // The loader's dead letters are written with its batches (msgmig_dead_letters) and
     // published from there: none is lost between the commit and the broker.

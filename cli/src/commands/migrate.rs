@@ -117,6 +117,12 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         reconcile: args.reconcile,
         consumer_group: None,
         publish_dead_letters: false,
+        // What this run counted per message, so a take-over later in the run recounts it.
+        run_id: Some(format!(
+            "migrate-{}-{}",
+            msgmig_schemas::archive::unix_ns(std::time::SystemTime::now()),
+            std::process::id()
+        )),
     };
     let LoaderPool {
         publisher: records_tx,
@@ -238,6 +244,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     let scanned = scan.await.expect("scanner task");
     let transformed = transform.await.expect("transformer task");
     summary.rows = LoaderPool::join(loads).await?;
+    for c in &finished.recounts {
+        summary.rows.recount(c);
+    }
     summary.rows.unchanged += scan_stats.unchanged_messages.load(Ordering::Relaxed);
     transformed.context("transforming")?;
     scanned.context("scanning the archive")?;
@@ -266,11 +275,17 @@ struct Finished {
     /// Rows and files of every report (an interrupted run's summary adds them up).
     rows: msgmig_loader::RowCounts,
     files: u64,
+    /// Counts of messages whose claimant lost them later in the run, to move to conflicts.
+    recounts: Vec<msgmig_loader::plan::Counted>,
 }
 
 impl Finished {
     fn add(&mut self, report: DepositionReport) {
         self.rows.add(&report.counts);
+        for c in &report.recounts {
+            self.rows.recount(c);
+        }
+        self.recounts.extend(report.recounts.iter().copied());
         self.files += u64::from(report.files);
         self.ids.insert(report.deposition_id.as_str().into());
         if report.quarantine.is_some() {

@@ -63,6 +63,7 @@ pub async fn run(args: RunArgs) -> Result<i32> {
         reconcile: false,
         consumer_group: None,
         publish_dead_letters: false,
+        run_id: None,
     };
     let LoaderPool {
         publisher: records_tx,

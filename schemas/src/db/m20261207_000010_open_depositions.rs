@@ -17,7 +17,11 @@ pub struct Migration;
 // msgmig_dead_letters: every dead letter of the loader, written in the transaction that decided
 //   it (an outbox). `letter_key` is its identity (SHA-256 hex), so re-applying the same records
 //   records no second letter; `pending` is 1 while a Kafka loader still has to publish it.
+// msgmig_message_provenance.counted_in / counted_as: the one-shot run that last counted the
+//   message in its summary, and what it counted it as: a later claimant in the same run that
+//   takes the id over moves exactly that to `conflicts`.
 const MYSQL: &[&str] = &[
+    "ALTER TABLE msgmig_message_provenance ADD COLUMN counted_in VARCHAR(64) NULL, ADD COLUMN counted_as VARCHAR(32) NULL",
     "CREATE TABLE IF NOT EXISTS msgmig_open_depositions (
     deposition_id VARCHAR(50) NOT NULL,
     generation BIGINT NOT NULL,
@@ -49,6 +53,8 @@ const MYSQL: &[&str] = &[
 ];
 
 const SQLITE: &[&str] = &[
+    "ALTER TABLE msgmig_message_provenance ADD COLUMN counted_in VARCHAR(64) NULL",
+    "ALTER TABLE msgmig_message_provenance ADD COLUMN counted_as VARCHAR(32) NULL",
     "CREATE TABLE IF NOT EXISTS msgmig_open_depositions (
     deposition_id VARCHAR(50) NOT NULL,
     generation BIGINT NOT NULL,
@@ -93,6 +99,15 @@ impl MigrationTrait for Migration {
             "msgmig_staged_records",
             "msgmig_dead_letters",
         ];
-        super::drop_tables(manager, &tables).await
+        super::drop_tables(manager, &tables).await?;
+        for column in ["counted_in", "counted_as"] {
+            manager
+                .get_connection()
+                .execute_unprepared(&format!(
+                    "ALTER TABLE msgmig_message_provenance DROP COLUMN {column}"
+                ))
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -182,9 +182,6 @@ pub enum QuarantineKind {
     /// The end marker counts more records than reached the loader (a records topic whose
     /// retention dropped some): nothing of the deposition is loaded from a partial set.
     Incomplete,
-    /// The database refused the deposition's rows for their content (its error in the
-    /// reason): nothing of the deposition is loaded.
-    DatabaseRejected,
 }
 
 impl QuarantineKind {
@@ -202,7 +199,6 @@ impl QuarantineKind {
             QuarantineKind::RowTooLarge => "row_too_large",
             QuarantineKind::NotRegularFile => "not_regular_file",
             QuarantineKind::Incomplete => "incomplete",
-            QuarantineKind::DatabaseRejected => "database_rejected",
         }
     }
 }
