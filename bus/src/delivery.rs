@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(deliverer.recv().await, Some(1));
         deliverer.delivered();
         tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "the second item is not delivered yet");
+        assert!(
+            !waiting.is_finished(),
+            "the second item is not delivered yet"
+        );
         assert_eq!(deliverer.recv().await, Some(2));
         deliverer.delivered();
         assert!(waiting.await.unwrap());

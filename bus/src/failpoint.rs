@@ -10,15 +10,25 @@
 //! - [`error_point!`]: `return` makes the enclosing function return the given error, as the
 //!   real fault would (a transient fault when limited to its first n hits: `3*return`).
 //!
-//! The points, by window: `loader_before_commit` (batch written, transaction open),
-//! `loader_after_commit` (committed, Kafka offsets not yet stored), `loader_end_error`
-//! (an error while writing a batch that holds an end marker), `loader_staged`
-//! (committed a batch that left a deposition open), `loader_refused` (committed a batch that
-//! refused a record), `outbox_after_publish` (dead letters acknowledged by the broker, not yet
-//! marked sent), `transformer_before_ack` (records published and flushed, file events not
-//! yet acknowledged), `transformer_read_error` (a file read fails with EIO),
-//! `scanner_after_publish` (file events handed to the producer, delivery not yet confirmed),
-//! `rebalance_assign` (a partition assignment received, start offsets not read yet).
+//! - [`failing!`]: `return` makes the macro `true` once, for faults that are not a return.
+//!
+//! The points, by window (crash points, then their error twins):
+//! - `loader_before_commit`: batch written, transaction open;
+//! - `loader_after_commit`: committed, Kafka offsets not yet stored;
+//! - `loader_staged` / `loader_staged_error`: a batch that leaves a deposition open (its end
+//!   marker in a later batch) committed / fails before its commit;
+//! - `loader_refused` / `loader_refused_error`: a batch that refused a record committed / fails
+//!   before its commit;
+//! - `outbox_after_publish` / `outbox_publish_error`: dead letters acknowledged by the broker,
+//!   not yet marked sent / their publishing fails;
+//! - `dead_letter_before_delivery` / `dead_letter_publish_error`: a worker's dead letter handed
+//!   to the producer, not yet acknowledged / its delivery fails;
+//! - `transformer_before_ack`: records published and flushed, file events not yet
+//!   acknowledged; `transformer_read_error`: a file read fails with EIO;
+//! - `scanner_after_publish` / `scanner_flush_error`: file events handed to the producer,
+//!   delivery not yet confirmed / the delivery fails;
+//! - `rebalance_assign` / `rebalance_offsets_error`: a partition assignment received, start
+//!   offsets not read yet / reading them fails.
 
 pub use fail;
 
@@ -51,4 +61,33 @@ macro_rules! error_point {
             $error
         })
     };
+}
+
+/// Whether the point `name` fires now (action `return`), for a fault that is not a function
+/// return: the caller then fails as the real fault would. Always `false` in a build without
+/// failpoints.
+#[cfg(feature = "failpoints")]
+#[macro_export]
+macro_rules! failing {
+    ($name:literal) => {
+        $crate::failpoint::fail::eval($name, |_| {
+            eprintln!("msgmig: failpoint {} reached: failing", $name);
+        })
+        .is_some()
+    };
+}
+
+/// Whether the point `name` fires now: never, in a build without failpoints.
+#[cfg(not(feature = "failpoints"))]
+#[macro_export]
+macro_rules! failing {
+    ($name:literal) => {
+        false
+    };
+}
+
+/// The error an injected database fault returns: a dropped connection (the loader's retry
+/// policy treats it as it treats a real one).
+pub fn injected(what: &str) -> String {
+    format!("injected fault at {what}")
 }

@@ -93,6 +93,13 @@ pub(crate) fn refusal_letter(
     letter
 }
 
+/// The error of an injected fault (tests): a dropped connection.
+pub(crate) fn injected_outage(what: &str) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(
+        msgmig_bus::failpoint::injected(what),
+    ))
+}
+
 /// Fills the bus position of a dead letter.
 pub(crate) fn locate(letter: &mut DeadLetter, receipt: Option<&Receipt>) {
     if let Some(r) = receipt {
@@ -312,14 +319,19 @@ impl Loader {
                     if loser == winner {
                         continue;
                     }
-                    tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %loser, message_id = %id, owner = %winner,
+                    // The loser's conflict names the id as the loser spells it (its file's).
+                    let theirs = p
+                        .displaced
+                        .as_ref()
+                        .map_or_else(|| id.clone(), |(stored, _)| stored.clone());
+                    tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %loser, message_id = %theirs, owner = %winner,
                         "message id belongs to the deposition its deposition_data_set_id names (else the smaller folder id): taken over");
-                    endings[i].displaced.push((id.clone(), loser.clone()));
+                    endings[i].displaced.push((theirs.clone(), loser.clone()));
                     match by_dep.get(loser.as_str()) {
-                        Some(&j) => endings[j].conflicts.push((id.clone(), winner)),
+                        Some(&j) => endings[j].conflicts.push((theirs, winner)),
                         None => displaced_ended.push(Displaced {
                             deposition_id: loser,
-                            message_id: id.clone(),
+                            message_id: theirs,
                             owner: winner,
                         }),
                     }
@@ -386,6 +398,11 @@ impl Loader {
                 crate::offsets::write(&txn, group, &advanced).await?;
             }
             msgmig_bus::crash_point!("loader_before_commit");
+            if (!open.is_empty() && msgmig_bus::failing!("loader_staged_error"))
+                || (!letters.is_empty() && msgmig_bus::failing!("loader_refused_error"))
+            {
+                return Err(injected_outage("the commit of a batch"));
+            }
             txn.commit().await?;
             if group.is_some() {
                 self.positions.committed(next);

@@ -28,7 +28,10 @@ pub const INFO_COLUMNS: [&str; 12] = [
 
 /// The position of `parent_message_id` in [`INFO_COLUMNS`].
 pub const INFO_PARENT: usize = 6;
-const _: () = assert!(matches!(INFO_COLUMNS[INFO_PARENT].as_bytes(), b"parent_message_id"));
+const _: () = assert!(matches!(
+    INFO_COLUMNS[INFO_PARENT].as_bytes(),
+    b"parent_message_id"
+));
 
 pub const FILE_REF_COLUMNS: [&str; 8] = [
     "message_id",

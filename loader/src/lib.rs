@@ -25,8 +25,8 @@
 
 mod apply;
 mod columns;
-mod current;
 pub mod config;
+mod current;
 pub mod database;
 pub mod drift;
 mod ends;

@@ -35,7 +35,10 @@ pub(crate) fn insert_order<'a>(records: &[&'a MessageRecord]) -> Vec<&'a Message
     let mut heads: BinaryHeap<Reverse<(&'a str, usize)>> = queues
         .iter()
         .enumerate()
-        .filter_map(|(i, q)| q.front().map(|r| Reverse((r.message.message_id.as_str(), i))))
+        .filter_map(|(i, q)| {
+            q.front()
+                .map(|r| Reverse((r.message.message_id.as_str(), i)))
+        })
         .collect();
     let mut out = Vec::with_capacity(records.len());
     while let Some(Reverse((_, i))) = heads.pop() {

@@ -210,6 +210,12 @@ async fn round<P: Publisher<DeadLetter>>(
         }
         ids.push(id.into());
     }
+    if msgmig_bus::failing!("outbox_publish_error") {
+        return Err(msgmig_bus::BusError::Kafka(msgmig_bus::failpoint::injected(
+            "publishing dead letters",
+        ))
+        .into());
+    }
     publisher.flush().await?;
     msgmig_bus::crash_point!("outbox_after_publish");
     let n = ids.len();

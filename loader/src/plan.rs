@@ -146,9 +146,7 @@ fn decide(
         // same deposition respelling its own id replaces its row.
         Some(c) if c.message_id != record.message.message_id => match &c.provenance {
             None => (Action::Conflict, Some(c.info_deposition.clone())),
-            Some(p) if p.owner == record.deposition_id => {
-                (Action::TakeOver, Some(p.owner.clone()))
-            }
+            Some(p) if p.owner == record.deposition_id => (Action::TakeOver, Some(p.owner.clone())),
             Some(p) => {
                 let takes = outranks(
                     &record.deposition_id,

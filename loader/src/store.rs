@@ -353,7 +353,8 @@ pub async fn apply<C: ConnectionTrait>(
             crate::sql::delete_in(conn, FILE_REF, "ordinal_id", &ordinals).await?;
     }
     crate::sql::sort_by_key(&mut new_refs);
-    counts.file_refs_inserted = insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
+    counts.file_refs_inserted =
+        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
 
     // Statuses: upsert (a status can exist for a changed message, or not).
     let written: Vec<&MessageRecord> = inserts.iter().chain(updates.iter()).copied().collect();

@@ -479,6 +479,13 @@ impl Watcher {
             flushed = publisher.flush() => flushed,
             () = self.shutdown.cancelled() => return,
         };
+        let flushed = if msgmig_bus::failing!("scanner_flush_error") {
+            Err(msgmig_bus::BusError::Kafka(
+                msgmig_bus::failpoint::injected("the delivery of file events"),
+            ))
+        } else {
+            flushed
+        };
         match flushed {
             Ok(()) => {
                 for (_, change) in self.unconfirmed.drain(..) {

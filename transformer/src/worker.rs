@@ -154,7 +154,10 @@ impl Transformer {
     /// Sends a [`DeadLetter`] for every refused event and quarantined deposition (a bounded
     /// queue: a full one pauses the transformer). The events behind them are acknowledged only
     /// once the queue's deliverer says they are delivered.
-    pub fn with_dead_letters(mut self, tx: msgmig_bus::delivery::DeliveryQueue<DeadLetter>) -> Self {
+    pub fn with_dead_letters(
+        mut self,
+        tx: msgmig_bus::delivery::DeliveryQueue<DeadLetter>,
+    ) -> Self {
         self.dead_letters = Some(tx);
         self
     }

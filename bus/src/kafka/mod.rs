@@ -13,8 +13,8 @@ mod rebalance;
 mod topics;
 mod tracker;
 
-pub use admin::{count_records, offsets_for_time, partition_offsets, ping, PartitionOffsets};
 pub use acker::Acker;
+pub use admin::{count_records, offsets_for_time, partition_offsets, ping, PartitionOffsets};
 pub use consumer::{KafkaSubscriber, Rejected, StartOffsets, SubscriberOptions};
 pub use producer::KafkaPublisher;
 pub use topics::{

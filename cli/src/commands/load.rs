@@ -24,7 +24,14 @@ fn start_offsets(db: DatabaseConnection, group: String) -> StartOffsets {
         Box::pin(async move {
             let mut delay = Duration::from_millis(200);
             loop {
-                match msgmig_loader::offsets::all(&db, &group, &topic).await {
+                let read = if msgmig_bus::failing!("rebalance_offsets_error") {
+                    Err(sea_orm::DbErr::Custom(msgmig_bus::failpoint::injected(
+                        "reading start offsets",
+                    )))
+                } else {
+                    msgmig_loader::offsets::all(&db, &group, &topic).await
+                };
+                match read {
                     Ok(all) => {
                         return Ok(all
                             .into_iter()

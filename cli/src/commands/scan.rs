@@ -68,7 +68,11 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         kafka: Some(kafka.config.clone()),
         condition: Some(Arc::new(move || {
             let n = undelivered.undelivered.load(Ordering::Relaxed);
-            (n > 0).then(|| format!("{n} file events not delivered yet: published again when the brokers take them"))
+            (n > 0).then(|| {
+                format!(
+                    "{n} file events not delivered yet: published again when the brokers take them"
+                )
+            })
         })),
         ..Default::default()
     };

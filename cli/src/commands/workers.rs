@@ -4,13 +4,13 @@
 use super::UsageError;
 use crate::worker_args::{KafkaArgs, WorkerArgs};
 use anyhow::Result;
+use msgmig_bus::delivery::{delivery_queue, DeliveryQueue};
 use msgmig_bus::kafka::{
     ensure_topics, is_secret_property, topics_max_message_bytes, KafkaConfig, KafkaPublisher,
     Rejected, Topic, MAX_MESSAGE_BYTES,
 };
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::record::{DeadLetter, DeadLetterReason, Stage};
-use msgmig_bus::delivery::{delivery_queue, DeliveryQueue};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -202,6 +202,12 @@ async fn deliver(publisher: &KafkaPublisher<DeadLetter>, letter: DeadLetter) {
                     letter.clone(),
                 ))
                 .await?;
+            msgmig_bus::crash_point!("dead_letter_before_delivery");
+            if msgmig_bus::failing!("dead_letter_publish_error") {
+                return Err(msgmig_bus::BusError::Kafka(
+                    msgmig_bus::failpoint::injected("delivering a dead letter"),
+                ));
+            }
             publisher.flush().await
         }
         .await;

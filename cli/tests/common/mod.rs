@@ -103,7 +103,9 @@ impl Drop for MariaDb {
     }
 }
 
+pub mod archive;
 pub mod kafka;
+pub mod snapshot;
 
 /// Runs SQL in a SQLite file with Python's sqlite3 (what a curator would reach for) and returns
 /// the first column of the rows, one per line.
