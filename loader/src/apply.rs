@@ -327,13 +327,15 @@ impl Loader {
                     tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %loser, message_id = %theirs, owner = %winner,
                         "message id belongs to the deposition its deposition_data_set_id names (else the smaller folder id): taken over");
                     endings[i].displaced.push((theirs.clone(), loser.clone()));
-                    match by_dep.get(loser.as_str()) {
-                        Some(&j) => endings[j].conflicts.push((theirs, winner)),
-                        None => displaced_ended.push(Displaced {
+                    // A loser that ends in this batch reports its own record of the id as a
+                    // conflict (the plan made it one); one whose end was recorded before is
+                    // amended.
+                    if !by_dep.contains_key(loser.as_str()) {
+                        displaced_ended.push(Displaced {
                             deposition_id: loser,
                             message_id: theirs,
                             owner: winner,
-                        }),
+                        });
                     }
                 }
                 _ => {}

@@ -113,6 +113,21 @@ pub async fn scalar(db: &DatabaseConnection, sql: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The first column of every row of `sql`, as text.
+pub async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| {
+            row.try_get_by_index::<Option<String>>(0)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 pub async fn count(db: &DatabaseConnection, table: &str) -> String {
     scalar(db, &format!("SELECT COUNT(*) FROM {table}")).await
 }
@@ -128,6 +143,9 @@ pub async fn wipe(db: &DatabaseConnection) {
         "msgmig_depositions",
         "msgmig_quarantine",
         "msgmig_file_ledger",
+        "msgmig_open_depositions",
+        "msgmig_staged_records",
+        "msgmig_dead_letters",
     ] {
         db.execute_unprepared(&format!("DELETE FROM {table}"))
             .await
