@@ -313,6 +313,36 @@ fn every_fault_window_ends_with_the_tables_of_a_clean_migrate() {
 
     let broker = Broker::start();
     let mut outcomes = Vec::new();
+    {
+        // No fault, two transformers and two loaders sharing the partitions: the same tables.
+        let db = MariaDb::create("msgmig_fm_group");
+        let cell = Cell {
+            cluster: Cluster {
+                brokers: broker.brokers.clone(),
+                prefix: "fmgroup.".into(),
+                database_url: db.url.clone(),
+                cwd: work.path().to_owned(),
+                env: Vec::new(),
+            },
+            name: "two transformers and two loaders".into(),
+            archive: &archive,
+            db,
+        };
+        let workers = [
+            cell.worker(Process::Scanner, "", None),
+            cell.worker(Process::Transformer, "-a", None),
+            cell.worker(Process::Transformer, "-b", None),
+            cell.worker(Process::Loader, "-a", None),
+            cell.worker(Process::Loader, "-b", None),
+        ];
+        cell.wait_equal(&reference, &workers.iter().collect::<Vec<_>>());
+        assert_eq!(
+            topic_letters(&cell.cluster, expected_letters.len()),
+            expected_letters
+        );
+        outcomes
+            .push("no fault, 2 transformers and 2 loaders | - | - | equal to migrate".to_owned());
+    }
     for (i, fault) in FAULTS.iter().enumerate() {
         let name = format!("fm{i}");
         let db = MariaDb::create(&format!("msgmig_{name}"));

@@ -64,7 +64,11 @@ fn file_events_written_during_a_broker_outage_are_all_loaded_once_it_is_back() {
             dep,
             "messages-to-depositor",
             1,
-            &[Msg::new(&format!("{dep}-new"), dep, "Written during the outage")],
+            &[Msg::new(
+                &format!("{dep}-new"),
+                dep,
+                "Written during the outage",
+            )],
         );
     }
     let first = std::fs::read_dir(&fx.archive)
@@ -78,7 +82,11 @@ fn file_events_written_during_a_broker_outage_are_all_loaded_once_it_is_back() {
         &first,
         "notes-from-annotator",
         9,
-        &[Msg::new(&format!("{first}-late-note"), &first, "A new version")],
+        &[Msg::new(
+            &format!("{first}-late-note"),
+            &first,
+            "A new version",
+        )],
     );
     // The outage lasts three message timeouts, and the producer gave deliveries up.
     wait_until(
@@ -102,16 +110,23 @@ fn file_events_written_during_a_broker_outage_are_all_loaded_once_it_is_back() {
     assert!(waiting >= 1.0, "events wait: {waiting}");
 
     outage.start_again();
-    wait_until("the changes made during the outage", Duration::from_secs(180), || {
-        fx.db
-            .try_query(&format!(
-                "SELECT COUNT(*) FROM pdbx_deposition_message_info WHERE message_id IN \
+    wait_until(
+        "the changes made during the outage",
+        Duration::from_secs(180),
+        || {
+            fx.db
+                .try_query(&format!(
+                    "SELECT COUNT(*) FROM pdbx_deposition_message_info WHERE message_id IN \
                  ('D_7000000001-new', 'D_7000000002-new', '{first}-late-note')"
-            ))
-            .is_some_and(|n| n == "3")
-    });
+                ))
+                .is_some_and(|n| n == "3")
+        },
+    );
     assert!(
-        scanner.log().lines().all(|l| !l.contains("event=\"scan_failed\"")),
+        scanner
+            .log()
+            .lines()
+            .all(|l| !l.contains("event=\"scan_failed\"")),
         "the scanner kept running"
     );
     wait_until("the scanner ready again", Duration::from_secs(60), || {

@@ -241,15 +241,24 @@ async fn every_order_and_loader_count_gives_one_outcome(db: DatabaseConnection, 
         let (_, got) = first.unwrap();
         match case.name {
             "incremental copy" => {
-                assert!(got.iter().any(|l| l.contains("m|D_2")), "D_2 owns m: {got:#?}");
+                assert!(
+                    got.iter().any(|l| l.contains("m|D_2")),
+                    "D_2 owns m: {got:#?}"
+                );
                 assert!(got.iter().any(|l| l.contains("m|D_2|copy")), "{got:#?}");
             }
             "incremental named copy" => {
-                assert!(got.iter().any(|l| l.contains("m|D_3|subject changed")), "{got:#?}")
+                assert!(
+                    got.iter().any(|l| l.contains("m|D_3|subject changed")),
+                    "{got:#?}"
+                )
             }
             "collation-equal spellings" => {
                 assert!(got.iter().any(|l| l.contains("X|D_10|D_10's")), "{got:#?}");
-                assert!(got.iter().any(|l| l.contains("b3df-0001|D_20|lower")), "{got:#?}");
+                assert!(
+                    got.iter().any(|l| l.contains("b3df-0001|D_20|lower")),
+                    "{got:#?}"
+                );
             }
             _ => assert!(got.iter().any(|l| l.contains("tri|D_1|D_1's")), "{got:#?}"),
         }
