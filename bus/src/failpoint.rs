@@ -17,8 +17,8 @@
 //! - `loader_after_commit`: committed, Kafka offsets not yet stored;
 //! - `loader_staged` / `loader_staged_error`: a batch that leaves a deposition open (its end
 //!   marker in a later batch) committed / fails before its commit;
-//! - `loader_refused` / `loader_refused_error`: a batch that refused a record committed / fails
-//!   before its commit;
+//! - `loader_refused` / `loader_refused_error`: a batch that refused a record of a deposition
+//!   it keeps open committed / fails before its commit;
 //! - `outbox_after_publish` / `outbox_publish_error`: dead letters acknowledged by the broker,
 //!   not yet marked sent / their publishing fails;
 //! - `dead_letter_before_delivery` / `dead_letter_publish_error`: a worker's dead letter handed

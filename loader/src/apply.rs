@@ -387,7 +387,8 @@ impl Loader {
                         .inc();
                 }
             }
-            self.keep_open(&txn, &open, &stored, &facts, &receipt_of, &mut letters)
+            let refused_open = self
+                .keep_open(&txn, &open, &stored, &facts, &receipt_of, &mut letters)
                 .await?;
             let letters =
                 crate::outbox::write(&txn, letters, self.config.publish_dead_letters).await?;
@@ -401,7 +402,7 @@ impl Loader {
             }
             msgmig_bus::crash_point!("loader_before_commit");
             if (!open.is_empty() && msgmig_bus::failing!("loader_staged_error"))
-                || (!letters.is_empty() && msgmig_bus::failing!("loader_refused_error"))
+                || (refused_open && msgmig_bus::failing!("loader_refused_error"))
             {
                 return Err(injected_outage("the commit of a batch"));
             }
@@ -411,6 +412,8 @@ impl Loader {
             }
             if !letters.is_empty() {
                 self.dead_letters_written(&letters);
+            }
+            if refused_open {
                 msgmig_bus::crash_point!("loader_refused");
             }
             if !open.is_empty() {
@@ -425,7 +428,8 @@ impl Loader {
     }
 
     /// Keeps the records of depositions whose end marker is not in the batch, or records their
-    /// refusal (then only the refusal is kept, and a dead letter is queued).
+    /// refusal (then only the refusal is kept, and a dead letter is queued). Returns whether a
+    /// refusal was recorded.
     async fn keep_open<'a>(
         &self,
         txn: &DatabaseTransaction,
@@ -434,7 +438,8 @@ impl Loader {
         facts: &ServerFacts,
         receipt_of: &(dyn Fn(&MessageRecord) -> Option<&'a Receipt> + Sync),
         letters: &mut Vec<DeadLetter>,
-    ) -> Result<(), DbErr> {
+    ) -> Result<bool, DbErr> {
+        let mut refused_any = false;
         for part in open {
             let key = (part.deposition_id.to_owned(), part.generation);
             if stored.get(&key).is_some_and(|s| s.refusal.is_some()) {
@@ -455,6 +460,7 @@ impl Loader {
                     crate::metrics::OPEN_DEPOSITIONS
                         .with_label_values(&["refused"])
                         .inc();
+                    refused_any = true;
                 }
                 None => {
                     crate::staging::append(txn, part.deposition_id, part.generation, &part.records)
@@ -465,7 +471,7 @@ impl Loader {
                 }
             }
         }
-        Ok(())
+        Ok(refused_any)
     }
 
     /// Plans `records` against the stored rows and writes them (in a dry run, only counts).
