@@ -62,6 +62,22 @@ pub struct Cli {
             .range(1..=msgmig_scanner::MAX_FS_IN_FLIGHT as u64)
     )]
     pub fs_in_flight: usize,
+
+    /// What becomes of `\uXXXX` escapes in message subjects and texts when files are read
+    /// (`migrate`, `run`, `transform`, `verify`): `auto` decodes them in files the OneDep
+    /// application's database dump wrote (recognised by having no `#` comment line, as gemmi
+    /// writes them), as the application's own migrator does; `decode` in every file; `keep`
+    /// leaves them as text. Non-ASCII characters in a file are always stored as the
+    /// application's reader gives them, `&#NNN;`.
+    #[arg(
+        long,
+        global = true,
+        env = "MSGMIG_UNICODE_ESCAPES",
+        value_name = "auto|decode|keep",
+        default_value = "auto",
+        value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<msgmig_transformer::UnicodeEscapes>())
+    )]
+    pub unicode_escapes: msgmig_transformer::UnicodeEscapes,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,7 +87,8 @@ pub enum Command {
     /// Continuous migration in one process (Phase C): watch the archive, transform and load every
     /// change until SIGINT/SIGTERM. Embedded SQLite by default.
     Run(RunArgs),
-    /// Compare the files with the database, per deposition and table; exit 0 only on parity.
+    /// Compare the files with the database, per deposition and table; exit 0 only on parity of
+    /// every deposition (a quarantined deposition is not at parity: exit 1, listed).
     Verify(VerifyArgs),
     /// Database schema: create, verify, drop and recreate, show status.
     #[command(subcommand)]

@@ -71,6 +71,7 @@ async fn main() {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let _ = SITE_ID.set(cli.site_id.clone().unwrap_or_default());
     msgmig_scanner::set_fs_in_flight(cli.fs_in_flight);
+    msgmig_transformer::set_unicode_escapes(cli.unicode_escapes);
     let one_shot = matches!(
         cli.command,
         Command::Migrate(_)

@@ -359,7 +359,10 @@ fn every_fault_window_ends_with_the_tables_of_a_clean_migrate() {
     // fails with its fix reverted, without waiting for the others).
     let only = std::env::var("FAULT_MATRIX_ONLY").ok();
     for (i, fault) in FAULTS.iter().enumerate() {
-        if only.as_deref().is_some_and(|o| !fault.failpoint.starts_with(o)) {
+        if only
+            .as_deref()
+            .is_some_and(|o| !fault.failpoint.starts_with(o))
+        {
             continue;
         }
         let name = format!("fm{i}");

@@ -126,6 +126,8 @@ struct Ending<'a> {
     conflicts: Vec<(String, String)>,
     displaced: Vec<(String, String)>,
     recounts: Vec<crate::plan::Counted>,
+    /// Messages kept as the application changed them.
+    kept: Vec<String>,
 }
 
 /// `records` with each message id (as the collation sees it) once, its last arrival kept, in
@@ -275,6 +277,7 @@ impl Loader {
                 conflicts: Vec::new(),
                 displaced: Vec::new(),
                 recounts: Vec::new(),
+                kept: Vec::new(),
             });
         }
 
@@ -304,6 +307,7 @@ impl Loader {
                 .add(&planned_counts(std::slice::from_ref(p)));
             let id = &p.record.message.message_id;
             match p.action {
+                Action::Kept => endings[i].kept.push(id.clone()),
                 Action::Conflict => {
                     let owner = p.owner.clone().unwrap_or_default();
                     tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "message_conflict", deposition_id = %p.record.deposition_id, message_id = %id, owner = %owner,
@@ -357,6 +361,7 @@ impl Loader {
                 conflicts: e.conflicts.clone(),
                 displaced: e.displaced.clone(),
                 recounts: e.recounts.clone(),
+                kept: e.kept.clone(),
                 stale: generations
                     .get(&e.end.deposition_id)
                     .is_some_and(|&g| g > e.end.generation),
@@ -366,12 +371,7 @@ impl Loader {
         if dry_run {
             txn.rollback().await?;
         } else {
-            let fresh: Vec<_> = endings
-                .iter()
-                .zip(&reports)
-                .filter(|(_, r)| !r.stale)
-                .map(|(e, r)| (e.end, r.quarantine.as_ref(), r.conflicts.as_slice()))
-                .collect();
+            let fresh = to_record(&endings, &reports);
             record_ends(&txn, &fresh, &generations).await?;
             record_displaced(&txn, &displaced_ended).await?;
             // The ended states (and older ones of the same depositions) are no longer open.
@@ -518,7 +518,8 @@ impl Loader {
         ids.sort();
         ids.dedup();
         let run = self.config.run_id.as_deref();
-        let current = fetch_current(txn, &ids, run).await?;
+        let claims = crate::guard::claims(&records);
+        let current = fetch_current(txn, &ids, run, claims).await?;
         self.fresh.planned(!current.is_empty());
         let planned = plan(records, current);
         let counts = if self.config.dry_run {
@@ -551,6 +552,25 @@ impl Loader {
         self.facts = Some(facts);
         Ok(facts)
     }
+}
+
+/// The endings to record: those not older than what is stored (a stale replay records
+/// nothing). A plain function: its closures stay out of the batch's future.
+fn to_record<'a>(
+    endings: &'a [Ending<'a>],
+    reports: &'a [DepositionReport],
+) -> Vec<crate::ends::Ending<'a>> {
+    endings
+        .iter()
+        .zip(reports)
+        .filter(|(_, r)| !r.stale)
+        .map(|(e, r)| crate::ends::Ending {
+            end: e.end,
+            quarantine: r.quarantine.as_ref(),
+            conflicts: &r.conflicts,
+            kept: &r.kept,
+        })
+        .collect()
 }
 
 /// What the loader needs to know of the database server, read at its first batch.

@@ -17,11 +17,15 @@ use std::collections::HashMap;
 /// until the batch commits. Two loaders planning the same id therefore plan one after the
 /// other, each against what the other committed: the ownership rule, not their timing,
 /// decides who has it. `run`: the current one-shot run, whose counts of these messages are
-/// read back ([`CurrentProvenance::counted_now`]).
+/// read back ([`CurrentProvenance::counted_now`]). `claims`: what the batch's records claim
+/// (folder, content hash) by collation key; the rows they would rewrite are read whole and
+/// marked when someone else changed them since msgmig wrote them
+/// ([`CurrentProvenance::changed_since_written`], [`crate::guard`]).
 pub async fn fetch_current<C: ConnectionTrait>(
     conn: &C,
     ids: &[String],
     run: Option<&str>,
+    claims: HashMap<String, (String, String)>,
 ) -> Result<HashMap<String, Current>, DbErr> {
     let backend = conn.get_database_backend();
     // MySQL compares ids by the column's collation: `IN` finds `ABC` for `abc`. SQLite compares
@@ -75,6 +79,7 @@ pub async fn fetch_current<C: ConnectionTrait>(
                     generation: row.try_get_by_index(3)?,
                     record_sha256: row.try_get_by_index(4)?,
                     counted_now,
+                    changed_since_written: false,
                 })
             }
             None => None,
@@ -87,6 +92,11 @@ pub async fn fetch_current<C: ConnectionTrait>(
                 provenance,
             },
         );
+    }
+    let rewritten = crate::guard::rewritten(&out, &claims);
+    if !rewritten.is_empty() {
+        let stored = crate::read::stored_messages(conn, &rewritten).await?;
+        crate::guard::mark_changed(&mut out, &stored);
     }
     Ok(out)
 }

@@ -24,12 +24,16 @@ pub(crate) async fn stored_generations<C: ConnectionTrait>(
         .collect()
 }
 
-/// A committed end marker with its outcome: (marker, quarantine, conflicts as (id, owner)).
-pub(crate) type EndToRecord<'a> = (
-    &'a DepositionEnd,
-    Option<&'a Quarantine>,
-    &'a [(String, String)],
-);
+/// A committed end marker with its outcome.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ending<'a> {
+    pub end: &'a DepositionEnd,
+    pub quarantine: Option<&'a Quarantine>,
+    /// (message id, owner) of ids another deposition owns.
+    pub conflicts: &'a [(String, String)],
+    /// Messages kept as the application changed them ([`crate::guard`]).
+    pub kept: &'a [String],
+}
 
 /// Records the outcome of every deposition that ended in this batch, in three statements: their
 /// quarantine/conflict rows replaced by the current ones (a clean load leaves quarantine), and
@@ -37,19 +41,19 @@ pub(crate) type EndToRecord<'a> = (
 /// this transaction (the caller has them already).
 pub(crate) async fn record_ends<C: ConnectionTrait>(
     conn: &C,
-    ends: &[EndToRecord<'_>],
+    ends: &[Ending<'_>],
     known: &HashMap<String, i64>,
 ) -> Result<(), DbErr> {
     // A deposition transformed twice within one batch has two end markers: the later one is
     // its state (rows for both would collide on the keys).
     let mut last: HashMap<&str, usize> = HashMap::new();
-    for (i, (end, _, _)) in ends.iter().enumerate() {
-        last.insert(end.deposition_id.as_str(), i);
+    for (i, e) in ends.iter().enumerate() {
+        last.insert(e.end.deposition_id.as_str(), i);
     }
-    let ends: Vec<_> = ends
+    let ends: Vec<Ending<'_>> = ends
         .iter()
         .enumerate()
-        .filter(|(i, (e, _, _))| last[e.deposition_id.as_str()] == *i)
+        .filter(|(i, e)| last[e.end.deposition_id.as_str()] == *i)
         .map(|(_, e)| *e)
         .collect();
     let ends = ends.as_slice();
@@ -60,13 +64,14 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
     // has none to replace (every deposition of a first load), so only the others are deleted.
     let ids: Vec<Value> = ends
         .iter()
-        .filter(|(e, _, _)| known.contains_key(&e.deposition_id))
-        .map(|(e, _, _)| e.deposition_id.clone().into())
+        .filter(|e| known.contains_key(&e.end.deposition_id))
+        .map(|e| e.end.deposition_id.clone().into())
         .collect();
     delete_in(conn, "msgmig_quarantine", "deposition_id", &ids).await?;
     let mut quarantine_rows = Vec::new();
     let mut state_rows = Vec::new();
-    for (end, quarantine, conflicts) in ends {
+    for e in ends {
+        let (end, quarantine, conflicts, kept) = (e.end, e.quarantine, e.conflicts, e.kept);
         let row = |kind: QuarantineKind,
                    message_id: Option<String>,
                    q: Option<&Quarantine>,
@@ -96,9 +101,17 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
                 format!("message id already stored for deposition {owner}"),
             ));
         }
+        for id in kept {
+            quarantine_rows.push(row(
+                QuarantineKind::AppChanged,
+                Some(id.clone()),
+                None,
+                "the message's rows were changed in the database since msgmig wrote them: the file's version is not applied".to_owned(),
+            ));
+        }
         let state = if quarantine.is_some() {
             "quarantined"
-        } else if conflicts.is_empty() {
+        } else if conflicts.is_empty() && kept.is_empty() {
             "loaded"
         } else {
             "conflicts"
@@ -109,7 +122,7 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
             state.to_owned().into(),
             i64::from(end.files).into(),
             i64::from(end.messages).into(),
-            (conflicts.len() as i64).into(),
+            ((conflicts.len() + kept.len()) as i64).into(),
         ]);
     }
     let columns = [
@@ -140,7 +153,7 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
     delete_in(conn, "msgmig_file_ledger", "deposition_id", &ids).await?;
     let mut ledger_rows: Vec<Vec<Value>> = ends
         .iter()
-        .flat_map(|(end, _, _)| {
+        .flat_map(|Ending { end, .. }| {
             end.file_states.iter().map(|f| {
                 vec![
                     f.path.clone().into(),

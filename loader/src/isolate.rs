@@ -171,8 +171,13 @@ impl Loader {
                                 .get(&end.deposition_id)
                                 .is_none_or(|&g| g <= end.generation)
                             {
-                                record_ends(&txn, &[(&end, Some(&quarantine), &[])], &known)
-                                    .await?;
+                                let ending = crate::ends::Ending {
+                                    end: &end,
+                                    quarantine: Some(&quarantine),
+                                    conflicts: &[],
+                                    kept: &[],
+                                };
+                                record_ends(&txn, &[ending], &known).await?;
                             }
                             crate::staging::close(&txn, state.deposition_id, state.generation)
                                 .await?;
@@ -215,6 +220,7 @@ impl Loader {
                     conflicts: Vec::new(),
                     displaced: Vec::new(),
                     recounts: Vec::new(),
+                    kept: Vec::new(),
                     stale: false,
                     generation: state.generation,
                 });

@@ -32,6 +32,7 @@ pub mod drift;
 mod ends;
 pub mod faults;
 mod fresh;
+mod guard;
 mod isolate;
 mod item;
 pub mod limits;

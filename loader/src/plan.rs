@@ -26,6 +26,10 @@ pub struct CurrentProvenance {
     /// What the run that last wrote or counted this message counted it as, when that run is
     /// the current one (see [`Counted`]); `None` otherwise.
     pub counted_now: Option<Counted>,
+    /// The rows no longer hash to `record_sha256`: someone else (the application) changed
+    /// them since msgmig wrote them. Only looked at for rows a batch would rewrite
+    /// ([`crate::guard`]); `false` otherwise.
+    pub changed_since_written: bool,
 }
 
 /// What a one-shot run counted one message as in its summary: its category and the rows its
@@ -101,6 +105,9 @@ pub enum Action {
     /// exactly what they would be had this record come first. The displaced deposition is the
     /// one reported in conflict.
     TakeOver,
+    /// An update or a take-over of rows the application changed since msgmig wrote them: left
+    /// as they are, and reported ([`crate::guard`]).
+    Kept,
 }
 
 /// Whether the folder `claimant` (whose record says `claimant_says`) takes a message id from
@@ -130,6 +137,9 @@ pub struct Planned<'a> {
     /// For a take-over: the id as stored (possibly another spelling), and what the current
     /// run counted it as (when it did).
     pub displaced: Option<(String, Option<Counted>)>,
+    /// For an update or a take-over of a row msgmig wrote: its stored id and the content hash
+    /// msgmig wrote it with (what [`crate::guard`] compares the rows with).
+    pub written_as: Option<(String, String)>,
 }
 
 /// Decides one record against what is stored (or planned earlier in the batch) for its id:
@@ -213,6 +223,9 @@ fn decide(
 ///
 /// `stored` is keyed by collation key ([`message_key`]), and so is every identity here: ids
 /// the `message_id` column's collation treats as equal are one id.
+///
+/// An update or a take-over of a stored row the application changed since msgmig wrote it
+/// ([`CurrentProvenance::changed_since_written`]) becomes [`Action::Kept`].
 pub fn plan<'a>(
     records: Vec<&'a MessageRecord>,
     stored: HashMap<String, Current>,
@@ -241,9 +254,22 @@ pub fn plan<'a>(
                 out[earlier].action = Action::Conflict;
                 out[earlier].owner = Some(record.deposition_id.clone());
                 out[earlier].displaced = None;
+                out[earlier].written_as = None;
                 (action, owner) = decide(record, &sha256, stored.get(&id));
                 against = stored.get(&id);
             }
+        }
+        // Against a stored row the application changed: left as it is, reported.
+        let changed = against.is_some_and(|a| {
+            stored.get(&id) == Some(a)
+                && a.provenance
+                    .as_ref()
+                    .is_some_and(|p| p.changed_since_written)
+        });
+        if matches!(action, Action::Update | Action::TakeOver) && changed {
+            tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "app_changed", deposition_id = %record.deposition_id, message_id = %record.message.message_id,
+                "the message's rows changed in the database since msgmig wrote them (the application): the file's version is not applied");
+            action = Action::Kept;
         }
         let displaced = (action == Action::TakeOver).then(|| {
             let c = against.expect("a take-over is decided against a stored row");
@@ -252,6 +278,13 @@ pub fn plan<'a>(
                 c.provenance.as_ref().and_then(|p| p.counted_now),
             )
         });
+        let written_as = match (action, against) {
+            (Action::Update | Action::TakeOver, Some(c)) => c
+                .provenance
+                .as_ref()
+                .map(|p| (c.message_id.clone(), p.record_sha256.clone())),
+            _ => None,
+        };
         if matches!(
             action,
             Action::Insert | Action::Update | Action::TakeOver | Action::Unchanged { bump: true }
@@ -266,6 +299,7 @@ pub fn plan<'a>(
                         generation: record.provenance.generation,
                         record_sha256: sha256.clone(),
                         counted_now: None,
+                        changed_since_written: false,
                     }),
                 },
             );
@@ -277,6 +311,7 @@ pub fn plan<'a>(
             action,
             owner,
             displaced,
+            written_as,
         });
     }
     out

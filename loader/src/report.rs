@@ -21,6 +21,9 @@ pub struct DepositionReport {
     /// summary moves each to `conflicts` ([`RowCounts::recount`]), as if this deposition had
     /// come first.
     pub recounts: Vec<crate::plan::Counted>,
+    /// Messages whose rows the application changed since msgmig wrote them: left as they are,
+    /// the file's version not applied ([`crate::guard`]).
+    pub kept: Vec<String>,
     /// The marker was older than the stored state (a stale replay): nothing recorded.
     pub stale: bool,
     /// Newest file mtime (ns) of the deposition's state (freshness is measured from it).

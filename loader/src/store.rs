@@ -20,6 +20,9 @@ pub struct RowCounts {
     pub unchanged: u64,
     pub stale: u64,
     pub conflicts: u64,
+    /// Messages whose rows the application changed since msgmig wrote them: left as they are
+    /// (the file's version not applied) and reported.
+    pub kept: u64,
     pub file_refs_inserted: u64,
     /// File references in the DB that the file no longer has (kept unless reconciling).
     pub file_refs_extra: u64,
@@ -35,6 +38,7 @@ impl RowCounts {
         self.unchanged += o.unchanged;
         self.stale += o.stale;
         self.conflicts += o.conflicts;
+        self.kept += o.kept;
         self.file_refs_inserted += o.file_refs_inserted;
         self.file_refs_extra += o.file_refs_extra;
         self.file_refs_deleted += o.file_refs_deleted;
@@ -82,7 +86,7 @@ fn counted(p: &Planned<'_>, refs: usize) -> Option<Counted> {
                 .is_some_and(|c| c.inserted),
             false,
         ),
-        Action::Stale | Action::Conflict => return None,
+        Action::Stale | Action::Conflict | Action::Kept => return None,
     };
     let writes = !unchanged;
     Some(Counted {
@@ -234,6 +238,17 @@ fn info_rows_with_parents_in_place(
     (rows, later)
 }
 
+/// Where a file reference goes among the batch's: its deposition, then its place in the
+/// deposition's files; references without a recorded place (records from before msgmig kept
+/// it) after, by message id.
+type RefPlace<'a> = (&'a str, u32, &'a str);
+
+/// The [`RefPlace`] of `r.file_refs[i]`.
+fn ref_place(r: &MessageRecord, i: usize) -> RefPlace<'_> {
+    let position = r.file_ref_positions.get(i).copied().unwrap_or(u32::MAX);
+    (&r.deposition_id, position, &r.message.message_id)
+}
+
 /// Writes a planned batch. Order keeps every foreign key satisfied: rows that take-overs
 /// replace are removed, new info rows go in (each deposition in file order, otherwise by id:
 /// `order.rs`; a parent not yet in place is set afterwards), then changed ones, then
@@ -272,6 +287,7 @@ pub async fn apply<C: ConnectionTrait>(
             Action::Unchanged { .. } => counts.unchanged += 1,
             Action::Stale => counts.stale += 1,
             Action::Conflict => counts.conflicts += 1,
+            Action::Kept => counts.kept += 1,
         }
         if let Action::Unchanged { bump: true } = p.action {
             exec(
@@ -314,14 +330,17 @@ pub async fn apply<C: ConnectionTrait>(
     restore_children(conn, children, planned).await?;
 
     // File references: all of a new message's; for a changed one, the multiset difference.
+    // Each deposition's go in in file order (their `ordinal_id`s follow the files, as the
+    // application lists them), depositions after one another.
     let mut refs_written: HashMap<&str, usize> = HashMap::new();
-    let mut new_refs: Vec<Vec<Value>> = Vec::new();
+    let mut new_refs: Vec<(RefPlace<'_>, Vec<Value>)> = Vec::new();
     for r in &inserts {
         refs_written.insert(&r.message.message_id, r.file_refs.len());
         new_refs.extend(
             r.file_refs
                 .iter()
-                .map(|f| file_ref_values(&r.message.message_id, f)),
+                .enumerate()
+                .map(|(i, f)| (ref_place(r, i), file_ref_values(&r.message.message_id, f))),
         );
     }
     if !updates.is_empty() {
@@ -337,11 +356,14 @@ pub async fn apply<C: ConnectionTrait>(
                 have.remove(&r.message.message_id).unwrap_or_default(),
             );
             refs_written.insert(&r.message.message_id, missing.len());
-            new_refs.extend(
-                missing
+            new_refs.extend(missing.iter().map(|f| {
+                let i = r
+                    .file_refs
                     .iter()
-                    .map(|f| file_ref_values(&r.message.message_id, f)),
-            );
+                    .position(|g| g == f)
+                    .unwrap_or(usize::MAX);
+                (ref_place(r, i), file_ref_values(&r.message.message_id, f))
+            }));
             counts.file_refs_extra += extra.len() as u64;
             to_delete.extend(extra);
         }
@@ -352,7 +374,10 @@ pub async fn apply<C: ConnectionTrait>(
         counts.file_refs_deleted +=
             crate::sql::delete_in(conn, FILE_REF, "ordinal_id", &ordinals).await?;
     }
-    crate::sql::sort_by_key(&mut new_refs);
+    new_refs.sort_by(|a, b| a.0.cmp(&b.0));
+    // Collected first: a closure over the borrowed places held across the inserts' awaits
+    // trips rustc's "`Send` is not general enough" in the loader's task.
+    let new_refs: Vec<Vec<Value>> = new_refs.into_iter().map(|(_, values)| values).collect();
     counts.file_refs_inserted =
         insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
 
@@ -452,6 +477,7 @@ pub fn planned_counts(planned: &[Planned<'_>]) -> RowCounts {
             Action::Unchanged { .. } => counts.unchanged += 1,
             Action::Stale => counts.stale += 1,
             Action::Conflict => counts.conflicts += 1,
+            Action::Kept => counts.kept += 1,
         }
         if matches!(p.action, Action::Insert | Action::TakeOver) {
             counts.file_refs_inserted += p.record.file_refs.len() as u64;

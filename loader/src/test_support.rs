@@ -24,6 +24,7 @@ pub(crate) fn record(deposition: &str, id: &str) -> MessageRecord {
             content_type: ContentType::MessagesToDepositor,
         },
         file_refs: Vec::new(),
+        file_ref_positions: Vec::new(),
         status: None,
         origcomm: Vec::new(),
         provenance: Provenance {

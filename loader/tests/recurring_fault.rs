@@ -22,13 +22,20 @@ async fn an_error_that_recurs_on_one_batch_quarantines_its_deposition_instead_of
         // (whole, then D_2's part alone) fails.
         msg(record("D_2", "b", None, 10, "open")),
     ];
-    let applied = tokio::time::timeout(std::time::Duration::from_secs(120), loader.apply_batch(batch))
-        .await
-        .expect("the loader gives up on the batch instead of retrying it forever");
+    let applied = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        loader.apply_batch(batch),
+    )
+    .await
+    .expect("the loader gives up on the batch instead of retrying it forever");
     applied.unwrap();
     fail::remove("loader_staged_error");
     assert_eq!(
-        scalar(&db, "SELECT state FROM msgmig_depositions WHERE deposition_id = 'D_1'").await,
+        scalar(
+            &db,
+            "SELECT state FROM msgmig_depositions WHERE deposition_id = 'D_1'"
+        )
+        .await,
         "loaded",
         "the other deposition of the batch loads"
     );
@@ -39,14 +46,29 @@ async fn an_error_that_recurs_on_one_batch_quarantines_its_deposition_instead_of
         "its end marker records the refusal"
     );
     assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM pdbx_deposition_message_info WHERE message_id = 'b'").await,
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM pdbx_deposition_message_info WHERE message_id = 'b'"
+        )
+        .await,
         "0",
         "none of its rows"
     );
-    let reason = scalar(&db, "SELECT reason FROM msgmig_quarantine WHERE deposition_id = 'D_2'").await;
-    assert!(reason.contains("injected fault"), "the error is kept: {reason}");
+    let reason = scalar(
+        &db,
+        "SELECT reason FROM msgmig_quarantine WHERE deposition_id = 'D_2'",
+    )
+    .await;
+    assert!(
+        reason.contains("injected fault"),
+        "the error is kept: {reason}"
+    );
     assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM msgmig_dead_letters WHERE deposition_id = 'D_2'").await,
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM msgmig_dead_letters WHERE deposition_id = 'D_2'"
+        )
+        .await,
         "1",
         "and dead-lettered"
     );

@@ -33,6 +33,7 @@ fn record(i: usize) -> MessageRecord {
             content_type: ContentType::MessagesToDepositor,
         },
         file_refs: vec![],
+        file_ref_positions: Vec::new(),
         status: None,
         origcomm: vec![],
         provenance: Provenance {

@@ -100,18 +100,20 @@ impl Scanner {
                     if is_deposition_id(&name) {
                         ids.push(name.into_owned());
                     } else {
-                        // Counted and listed, never silently skipped (issue 10 §6): `D_12a`,
+                        // Counted and listed with the reason, never silently skipped: `D_12a`,
                         // `d_1`, an id longer than the 50-character columns.
                         self.stats.ignored_folders.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "folder_ignored", folder = %name,
-                            "not a deposition folder (D_<digits> or G_<digits>, at most 50 characters): not read");
+                        let why = msgmig_schemas::archive::why_not_a_deposition_id(&name)
+                            .unwrap_or_default();
+                        tracing::warn!(target: msgmig_schemas::AUDIT_TARGET, event = "folder_ignored", folder = %name, reason = %why,
+                            "not a deposition folder: not read");
                         let mut listed = self
                             .stats
                             .ignored_folder_names
                             .lock()
                             .expect("not poisoned");
                         if listed.len() < 100 {
-                            listed.push(name.into_owned());
+                            listed.push(format!("{name}: {why}"));
                         }
                     }
                 }

@@ -3,6 +3,7 @@
 use crate::columns::{quarantine, Builder};
 use crate::order::parents_first;
 use crate::read::SourceFile;
+use msgmig_schemas::message::encoding::apply_app_text_rules;
 use msgmig_schemas::message::{MessageFile, UnknownContent};
 use msgmig_schemas::record::{
     FileState, MessageRecord, Provenance, Quarantine, QuarantineKind, SCHEMA_VERSION,
@@ -91,7 +92,7 @@ pub fn build_records(deposition_id: &str, files: &[SourceFile]) -> DepositionRec
 fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>, Quarantine> {
     let mut parsed = Vec::with_capacity(files.len());
     for file in files.iter().filter(|f| !f.bytes.is_empty()) {
-        let content = MessageFile::parse(&file.bytes).map_err(|e| Quarantine {
+        let mut document = msgmig_schemas::cif::parse(&file.bytes).map_err(|e| Quarantine {
             kind: QuarantineKind::ParseError,
             path: Some(file.path.clone()),
             file_version: Some(file.name.version),
@@ -100,6 +101,19 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
             message_id: None,
             reason: e.kind.to_string(),
         })?;
+        // The values as the application stores them (non-ASCII as references; the escapes of
+        // its own dump decoded): schemas/src/message/encoding.rs.
+        let decode = crate::unicode_escapes().decodes(&file.bytes);
+        apply_app_text_rules(&mut document, decode).map_err(|e| Quarantine {
+            kind: QuarantineKind::BadValue,
+            path: Some(file.path.clone()),
+            file_version: Some(file.name.version),
+            line: Some(e.line),
+            column: None,
+            message_id: None,
+            reason: format!("{}: {}", e.item, e.reason),
+        })?;
+        let content = MessageFile::from_document(document);
         for unknown in &content.unknown {
             let detail = match unknown {
                 UnknownContent::Category(c) => format!("category _{c} is not migrated"),
@@ -149,6 +163,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
                 deposition_id: b.deposition_id.to_owned(),
                 message,
                 file_refs: Vec::new(),
+                file_ref_positions: Vec::new(),
                 status: None,
                 origcomm: Vec::new(),
                 provenance: Provenance {
@@ -164,9 +179,12 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
         }
     }
 
-    // Attachments, statuses and origcomm rows join their message wherever it is.
+    // Attachments, statuses and origcomm rows join their message wherever it is. Each file
+    // reference keeps its place among the deposition's (file order), for the loader.
+    let mut ref_position = 0u32;
     for (file, content) in &parsed {
         for (line, row) in &content.file_refs {
+            ref_position += 1;
             match row
                 .message_id
                 .as_text()
@@ -175,6 +193,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
                 Some((id, i)) => {
                     let columns = b.file_ref(file, *line, id, row)?;
                     records[i].file_refs.push(columns);
+                    records[i].file_ref_positions.push(ref_position);
                 }
                 None => b.warn(
                     "orphan_file_reference",

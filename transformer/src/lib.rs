@@ -26,5 +26,20 @@ pub mod validate;
 pub mod worker;
 
 pub use build::{build_records, DepositionRecords, Warning};
+pub use msgmig_schemas::message::encoding::UnicodeEscapes;
+
+static UNICODE_ESCAPES: std::sync::OnceLock<UnicodeEscapes> = std::sync::OnceLock::new();
+
+/// Sets, once per process, what becomes of `\uXXXX` escapes in message subjects and texts
+/// (`--unicode-escapes`; default [`UnicodeEscapes::Auto`]: decoded in files the application's
+/// dump wrote). Later calls are ignored.
+pub fn set_unicode_escapes(mode: UnicodeEscapes) {
+    let _ = UNICODE_ESCAPES.set(mode);
+}
+
+/// The process's setting of [`set_unicode_escapes`].
+pub fn unicode_escapes() -> UnicodeEscapes {
+    UNICODE_ESCAPES.get().copied().unwrap_or_default()
+}
 pub use read::{read_deposition, SourceFile};
 pub use worker::{transform_deposition, TransformStats, Transformer};

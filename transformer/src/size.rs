@@ -113,6 +113,7 @@ mod tests {
                 content_type: msgmig_schemas::archive::ContentType::MessagesToDepositor,
             },
             file_refs: Vec::new(),
+            file_ref_positions: Vec::new(),
             status: None,
             origcomm: Vec::new(),
             provenance: Provenance {

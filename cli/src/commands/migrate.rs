@@ -39,6 +39,9 @@ pub struct Summary {
     pub rows_per_second: f64,
     pub quarantined: Vec<DepositionReport>,
     pub conflicts: Vec<(String, String, String)>,
+    /// (deposition, message id) of messages the application changed in the database since
+    /// msgmig wrote them, left as they are.
+    pub kept: Vec<(String, String)>,
 }
 
 impl Summary {
@@ -152,6 +155,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     // bytes, would hold 370 MB at 10^6 depositions; issue 12 §3).
     let mut finished: Finished = Default::default();
     let mut conflicts: std::collections::BTreeSet<(String, String, String)> = Default::default();
+    let mut kept: std::collections::BTreeSet<(String, String)> = Default::default();
     // Ctrl-C / SIGTERM: stop, print what is committed so far, exit 130. Nothing is half
     // loaded (each batch is one transaction); a re-run finishes the rest.
     let interrupt = super::shutdown_signal();
@@ -190,6 +194,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         for (id, loser) in &report.displaced {
             conflicts.insert((loser.clone(), id.clone(), report.deposition_id.clone()));
         }
+        for id in &report.kept {
+            kept.insert((report.deposition_id.clone(), id.clone()));
+        }
         let c = &report.counts;
         tracing::info!(target: msgmig_schemas::AUDIT_TARGET, event = "deposition_complete", deposition_id = %report.deposition_id, success = report.quarantine.is_none(),
             files_found = report.files, inserted = c.inserted, updated = c.updated, unchanged = c.unchanged, stale = c.stale, conflicts = c.conflicts);
@@ -204,8 +211,11 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
         }
         finished.add(report);
     }
-    let losers: std::collections::BTreeSet<&str> =
-        conflicts.iter().map(|(dep, _, _)| dep.as_str()).collect();
+    let losers: std::collections::BTreeSet<&str> = conflicts
+        .iter()
+        .map(|(dep, _, _)| dep.as_str())
+        .chain(kept.iter().map(|(dep, _)| dep.as_str()))
+        .collect();
     // Depositions whose files match their last clean load: loaded, their messages unchanged.
     summary.depositions_unchanged = scan_stats.unchanged_depositions.load(Ordering::Relaxed);
     summary.files_unchanged = scan_stats.unchanged_files.load(Ordering::Relaxed);
@@ -223,6 +233,7 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     summary.depositions_loaded += depositions - quarantined - with_conflicts;
     summary.quarantined = finished.quarantined.values().cloned().collect();
     summary.conflicts = conflicts.into_iter().collect();
+    summary.kept = kept.into_iter().collect();
     if interrupted {
         bar.finish_and_clear();
         summary.rows.add(&finished.rows);
@@ -261,7 +272,9 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
     summary.set_rates();
     print_summary(&summary, args.dry_run);
     tracing::info!(event = "migration_complete", stats = %serde_json::to_string(&summary).unwrap_or_default());
-    let incomplete = summary.depositions_quarantined > 0 || !summary.conflicts.is_empty();
+    let incomplete = summary.depositions_quarantined > 0
+        || !summary.conflicts.is_empty()
+        || !summary.kept.is_empty();
     Ok(if incomplete { EXIT_INCOMPLETE } else { EXIT_OK })
 }
 
@@ -329,8 +342,17 @@ fn print_summary(s: &Summary, dry_run: bool) {
         );
     }
     println!(
-        "  messages: {} inserted, {} updated, {} unchanged, {} stale, {} conflicts",
-        r.inserted, r.updated, r.unchanged, r.stale, r.conflicts
+        "  messages: {} inserted, {} updated, {} unchanged, {} stale, {} conflicts{}",
+        r.inserted,
+        r.updated,
+        r.unchanged,
+        r.stale,
+        r.conflicts,
+        if r.kept > 0 {
+            format!(", {} kept as the application changed them", r.kept)
+        } else {
+            String::new()
+        }
     );
     println!(
         "  file references: {} inserted, {} extra in DB ({} deleted)",
@@ -342,9 +364,9 @@ fn print_summary(s: &Summary, dry_run: bool) {
     );
     if s.folders_ignored > 0 {
         println!(
-            "  folders ignored (not D_<digits>/G_<digits>): {} ({}{})",
+            "  folders ignored (not deposition folders): {} ({}{})",
             s.folders_ignored,
-            s.folders_ignored_names.join(", "),
+            s.folders_ignored_names.join("; "),
             if s.folders_ignored as usize > s.folders_ignored_names.len() {
                 ", …"
             } else {
@@ -376,5 +398,10 @@ fn print_summary(s: &Summary, dry_run: bool) {
     }
     for (dep, id, owner) in &s.conflicts {
         println!("  CONFLICT {dep}: message {id} already belongs to {owner}");
+    }
+    for (dep, id) in &s.kept {
+        println!(
+            "  KEPT {dep}: message {id} was changed in the database (by the application) since msgmig loaded it; the file's version is not applied"
+        );
     }
 }

@@ -290,64 +290,64 @@ async fn read_stored<C: ConnectionTrait>(
         messages: &mut out,
         strays: &mut strays,
     };
-    per_message
-        .attach(
+    let rows = per_message
+        .rows(
             conn,
             "pdbx_deposition_message_file_reference",
             "t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name",
-            |m, r| {
-                m.file_refs.push(FileRefColumns {
-                    deposition_data_set_id: r.try_get_by_index(1)?,
-                    content_type: r.try_get_by_index(2)?,
-                    content_format: r.try_get_by_index(3)?,
-                    partition_number: r.try_get_by_index::<Option<i32>>(4)?.unwrap_or(1),
-                    version_id: r.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
-                    storage_type: opt(r.try_get_by_index(6)?),
-                    upload_file_name: opt(r.try_get_by_index(7)?),
-                });
-                Ok(())
-            },
         )
         .await?;
-    per_message
-        .attach(
+    per_message.attach(rows, |m, r| {
+        m.file_refs.push(FileRefColumns {
+            deposition_data_set_id: r.try_get_by_index(1)?,
+            content_type: r.try_get_by_index(2)?,
+            content_format: r.try_get_by_index(3)?,
+            partition_number: r.try_get_by_index::<Option<i32>>(4)?.unwrap_or(1),
+            version_id: r.try_get_by_index::<Option<i32>>(5)?.unwrap_or(1),
+            storage_type: opt(r.try_get_by_index(6)?),
+            upload_file_name: opt(r.try_get_by_index(7)?),
+        });
+        Ok(())
+    })?;
+    let rows = per_message
+        .rows(
             conn,
             "pdbx_deposition_message_status",
             "t.read_status, t.action_reqd, t.for_release",
-            |m, r| {
-                m.status = Some(StatusColumns {
-                    deposition_data_set_id: r.try_get_by_index(1)?,
-                    read_status: opt(r.try_get_by_index(2)?),
-                    action_reqd: opt(r.try_get_by_index(3)?),
-                    for_release: opt(r.try_get_by_index(4)?),
-                });
-                Ok(())
-            },
         )
         .await?;
+    per_message.attach(rows, |m, r| {
+        m.status = Some(StatusColumns {
+            deposition_data_set_id: r.try_get_by_index(1)?,
+            read_status: opt(r.try_get_by_index(2)?),
+            action_reqd: opt(r.try_get_by_index(3)?),
+            for_release: opt(r.try_get_by_index(4)?),
+        });
+        Ok(())
+    })?;
     // `orig_timestamp` as text in either layout (a DATETIME in the upstream one), NULL as the
     // unknown marker the upstream layout stores it as.
-    per_message
-        .attach(
+    let rows = per_message
+        .rows(
             conn,
             "pdbx_deposition_message_origcomm_reference",
             "t.orig_message_id, t.orig_deposition_data_set_id, COALESCE(CAST(t.orig_timestamp AS CHAR), '?'), \
              t.orig_sender, t.orig_recipient, t.orig_message_subject, t.orig_attachments",
-            |m, r| {
-                m.origcomm.push(OrigcommColumns {
-                    deposition_data_set_id: r.try_get_by_index(1)?,
-                    orig_message_id: opt(r.try_get_by_index(2)?),
-                    orig_deposition_data_set_id: opt(r.try_get_by_index(3)?),
-                    orig_timestamp: opt(r.try_get_by_index(4)?),
-                    orig_sender: opt(r.try_get_by_index(5)?),
-                    orig_recipient: opt(r.try_get_by_index(6)?),
-                    orig_message_subject: opt(r.try_get_by_index(7)?),
-                    orig_attachments: opt(r.try_get_by_index(8)?),
-                });
-                Ok(())
-            },
         )
         .await?;
+    per_message.attach(rows, |m, r| {
+        m.origcomm.push(OrigcommColumns {
+            deposition_data_set_id: r.try_get_by_index(1)?,
+            orig_message_id: opt(r.try_get_by_index(2)?),
+            orig_deposition_data_set_id: opt(r.try_get_by_index(3)?),
+            orig_timestamp: opt(r.try_get_by_index(4)?),
+            orig_sender: opt(r.try_get_by_index(5)?),
+            orig_recipient: opt(r.try_get_by_index(6)?),
+            orig_message_subject: opt(r.try_get_by_index(7)?),
+            orig_attachments: opt(r.try_get_by_index(8)?),
+        });
+        Ok(())
+    })?;
     Ok(Filed {
         messages: out,
         strays: strays.into_iter().collect(),
@@ -366,20 +366,30 @@ struct PerMessage<'a> {
 }
 
 impl PerMessage<'_> {
-    /// Reads `table`'s rows as `t.message_id, t.deposition_data_set_id, <columns>` and hands
-    /// each to `add` with its message's content.
-    async fn attach<C: ConnectionTrait>(
-        &mut self,
+    /// Reads `table`'s rows as `t.message_id, t.deposition_data_set_id, <columns>`, for
+    /// [`PerMessage::attach`].
+    async fn rows<C: ConnectionTrait>(
+        &self,
         conn: &C,
         table: &str,
         columns: &str,
-        add: impl Fn(&mut MessageContent, &QueryResult) -> Result<(), DbErr>,
-    ) -> Result<(), DbErr> {
+    ) -> Result<Vec<QueryResult>, DbErr> {
         let sql = format!(
             "SELECT t.message_id, t.deposition_data_set_id, {columns} {}",
             self.select.source_clause(table)
         );
-        for r in select_in(conn, &sql, self.keys).await? {
+        select_in(conn, &sql, self.keys).await
+    }
+
+    /// Hands each of `rows` to `add` with its message's content. Not async: `add`'s
+    /// higher-ranked type held across an await would make a loader task's future fail rustc's
+    /// `Send` check ("not general enough").
+    fn attach(
+        &mut self,
+        rows: Vec<QueryResult>,
+        add: impl Fn(&mut MessageContent, &QueryResult) -> Result<(), DbErr>,
+    ) -> Result<(), DbErr> {
+        for r in rows {
             let id: String = r.try_get_by_index(0)?;
             match self.messages.get_mut(&id) {
                 Some(m) => add(&mut m.content, &r)?,

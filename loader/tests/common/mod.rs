@@ -41,6 +41,7 @@ pub fn record(
             file_ref("model-annotate"),
             file_ref("validation-report-annotate"),
         ],
+        file_ref_positions: Vec::new(),
         status: Some(StatusColumns {
             deposition_data_set_id: dep.into(),
             read_status: "N".into(),

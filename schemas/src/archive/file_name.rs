@@ -11,6 +11,23 @@ pub fn is_deposition_id(s: &str) -> bool {
         && s.len() <= crate::db::limits::DEPOSITION_ID_CHARS
 }
 
+/// Why `s` is not a deposition folder name ([`is_deposition_id`]), in words for a curator;
+/// `None` when it is one.
+pub fn why_not_a_deposition_id(s: &str) -> Option<String> {
+    if is_deposition_id(s) {
+        return None;
+    }
+    let digits = s.strip_prefix("D_").or_else(|| s.strip_prefix("G_"));
+    Some(match digits {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => format!(
+            "a deposition id of {} characters, longer than the {}-character deposition_data_set_id column",
+            s.chars().count(),
+            crate::db::limits::DEPOSITION_ID_CHARS
+        ),
+        _ => "not D_<digits> or G_<digits>".to_owned(),
+    })
+}
+
 /// A parsed message file name (domain.md §1.3):
 /// `^([DG]_[0-9]+)_(messages-to-depositor|messages-from-depositor|notes-from-annotator)_P([0-9]+)\.cif\.V([0-9]+)$`.
 #[derive(Debug, Clone, PartialEq, Eq)]

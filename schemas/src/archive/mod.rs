@@ -8,6 +8,6 @@ mod latest;
 mod time;
 
 pub use content_type::ContentType;
-pub use file_name::{is_deposition_id, MessageFileName};
+pub use file_name::{is_deposition_id, why_not_a_deposition_id, MessageFileName};
 pub use latest::{classify_entries, DirectoryListing, IgnoreReason, LatestFile};
 pub use time::{changed_ns, ctime_ns, mtime_ns, unix_ns};

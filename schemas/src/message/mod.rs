@@ -3,6 +3,7 @@
 //! this layer only names the columns and maps them to and from a [`Document`].
 
 mod categories;
+pub mod encoding;
 mod file;
 
 pub use categories::{FileRefRow, InfoRow, OrigcommRow, StatusRow};

@@ -106,8 +106,15 @@ pub struct MessageRecord {
     /// The deposition folder that produced the record: owner of the message id.
     pub deposition_id: String,
     pub message: MessageColumns,
-    /// Attachments, as a multiset (order carries no meaning).
+    /// Attachments, as a multiset for what the tables hold (the content hash ignores their
+    /// order).
     pub file_refs: Vec<FileRefColumns>,
+    /// Where each of `file_refs` stands among all the deposition's file references in file
+    /// order (files in content-type order, then rows): the loader inserts a deposition's
+    /// references in this order, so their `ordinal_id`s follow the files, as the application
+    /// lists them. Empty in records written before msgmig kept it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_ref_positions: Vec<u32>,
     /// Flags, wherever in the deposition they were found.
     pub status: Option<StatusColumns>,
     /// Original e-mail metadata rows.
@@ -182,6 +189,10 @@ pub enum QuarantineKind {
     /// The end marker counts more records than reached the loader (a records topic whose
     /// retention dropped some): nothing of the deposition is loaded from a partial set.
     Incomplete,
+    /// A message whose rows the application changed in the database since msgmig wrote them,
+    /// while its file changed too: the rows are kept as the application left them (per
+    /// message, not whole).
+    AppChanged,
 }
 
 impl QuarantineKind {
@@ -199,6 +210,7 @@ impl QuarantineKind {
             QuarantineKind::RowTooLarge => "row_too_large",
             QuarantineKind::NotRegularFile => "not_regular_file",
             QuarantineKind::Incomplete => "incomplete",
+            QuarantineKind::AppChanged => "app_changed",
         }
     }
 }
