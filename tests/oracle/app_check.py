@@ -22,11 +22,16 @@ database holds"), counted under "documented" in the report:
   - files the app's database dump wrote (no `#` comment line) have their subjects' and texts'
     `\\uXXXX` escapes decoded first, as the app's migrator (`unescape_non_ascii`) does;
   - the database reader is asked for the deposition id the file carries (it may differ from
-    the folder's).
+    the folder's);
+  - with --as-displayed, subjects and texts are compared as the application displays them
+    (character references decoded, `html.unescape`): the files msgmig exports can only carry
+    non-ASCII as references, while the database may hold it raw (rows the application wrote,
+    or decoded from its dump).
 """
 import argparse
 import datetime
 import glob
+import html
 import io
 import json
 import os
@@ -142,6 +147,15 @@ class Report:
         self.differences.append({"deposition": folder, "what": what, "file": file_value, "database": db_value})
 
 
+AS_DISPLAYED = False
+
+
+def displayed(field, value):
+    if AS_DISPLAYED and field in ("message_subject", "message_text") and isinstance(value, str):
+        return html.unescape(value)
+    return value
+
+
 def compare_folder(folder, db_config, bookkeeping, report):
     name = os.path.basename(folder)
     files = latest_files(folder)
@@ -204,7 +218,7 @@ def compare_folder(folder, db_config, bookkeeping, report):
                 continue
             report.field("message present", True)
             for f in MESSAGE_FIELDS:
-                fv, dv = m.get(f), d.get(f)
+                fv, dv = displayed(f, m.get(f)), displayed(f, d.get(f))
                 if f == "timestamp":
                     fv, dv = parse_ts(fv), parse_ts(dv)
                 elif f == "parent_message_id" and (fv in NULLS or fv not in ids_in_files):
@@ -267,7 +281,11 @@ def main():
     p.add_argument("--db-name", required=True)
     p.add_argument("--deposition", action="append", default=[])
     p.add_argument("--report")
+    p.add_argument("--as-displayed", action="store_true",
+                   help="compare subjects and texts as the application displays them (references decoded)")
     a = p.parse_args()
+    global AS_DISPLAYED
+    AS_DISPLAYED = a.as_displayed
     db_config = {"host": a.db_host, "port": a.db_port, "database": a.db_name, "username": a.db_user,
                  "password": a.db_password, "charset": "utf8mb4"}
     conn = pymysql.connect(host=a.db_host, port=a.db_port, user=a.db_user, password=a.db_password,

@@ -173,3 +173,111 @@ pub fn write_contested(archive: &Path, big_text: usize) {
     )
     .unwrap();
 }
+
+/// Depositions for the text rules, checked through the OneDep application's readers:
+/// - `D_8000000001` (legacy files, with `#` lines): raw UTF-8 (BMP and astral) in subject and
+///   text, a literal backslash-u text (kept as written), quotes and tabs, two messages with the
+///   same timestamp (their file order must hold), and file references of three messages
+///   interleaved in the file;
+/// - `D_8000000002`: a file as the application's database dump writes it (gemmi's layout, no
+///   `#` line), its non-ASCII as `\uXXXX` escapes (decoded as the application's migrator does).
+pub fn write_encodings(archive: &Path) {
+    let dep = "D_8000000001";
+    let mut msgs = vec![
+        Msg {
+            text: "Dear Depositors,\n\tÅngström café 🧬 naïve\n\"quoted\" and 'single'".into(),
+            ..Msg::new("enc-0001", dep, "Müller's \"report\"")
+        },
+        Msg {
+            text: "A path C:\\users\\u0041dmin and \\u00e9 written by hand stay as they are."
+                .into(),
+            ..Msg::new("enc-0002", dep, "Backslash-u text")
+        },
+        Msg::new("enc-0003", dep, "Same second, written first"),
+        Msg::new("enc-0004", dep, "Same second, written second"),
+    ];
+    for m in &mut msgs[2..] {
+        m.timestamp = "2024-03-02 09:00:00".into();
+    }
+    write_file(archive, dep, "messages-to-depositor", 1, &msgs);
+    // References of three messages, interleaved (the file's order is what the application lists).
+    let path = archive
+        .join(dep)
+        .join(format!("{dep}_messages-to-depositor_P1.cif.V1"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text
+        .find("loop_\n_pdbx_deposition_message_file_reference.ordinal_id")
+        .unwrap();
+    let end = text[start..].find("# \n").unwrap() + start;
+    let mut refs = String::from("loop_\n");
+    for a in [
+        "ordinal_id",
+        "message_id",
+        "deposition_data_set_id",
+        "content_type",
+        "content_format",
+        "partition_number",
+        "version_id",
+        "storage_type",
+        "upload_file_name",
+    ] {
+        refs.push_str(&format!("_pdbx_deposition_message_file_reference.{a} \n"));
+    }
+    for (i, (id, ct, format, version)) in [
+        ("enc-0003", "validation-report-annotate", "pdf", 2),
+        ("enc-0001", "model-annotate", "pdbx", 1),
+        ("enc-0003", "model-annotate", "pdbx", 2),
+        ("enc-0001", "structure-factors-annotate", "pdbx", 1),
+        ("enc-0004", "auxiliary-file-annotate", "txt", 1),
+        ("enc-0001", "model-annotate", "pdb", 1),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let upload = if *ct == "auxiliary-file-annotate" {
+            "'notes café.txt'"
+        } else {
+            "?"
+        };
+        refs.push_str(&format!(
+            "{} {id} {dep} {ct} {format} 1 {version} archive {upload}\n",
+            i + 1
+        ));
+    }
+    let text = format!("{}{}{}", &text[..start], refs, &text[end..]);
+    std::fs::write(&path, text).unwrap();
+
+    let dep = "D_8000000002";
+    let dir = archive.join(dep);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dump = format!(
+        "data_messages\n\n\
+         loop_\n\
+         _pdbx_deposition_message_info.ordinal_id\n\
+         _pdbx_deposition_message_info.message_id\n\
+         _pdbx_deposition_message_info.deposition_data_set_id\n\
+         _pdbx_deposition_message_info.timestamp\n\
+         _pdbx_deposition_message_info.sender\n\
+         _pdbx_deposition_message_info.context_type\n\
+         _pdbx_deposition_message_info.context_value\n\
+         _pdbx_deposition_message_info.parent_message_id\n\
+         _pdbx_deposition_message_info.message_subject\n\
+         _pdbx_deposition_message_info.message_text\n\
+         _pdbx_deposition_message_info.message_type\n\
+         _pdbx_deposition_message_info.send_status\n\
+         17 dump-0001 {dep} '2024-05-01 12:00:00' annotator other . dump-0001 'caf\\u00e9 \\u00c5ngstr\\u00f6m' \n\
+         ;Raw before the dump: \\ud83e\\uddec and na\\u00efve.\n\
+         ;\n\
+         text Y\n\n\
+         _pdbx_deposition_message_status.message_id dump-0001\n\
+         _pdbx_deposition_message_status.deposition_data_set_id {dep}\n\
+         _pdbx_deposition_message_status.read_status Y\n\
+         _pdbx_deposition_message_status.action_reqd N\n\
+         _pdbx_deposition_message_status.for_release N\n"
+    );
+    std::fs::write(
+        dir.join(format!("{dep}_messages-to-depositor_P1.cif.V2")),
+        dump,
+    )
+    .unwrap();
+}

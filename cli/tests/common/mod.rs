@@ -103,6 +103,7 @@ impl Drop for MariaDb {
     }
 }
 
+pub mod app;
 pub mod archive;
 pub mod kafka;
 pub mod snapshot;
@@ -132,7 +133,16 @@ impl MariaDb {
     /// created yet).
     pub fn try_query(&self, q: &str) -> Option<String> {
         let out = Command::new("mariadb")
-            .args(["-uroot", "-h127.0.0.1", "-N", "-B", &self.name, "-e", q])
+            .args([
+                "-uroot",
+                "-h127.0.0.1",
+                "--default-character-set=utf8mb4",
+                "-N",
+                "-B",
+                &self.name,
+                "-e",
+                q,
+            ])
             .output()
             .ok()?;
         out.status
@@ -143,7 +153,16 @@ impl MariaDb {
     /// Runs SQL in this database; returns the tab-separated output without headers.
     pub fn query(&self, q: &str) -> String {
         let out = Command::new("mariadb")
-            .args(["-uroot", "-h127.0.0.1", "-N", "-B", &self.name, "-e", q])
+            .args([
+                "-uroot",
+                "-h127.0.0.1",
+                "--default-character-set=utf8mb4",
+                "-N",
+                "-B",
+                &self.name,
+                "-e",
+                q,
+            ])
             .output()
             .unwrap();
         assert!(
@@ -239,4 +258,18 @@ impl Proxy {
     pub fn restore(&self) {
         self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Asserts two row dumps (one row a line) are equal, showing only the rows that differ
+/// (each cut to 300 characters).
+pub fn assert_same_rows(got: &str, want: &str, what: &str) {
+    if got == want {
+        return;
+    }
+    let g: std::collections::BTreeSet<&str> = got.lines().collect();
+    let w: std::collections::BTreeSet<&str> = want.lines().collect();
+    let cut = |l: &&str| l.chars().take(300).collect::<String>();
+    let missing: Vec<String> = w.difference(&g).map(cut).collect();
+    let extra: Vec<String> = g.difference(&w).map(cut).collect();
+    panic!("{what}: rows differ\n  missing: {missing:#?}\n  extra: {extra:#?}");
 }

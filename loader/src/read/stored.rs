@@ -262,6 +262,7 @@ async fn read_stored<C: ConnectionTrait>(
         let content = MessageContent {
             message,
             file_refs: Vec::new(),
+            file_ref_ordinals: Vec::new(),
             status: None,
             origcomm: Vec::new(),
         };
@@ -294,7 +295,7 @@ async fn read_stored<C: ConnectionTrait>(
         .rows(
             conn,
             "pdbx_deposition_message_file_reference",
-            "t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name",
+            "t.content_type, t.content_format, t.partition_number, t.version_id, t.storage_type, t.upload_file_name, t.ordinal_id",
         )
         .await?;
     per_message.attach(rows, |m, r| {
@@ -307,6 +308,7 @@ async fn read_stored<C: ConnectionTrait>(
             storage_type: opt(r.try_get_by_index(6)?),
             upload_file_name: opt(r.try_get_by_index(7)?),
         });
+        m.file_ref_ordinals.push(r.try_get_by_index(8)?);
         Ok(())
     })?;
     let rows = per_message

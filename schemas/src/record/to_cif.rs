@@ -1,7 +1,7 @@
 //! Database content back to message files (the reverse export, issue 6; domain.md §7 and its
 //! bugs B11–B12 fixed): one file per content type, statuses of *all* the deposition's messages in
 //! the messages-to-depositor file, attachments and origcomm with their message, `ordinal_id`
-//! renumbered 1..n per file in chronological order, and every change the format forces listed.
+//! renumbered 1..n per file in stored order, and every change the format forces listed.
 
 use super::{FileRefColumns, MessageColumns, OrigcommColumns, StatusColumns};
 use crate::archive::ContentType;
@@ -13,6 +13,9 @@ use crate::message::{FileRefRow, InfoRow, MessageFile, OrigcommRow, StatusRow};
 pub struct MessageContent {
     pub message: MessageColumns,
     pub file_refs: Vec<FileRefColumns>,
+    /// The stored `ordinal_id` of each of `file_refs` (empty when unknown): the export writes a
+    /// deposition's references in this order, the order the application lists them in.
+    pub file_ref_ordinals: Vec<i64>,
     pub status: Option<StatusColumns>,
     pub origcomm: Vec<OrigcommColumns>,
 }
@@ -94,14 +97,15 @@ fn int(n: i32) -> Value {
     Value::Text(n.to_string())
 }
 
-/// Builds the files of one deposition from its messages (any order).
+/// Builds the files of one deposition from its messages, in the order given (the stored order,
+/// which for what msgmig loaded is the files' order: the application lists a deposition's
+/// messages so where their timestamps tie); file references in their stored order.
 ///
 /// `deposition_id` is written nowhere (rows keep their own `deposition_data_set_id`); it names
 /// the deposition in alterations only. Returns files in content-type order; a deposition with
 /// statuses but no to-depositor message still gets a to-depositor file holding the statuses.
 pub fn deposition_files(messages: &[MessageContent], encoding: Encoding) -> Vec<ExportedFile> {
-    let mut sorted: Vec<&MessageContent> = messages.iter().collect();
-    sorted.sort_by_key(|m| m.message.timestamp);
+    let sorted: Vec<&MessageContent> = messages.iter().collect();
     let mut files = Vec::new();
     for content_type in ContentType::ALL {
         let mut alterations = Vec::new();
@@ -110,6 +114,8 @@ pub fn deposition_files(messages: &[MessageContent], encoding: Encoding) -> Vec<
             alterations: &mut alterations,
         };
         let mut file = MessageFile::default();
+        // (stored ordinal, given position, message id, columns) of the file's references.
+        let mut refs: Vec<(i64, usize, String, FileRefColumns)> = Vec::new();
         for m in sorted
             .iter()
             .filter(|m| m.message.content_type == content_type)
@@ -140,33 +146,9 @@ pub fn deposition_files(messages: &[MessageContent], encoding: Encoding) -> Vec<
                     send_status: enc.value(id, "send_status", &c.send_status),
                 },
             ));
-            for r in &m.file_refs {
-                file.file_refs.push((
-                    0,
-                    FileRefRow {
-                        ordinal_id: int(file.file_refs.len() as i32 + 1),
-                        message_id: Value::Text(id.to_owned()),
-                        deposition_data_set_id: enc.value(
-                            id,
-                            "file_reference.deposition_data_set_id",
-                            &r.deposition_data_set_id,
-                        ),
-                        content_type: enc.value(id, "file_reference.content_type", &r.content_type),
-                        content_format: enc.value(
-                            id,
-                            "file_reference.content_format",
-                            &r.content_format,
-                        ),
-                        partition_number: int(r.partition_number),
-                        version_id: int(r.version_id),
-                        storage_type: enc.value(id, "file_reference.storage_type", &r.storage_type),
-                        upload_file_name: enc.value(
-                            id,
-                            "file_reference.upload_file_name",
-                            &r.upload_file_name,
-                        ),
-                    },
-                ));
+            for (k, r) in m.file_refs.iter().enumerate() {
+                let stored_at = m.file_ref_ordinals.get(k).copied().unwrap_or(i64::MAX);
+                refs.push((stored_at, refs.len(), id.to_owned(), r.clone()));
             }
             for o in &m.origcomm {
                 file.origcomm.push((
@@ -205,6 +187,36 @@ pub fn deposition_files(messages: &[MessageContent], encoding: Encoding) -> Vec<
                     },
                 ));
             }
+        }
+        refs.sort_by_key(|(stored_at, given, _, _)| (*stored_at, *given));
+        for (_, _, id, r) in &refs {
+            let id = id.as_str();
+            file.file_refs.push((
+                0,
+                FileRefRow {
+                    ordinal_id: int(file.file_refs.len() as i32 + 1),
+                    message_id: Value::Text(id.to_owned()),
+                    deposition_data_set_id: enc.value(
+                        id,
+                        "file_reference.deposition_data_set_id",
+                        &r.deposition_data_set_id,
+                    ),
+                    content_type: enc.value(id, "file_reference.content_type", &r.content_type),
+                    content_format: enc.value(
+                        id,
+                        "file_reference.content_format",
+                        &r.content_format,
+                    ),
+                    partition_number: int(r.partition_number),
+                    version_id: int(r.version_id),
+                    storage_type: enc.value(id, "file_reference.storage_type", &r.storage_type),
+                    upload_file_name: enc.value(
+                        id,
+                        "file_reference.upload_file_name",
+                        &r.upload_file_name,
+                    ),
+                },
+            ));
         }
         if content_type == ContentType::MessagesToDepositor {
             // Statuses of every message of the deposition live here (domain.md §1.6, B12 fixed).
