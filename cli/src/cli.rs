@@ -275,6 +275,21 @@ pub struct MigrateArgs {
     /// Serve /metrics, /healthz and /readyz here while the migration runs (off by default).
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Load table by table, and fail if a table already holds rows. By default a run into
+    /// empty tables (a first backfill) does so by itself: it reads every deposition into spill
+    /// files first, then writes each table in one sorted pass, then loads the depositions that
+    /// share a message id or were quarantined deposition by deposition. The result is the
+    /// same as deposition by deposition; the application must not read the tables until the
+    /// run ends. A run stopped half way is undone by the next one, which starts over.
+    #[arg(long, conflicts_with = "no_bulk")]
+    pub bulk: bool,
+    /// Load deposition by deposition even into empty tables.
+    #[arg(long)]
+    pub no_bulk: bool,
+    /// Folder for the bulk load's spill files (default: the system's temporary folder). They
+    /// take about the size of the message text: ~7 GB at 10^6 depositions.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

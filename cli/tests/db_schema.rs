@@ -100,26 +100,7 @@ fn a_database_of_the_old_script_and_the_upstream_origcomm_layout() {
     assert_exit(&db_cmd(work.path(), &db.url, &["init"]), 0);
     db.query("DROP TABLE pdbx_deposition_message_origcomm_reference, msgmig_message_provenance, msgmig_depositions, msgmig_quarantine, msgmig_consumer_offsets, msgmig_file_ledger, msgmig_schema_migrations");
     // As domain.md §4.4 describes the branch's init script (index names are ours to guess).
-    db.query(
-        "CREATE TABLE pdbx_deposition_message_origcomm_reference (
-            ordinal_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-            message_id VARCHAR(64) NOT NULL,
-            deposition_data_set_id VARCHAR(50) NOT NULL,
-            orig_message_id VARCHAR(64) NULL,
-            orig_deposition_data_set_id VARCHAR(50) NULL,
-            orig_timestamp DATETIME NULL,
-            orig_sender VARCHAR(255) NULL,
-            orig_recipient VARCHAR(500) NULL,
-            orig_message_subject TEXT NULL,
-            orig_attachments TEXT NULL,
-            created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
-            INDEX idx_message_id (message_id),
-            INDEX idx_deposition_data_set_id (deposition_data_set_id),
-            INDEX idx_orig_timestamp (orig_timestamp),
-            INDEX idx_ordinal_id (ordinal_id),
-            CONSTRAINT fk_origcomm_message FOREIGN KEY (message_id) REFERENCES pdbx_deposition_message_info(message_id) ON DELETE CASCADE
-        ) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-    );
+    db.query(common::UPSTREAM_ORIGCOMM_DDL);
     let init = db_cmd(work.path(), &db.url, &["init"]);
     assert_exit(&init, 0);
     assert!(

@@ -2,7 +2,9 @@
 //! msgmig's provenance.
 
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
-use msgmig_schemas::record::{FileRefColumns, MessageRecord, OrigcommColumns, StatusColumns};
+use msgmig_schemas::record::{
+    FileRefColumns, MessageColumns, MessageRecord, OrigcommColumns, Provenance, StatusColumns,
+};
 use sea_orm::Value;
 
 pub const INFO: &str = "pdbx_deposition_message_info";
@@ -86,7 +88,11 @@ fn s(v: &str) -> Value {
 
 /// Info row values in [`INFO_COLUMNS`] order.
 pub fn info_values(r: &MessageRecord) -> Vec<Value> {
-    let m = &r.message;
+    message_values(&r.message)
+}
+
+/// Info row values of `m` in [`INFO_COLUMNS`] order.
+pub fn message_values(m: &MessageColumns) -> Vec<Value> {
     vec![
         s(&m.message_id),
         s(&m.deposition_data_set_id),
@@ -161,10 +167,29 @@ pub fn provenance_values(
     keyed: bool,
     counted: Option<(&str, crate::plan::Counted)>,
 ) -> Vec<Value> {
-    let p = &r.provenance;
+    provenance_row(
+        &r.message.message_id,
+        &r.deposition_id,
+        &r.provenance,
+        sha256,
+        keyed,
+        counted,
+    )
+}
+
+/// [`provenance_values`] from its parts: the message id, the deposition folder that owns it
+/// and the record's provenance.
+pub fn provenance_row(
+    message_id: &str,
+    deposition_id: &str,
+    p: &Provenance,
+    sha256: &str,
+    keyed: bool,
+    counted: Option<(&str, crate::plan::Counted)>,
+) -> Vec<Value> {
     vec![
-        s(&r.message.message_id),
-        s(&r.deposition_id),
+        s(message_id),
+        s(deposition_id),
         p.generation.into(),
         s(sha256),
         s(&p.source_path),
@@ -174,7 +199,7 @@ pub fn provenance_values(
         s(&p.file_sha256),
         p.original_parent_message_id.clone().into(),
         keyed
-            .then(|| msgmig_schemas::db::collation::message_key(&r.message.message_id))
+            .then(|| msgmig_schemas::db::collation::message_key(message_id))
             .into(),
         counted.map(|(run, _)| run.to_owned()).into(),
         counted.map(|(_, c)| c.encode()).into(),

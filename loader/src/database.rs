@@ -70,15 +70,35 @@ pub async fn connect_reader(url: &str) -> Result<DatabaseConnection, DbErr> {
     open(url, false, DEFAULT_CONNECT_TIMEOUT).await
 }
 
+/// Opens `url` as one connection, for work whose session settings must hold for every
+/// statement it sends (a bulk load's: [`crate::bulk`]). On SQLite, where a writer is one
+/// connection anyway, the same as [`connect_within`].
+pub async fn connect_session(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    open_pool(url, true, timeout, 1).await
+}
+
 async fn open(
     url: &str,
     writer: bool,
     timeout: std::time::Duration,
 ) -> Result<DatabaseConnection, DbErr> {
+    open_pool(url, writer, timeout, MYSQL_POOL).await
+}
+
+/// Opens a pool of at most `connections` (always 1 on SQLite).
+async fn open_pool(
+    url: &str,
+    writer: bool,
+    timeout: std::time::Duration,
+    connections: u32,
+) -> Result<DatabaseConnection, DbErr> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .max_connections(if sqlite { 1 } else { MYSQL_POOL })
+        .max_connections(if sqlite { 1 } else { connections })
         .min_connections(1)
         .sqlx_logging(false)
         .connect_timeout(timeout)

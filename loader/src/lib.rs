@@ -13,6 +13,7 @@
 //! - [`worker`]: the bus loop; `retry` the one retry policy; `isolate` what a refused batch
 //!   becomes.
 //! - [`config`]: the loader's settings.
+//! - [`bulk`]: a first backfill into empty tables, table by table, with the same result.
 //!
 //! Delivery semantics:
 //! - a batch is applied whole or not at all, with its offsets (over Kafka) and its dead letters;
@@ -24,6 +25,7 @@
 //!   and re-runs are harmless.
 
 mod apply;
+pub mod bulk;
 mod columns;
 pub mod config;
 mod current;

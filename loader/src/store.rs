@@ -241,10 +241,10 @@ fn info_rows_with_parents_in_place(
 /// Where a file reference goes among the batch's: its deposition, then its place in the
 /// deposition's files; references without a recorded place (records from before msgmig kept
 /// it) after, by message id.
-type RefPlace<'a> = (&'a str, u32, &'a str);
+pub(crate) type RefPlace<'a> = (&'a str, u32, &'a str);
 
 /// The [`RefPlace`] of `r.file_refs[i]`.
-fn ref_place(r: &MessageRecord, i: usize) -> RefPlace<'_> {
+pub(crate) fn ref_place(r: &MessageRecord, i: usize) -> RefPlace<'_> {
     let position = r.file_ref_positions.get(i).copied().unwrap_or(u32::MAX);
     (&r.deposition_id, position, &r.message.message_id)
 }

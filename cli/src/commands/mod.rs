@@ -298,10 +298,38 @@ pub fn selected_depositions(args: &SelectionArgs) -> Result<Selected> {
 pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}}) {{msg}}"))
-            .expect("static template"),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{rate}}, eta {{eta}}) {{msg}}"
+        ))
+        .expect("static template")
+        .with_key("rate", rate),
     );
     bar
+}
+
+/// A progress counter for work whose total is not known: elapsed time, count and rate.
+pub fn spinner(what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} {{spinner}} {{pos}} {what} ({{rate}}) {{msg}}"
+        ))
+        .expect("static template")
+        .with_key("rate", rate),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
+}
+
+/// The bar's rate with the precision a reader takes in: whole units per second from 10 up,
+/// one decimal below.
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let per_sec = state.per_sec();
+    let _ = if per_sec >= 10.0 {
+        write!(w, "{}/s", indicatif::HumanCount(per_sec.round() as u64))
+    } else {
+        write!(w, "{per_sec:.1}/s")
+    };
 }
 
 /// Running loader tasks behind one partitioned publisher (architecture.md §2: one deposition,

@@ -103,6 +103,38 @@ impl Drop for MariaDb {
     }
 }
 
+/// The origcomm table as the upstream branch's init script creates it (a DATETIME
+/// `orig_timestamp`, narrower VARCHARs, its own index names): msgmig adopts it and writes into
+/// it in its layout.
+pub const UPSTREAM_ORIGCOMM_DDL: &str = "CREATE TABLE pdbx_deposition_message_origcomm_reference (
+        ordinal_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        message_id VARCHAR(64) NOT NULL,
+        deposition_data_set_id VARCHAR(50) NOT NULL,
+        orig_message_id VARCHAR(64) NULL,
+        orig_deposition_data_set_id VARCHAR(50) NULL,
+        orig_timestamp DATETIME NULL,
+        orig_sender VARCHAR(255) NULL,
+        orig_recipient VARCHAR(500) NULL,
+        orig_message_subject TEXT NULL,
+        orig_attachments TEXT NULL,
+        created_at TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP,
+        INDEX idx_message_id (message_id),
+        INDEX idx_deposition_data_set_id (deposition_data_set_id),
+        INDEX idx_orig_timestamp (orig_timestamp),
+        INDEX idx_ordinal_id (ordinal_id),
+        CONSTRAINT fk_origcomm_message FOREIGN KEY (message_id) REFERENCES pdbx_deposition_message_info(message_id) ON DELETE CASCADE
+    ) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci";
+
+impl MariaDb {
+    /// Replaces msgmig's origcomm table (created by `db init`) with the upstream branch's
+    /// ([`UPSTREAM_ORIGCOMM_DDL`]).
+    pub fn use_upstream_origcomm(&self) {
+        self.query(&format!(
+            "SET foreign_key_checks = 0; DROP TABLE pdbx_deposition_message_origcomm_reference; {UPSTREAM_ORIGCOMM_DDL}"
+        ));
+    }
+}
+
 pub mod app;
 pub mod archive;
 pub mod kafka;

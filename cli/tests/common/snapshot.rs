@@ -71,6 +71,40 @@ impl MariaDb {
     }
 }
 
+/// The [`Snapshot`] of a SQLite file: the same queries, in SQLite's dialect (texts compared
+/// whole, byte order without `BINARY`).
+pub fn sqlite_snapshot(file: &std::path::Path) -> Snapshot {
+    QUERIES
+        .iter()
+        .map(|(table, q)| {
+            let q = q
+                .replace("SHA2(message_subject, 256)", "message_subject")
+                .replace("SHA2(message_text, 256)", "message_text")
+                .replace("BINARY ", "");
+            (*table, sqlite_rows(file, &q))
+        })
+        .collect()
+}
+
+/// Every row of `q` in a SQLite file, tab-separated, one per line (Python's sqlite3).
+fn sqlite_rows(file: &std::path::Path, q: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]): print('\\t'.join('NULL' if v is None else str(v) for v in r))",
+            file.to_str().unwrap(),
+            q,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{q}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// The tables in which `a` and `b` differ, each with both dumps' lines that the other lacks.
 pub fn differences(a: &Snapshot, b: &Snapshot) -> String {
     let mut out = String::new();

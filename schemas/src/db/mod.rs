@@ -24,6 +24,8 @@
 //! - `m20261207_000010`: what a loader knows about a deposition between batches
 //!   (`msgmig_open_depositions`, `msgmig_staged_records`) and its dead letters
 //!   (`msgmig_dead_letters`, an outbox), all written in the batch's transaction.
+//! - `m20261207_000011`: `msgmig_bulk_loads`, the marker of a bulk backfill under way, so a
+//!   run that finds one removes what the stopped run wrote before loading.
 
 pub mod collation;
 pub mod limits;
@@ -37,6 +39,7 @@ mod m20261201_000007_provenance_surrogate_key;
 mod m20261201_000008_scan_passes;
 mod m20261201_000009_origcomm_deposition_index;
 mod m20261207_000010_open_depositions;
+mod m20261207_000011_bulk_loads;
 pub mod upstream_origcomm;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
@@ -60,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_scan_passes::Migration),
             Box::new(m20261201_000009_origcomm_deposition_index::Migration),
             Box::new(m20261207_000010_open_depositions::Migration),
+            Box::new(m20261207_000011_bulk_loads::Migration),
         ]
     }
 
@@ -76,7 +80,7 @@ pub const APP_TABLES: [&str; 3] = [
 ];
 
 /// Every table msgmig creates, in FK-safe creation order (drop in reverse).
-pub const ALL_TABLES: [&str; 13] = [
+pub const ALL_TABLES: [&str; 14] = [
     "pdbx_deposition_message_info",
     "pdbx_deposition_message_file_reference",
     "pdbx_deposition_message_status",
@@ -90,6 +94,7 @@ pub const ALL_TABLES: [&str; 13] = [
     "msgmig_open_depositions",
     "msgmig_staged_records",
     "msgmig_dead_letters",
+    "msgmig_bulk_loads",
 ];
 
 /// Runs a list of DDL statements for the connection's backend.
