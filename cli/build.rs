@@ -1,11 +1,18 @@
-//! Build identity for `msgmig --version` and the `msgmig_build_info` metric (issue 11 §6): the
-//! git revision (with `-dirty` for uncommitted changes) and the build date, in UTC. Outside a git
-//! checkout (a source tarball) the revision is `unknown`.
+//! Build identity for `msgmig --version` and the `msgmig_build_info` metric: the git revision
+//! (with `-dirty` for uncommitted changes when it was computed) and the build date, in UTC.
+//! Outside a git checkout (a source tarball) the revision is `unknown`. Recomputed only when the
+//! revision changes, so a fresh clone compiles the crate once.
 
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git").args(args).output().ok()?;
+    // Without optional locks `git status` does not refresh (rewrite) the index: a build that
+    // touched a file it watches would build again.
+    let out = Command::new("git")
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -26,13 +33,12 @@ fn main() {
         if dirty { "-dirty" } else { "" }
     );
     println!("cargo:rustc-env=MSGMIG_BUILD_DATE={date}");
-    // Rebuild the identity when HEAD moves (not on every source edit: the date is the build's):
-    // a commit rewrites the branch's ref file, not HEAD itself, so both are watched, by their
-    // absolute paths (a build script's relative `../.git` missed them and a binary built on
-    // 2 December said it was a revision of 1 December).
+    // Rebuild the identity when the revision moves (not on every source edit, nor when the index
+    // changes): a commit rewrites the branch's ref file, not HEAD itself, so both are watched,
+    // by their absolute paths (a relative `../.git` is not where a build script runs).
     if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let branch = git(&["symbolic-ref", "-q", "HEAD"]);
-        let watched = ["HEAD", "index", "packed-refs"]
+        let watched = ["HEAD", "packed-refs"]
             .into_iter()
             .map(str::to_owned)
             .chain(branch);

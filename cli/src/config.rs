@@ -1,6 +1,6 @@
 //! Resolving the database URL (architecture.md §5) and keeping secrets out of output.
 
-use crate::cli::DatabaseArgs;
+use crate::args::DatabaseArgs;
 use anyhow::{bail, Result};
 
 /// The embedded default: a SQLite file in the current directory.

@@ -2,6 +2,7 @@
 //! subcommand from [`commands`], maps errors to exit codes (0 ok, 1 done but incomplete, 2 any
 //! fatal error).
 
+mod args;
 mod cli;
 mod commands;
 mod config;

@@ -1,7 +1,7 @@
 //! Flags of the Kafka workers (`scan`, `transform`, `load`) and of `replay` and `status`
 //! (issue 3; architecture.md §2, §5).
 
-use crate::cli::DatabaseArgs;
+use crate::args::DatabaseArgs;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -110,11 +110,11 @@ pub struct ScanArgs {
     #[arg(long)]
     pub once: bool,
     #[command(flatten)]
-    pub watch: crate::cli::WatchArgs,
+    pub watch: crate::args::WatchArgs,
     /// Optional: where to record each full pass's deposition count (`msgmig_scan_passes`).
     /// Without a database URL (flag, file, or `SITE_MESSAGE_DB_*`) nothing is recorded.
     #[command(flatten)]
-    pub database: crate::cli::DatabaseArgs,
+    pub database: crate::args::DatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -157,7 +157,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = msgmig_loader::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]
-    pub throttle: crate::cli::ThrottleArgs,
+    pub throttle: crate::args::ThrottleArgs,
     /// Delete file references the files no longer have (default: report them only, D2).
     #[arg(long)]
     pub reconcile: bool,

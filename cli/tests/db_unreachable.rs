@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -114,9 +115,9 @@ fn a_server_that_never_answers_times_out() {
     }
 }
 
-/// The database goes away for good in the middle of a `migrate`: it gives up after
-/// `--db-timeout` with exit 2 (a bounded wait, not forever); run again once the database is
-/// back, it completes with parity.
+/// The database goes away for good in the middle of a `migrate`, deposition by deposition and
+/// table by table (a first backfill): it gives up after `--db-timeout` with exit 2 (a bounded
+/// wait, not forever); run again once the database is back, it completes with parity.
 #[test]
 fn migrate_gives_up_on_an_outage_that_lasts() {
     let work = tempfile::tempdir().unwrap();
@@ -137,12 +138,19 @@ fn migrate_gives_up_on_an_outage_that_lasts() {
         0,
     );
     let db = MariaDb::create("msgmig_outage_oneshot");
+    for path in ["--no-bulk", "--bulk"] {
+        db.recreate();
+        outage_then_rerun(work.path(), &archive, &db, path);
+    }
+}
+
+fn outage_then_rerun(work: &Path, archive: &Path, db: &MariaDb, path: &str) {
     let proxy = Proxy::start("127.0.0.1:3306");
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     let via_proxy = format!("mysql://root@127.0.0.1:{}/{name}", proxy.port);
     let dir = archive.to_str().unwrap();
     let child = spawn(
-        work.path(),
+        work,
         &[
             "migrate",
             "--directory",
@@ -154,6 +162,7 @@ fn migrate_gives_up_on_an_outage_that_lasts() {
             "3",
             "--batch-size",
             "50",
+            path,
         ],
     );
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -166,21 +175,21 @@ fn migrate_gives_up_on_an_outage_that_lasts() {
     }
     proxy.cut();
     let (code, text) = finish(child, Duration::from_secs(120), "migrate during an outage");
-    assert_eq!(code, 2, "{text}");
-    assert!(text.contains("unreachable for"), "{text}");
+    assert_eq!(code, 2, "{path}: {text}");
+    assert!(text.contains("unreachable for"), "{path}: {text}");
     let loaded: u64 = db
         .query("SELECT COUNT(*) FROM pdbx_deposition_message_info")
         .parse()
         .unwrap();
-    assert!(loaded > 0, "the run stopped midway");
+    assert!(loaded > 0, "{path}: the run stopped midway");
     proxy.restore();
     let again = msgmig(
-        work.path(),
+        work,
         &["migrate", "--directory", dir, "--database-url", &db.url],
     );
     assert_exit(&again, 0);
     let verify = msgmig(
-        work.path(),
+        work,
         &["verify", "--directory", dir, "--database-url", &db.url],
     );
     assert_exit(&verify, 0);

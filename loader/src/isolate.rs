@@ -5,7 +5,7 @@
 //! on a partition, A B A) never falls below a fence the earlier part raised; the batch's offsets
 //! are stored once, after every part, and only where no one (a replay) moved them meanwhile.
 
-use crate::apply::{begin, locate, refusal_letter};
+use crate::batch::{begin, locate, refusal_letter};
 use crate::ends::{record_ends, stored_generations};
 use crate::item::{next_offsets, parts, split_by_deposition, Item, TopicPartition};
 use crate::offsets;

@@ -25,6 +25,7 @@
 //!   and re-runs are harmless.
 
 mod apply;
+mod batch;
 pub mod bulk;
 mod columns;
 pub mod config;

@@ -3,7 +3,7 @@
 //! a batch the database refuses to isolation ([`crate::isolate`]), and follows rewinds of its
 //! stored offsets.
 
-use crate::apply::{locate, Applied, ServerFacts};
+use crate::batch::{locate, Applied, ServerFacts};
 use crate::config::{LoaderConfig, BATCH_BYTES};
 use crate::item::{weight, Item, TopicPartition};
 use crate::offsets::{self, Positions};

@@ -12,6 +12,7 @@ mod fs_pool;
 mod ledger;
 mod listing;
 pub mod metrics;
+mod stats;
 mod walk;
 mod watch;
 

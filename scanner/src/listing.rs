@@ -1,4 +1,4 @@
-use crate::watch::WatchStats;
+use crate::stats::WatchStats;
 use msgmig_schemas::archive::MessageFileName;
 use msgmig_schemas::archive::{classify_entries, ctime_ns, mtime_ns, IgnoreReason, LatestFile};
 use msgmig_schemas::record::{FileChange, FileEvent, SCHEMA_VERSION};

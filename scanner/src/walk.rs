@@ -1,9 +1,10 @@
 use crate::listing::list_deposition;
-use msgmig_bus::{BusError, Envelope, Publisher};
+pub use crate::stats::{ScanError, ScanStats};
+use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::archive::is_deposition_id;
 use msgmig_schemas::record::{FileEvent, LoadedFiles, LoadedStates};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Which depositions to scan.
@@ -13,31 +14,6 @@ pub enum Selection {
     All,
     /// These deposition folders only (a missing one is reported, not fatal).
     Depositions(Vec<String>),
-}
-
-/// Counters of one scan, shared with progress reporting (all monotonically increasing).
-#[derive(Debug, Default)]
-pub struct ScanStats {
-    /// Deposition folders found.
-    pub depositions: AtomicU64,
-    /// Latest message files published.
-    pub files: AtomicU64,
-    /// Entries not read (older versions, decoys, other content types).
-    pub ignored: AtomicU64,
-    /// Folders that could not be read (reported with their error).
-    pub unreadable: AtomicU64,
-    /// Requested depositions that do not exist.
-    pub missing: AtomicU64,
-    /// Folders under the root that are not deposition folders (hidden ones aside).
-    pub ignored_folders: AtomicU64,
-    /// The first 100 of them, for the summary.
-    pub ignored_folder_names: std::sync::Mutex<Vec<String>>,
-    /// Depositions not published because their latest files match the last load's ledger.
-    pub unchanged_depositions: AtomicU64,
-    /// Their message files.
-    pub unchanged_files: AtomicU64,
-    /// Their messages (as the last load recorded them).
-    pub unchanged_messages: AtomicU64,
 }
 
 /// One-shot archive scanner.
@@ -239,17 +215,3 @@ impl Scanner {
 
 /// Deposition folders listed per blocking task.
 const LIST_CHUNK: usize = 256;
-
-/// Why a scan stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ScanError {
-    /// The archive root does not exist or is not a folder.
-    #[error("archive folder {0} does not exist or is not a folder")]
-    NoArchive(PathBuf),
-    /// The archive root could not be listed.
-    #[error("cannot list {0}: {1}")]
-    Io(PathBuf, #[source] std::io::Error),
-    /// The downstream side closed.
-    #[error(transparent)]
-    Bus(#[from] BusError),
-}

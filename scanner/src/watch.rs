@@ -12,7 +12,8 @@
 
 use crate::ledger::{state_of, Ledger};
 use crate::listing::{list_many, same_content_type};
-use crate::walk::ScanError;
+use crate::stats::ScanError;
+pub use crate::stats::WatchStats;
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::archive::mtime_ns;
 use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
@@ -61,33 +62,6 @@ impl Default for WatchConfig {
             full_pass_every: 12,
         }
     }
-}
-
-/// Counters of the continuous scanner (monotonically increasing).
-#[derive(Debug, Default)]
-pub struct WatchStats {
-    /// File events published (present and removed).
-    pub published: AtomicU64,
-    /// Reconciliation passes done.
-    pub passes: AtomicU64,
-    /// Times a deposition waited for a fresh `.lock`.
-    pub lock_waits: AtomicU64,
-    /// Message files that disappeared (reported; never deletes rows).
-    pub removed: AtomicU64,
-    /// Deposition folders to look at in the current pass (progress of the initial walk).
-    pub pass_total: AtomicU64,
-    /// Deposition folders looked at so far in the current pass.
-    pub pass_done: AtomicU64,
-    /// Milliseconds the initial full pass took (0 until it is done).
-    pub initial_pass_ms: AtomicU64,
-    /// File system calls of reconciliation passes: a stat per folder and, polling, per latest
-    /// file; a directory read per folder listed.
-    pub stat_calls: AtomicU64,
-    /// Milliseconds the last reconciliation pass took.
-    pub last_pass_ms: AtomicU64,
-    /// File events whose delivery failed and that wait to be published again (0 while the
-    /// bus takes everything).
-    pub undelivered: AtomicU64,
 }
 
 /// A deposition waiting for its quiet period.

@@ -3,23 +3,13 @@
 use crate::columns::{quarantine, Builder};
 use crate::order::parents_first;
 use crate::read::SourceFile;
+pub use crate::warning::Warning;
 use msgmig_schemas::message::encoding::apply_app_text_rules;
 use msgmig_schemas::message::{MessageFile, UnknownContent};
 use msgmig_schemas::record::{
     FileState, MessageRecord, Provenance, Quarantine, QuarantineKind, SCHEMA_VERSION,
 };
 use std::collections::{HashMap, HashSet};
-
-/// Something reported but not blocking (an event in the log, counted in the summary).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// Event name (JSON log `event` field), e.g. `orphan_status`.
-    pub event: &'static str,
-    pub message_id: Option<String>,
-    /// Archive-relative path of the file concerned.
-    pub path: String,
-    pub detail: String,
-}
 
 /// The records of one deposition, in file order (content types in the order they were read,
 /// then row order), or the reason it is quarantined.

@@ -2,9 +2,9 @@
 //! timestamps, the column sizes of domain.md §5.1). A value the schema cannot hold quarantines
 //! the deposition with the row's position.
 
-use crate::build::Warning;
 use crate::convert::{check_limit, parse_int, parse_timestamp, IntValue, Limit};
 use crate::read::SourceFile;
+use crate::warning::Warning;
 use msgmig_schemas::cif::Value;
 use msgmig_schemas::db::limits::{of as limit, FILE_REFERENCE, INFO, ORIGCOMM, STATUS};
 use msgmig_schemas::message::{FileRefRow, InfoRow, OrigcommRow, StatusRow};

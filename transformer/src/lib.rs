@@ -23,6 +23,7 @@ pub mod read;
 mod schedule;
 pub mod size;
 pub mod validate;
+mod warning;
 pub mod worker;
 
 pub use build::{build_records, DepositionRecords, Warning};

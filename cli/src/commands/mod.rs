@@ -14,7 +14,7 @@ pub mod transform;
 pub mod verify;
 mod workers;
 
-use crate::cli::{DatabaseArgs, SelectionArgs};
+use crate::args::{DatabaseArgs, SelectionArgs};
 use crate::config::{database_url, redact};
 use anyhow::{bail, Context, Result};
 use msgmig_scanner::{Scanner, Selection};

@@ -99,7 +99,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
 /// goes on without it (warned once) when it cannot be reached within 5 s or has no msgmig
 /// tables yet, since publishing file events is the scanner's job.
 async fn optional_database(
-    args: &crate::cli::DatabaseArgs,
+    args: &crate::args::DatabaseArgs,
 ) -> Result<Option<sea_orm::DatabaseConnection>> {
     if crate::config::configured_database_url(args)
         .map_err(|e| UsageError(e.to_string()))?

@@ -1,7 +1,7 @@
 //! Step 1 and 2 of a bulk load: the records stream spilled to one file per table, and the
 //! depositions left to the ordinary loader decided.
 
-use crate::apply::refusal;
+use crate::batch::refusal;
 use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{
@@ -279,8 +279,7 @@ impl Spill {
         }
         let mut residual = Vec::new();
         for line in BufReader::new(File::open(self.dir.path().join("ids.jsonl"))?).lines() {
-            let (d, id): (u32, String) =
-                serde_json::from_str(&line?).map_err(io::Error::other)?;
+            let (d, id): (u32, String) = serde_json::from_str(&line?).map_err(io::Error::other)?;
             if bit(&self.residual, d) {
                 residual.push(id);
             }

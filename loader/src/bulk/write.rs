@@ -1,8 +1,7 @@
 //! Step 3 of a bulk load: each table from its spill file, in one transaction per table.
 
 use super::spill::{
-    EndLine, FileRefLine, InfoLine, OrigcommLine, ProvenanceLine, SpillFile, Spilled,
-    StatusLine,
+    EndLine, FileRefLine, InfoLine, OrigcommLine, ProvenanceLine, SpillFile, Spilled, StatusLine,
 };
 use crate::columns::*;
 use crate::ends::{record_ends, Ending};
@@ -10,8 +9,8 @@ use crate::plan::Counted;
 use crate::sql::insert_rows;
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+    Value,
 };
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -169,52 +168,155 @@ impl Spilled {
         db: &DatabaseConnection,
         run: &str,
         layout: OrigcommLayout,
+        give_up_after: Option<std::time::Duration>,
         progress: &(dyn Fn(Phase, u64) + Send + Sync),
     ) -> Result<BulkCounts, DbErr> {
         let mut counts = BulkCounts::default();
         let keyed = self.keyed;
-        counts.messages = self
-            .load(db, Phase::Provenance, &PROVENANCE_COLUMNS, progress, |_, p: ProvenanceLine| {
-                let counted = Counted {
-                    inserted: true,
-                    unchanged: false,
-                    file_refs: p.rows.0,
-                    status: p.rows.1,
-                    origcomm: p.rows.2,
-                };
-                provenance_row(
-                    &p.message_id,
-                    &p.deposition_id,
-                    &p.provenance,
-                    &p.sha256,
-                    keyed,
-                    Some((run, counted)),
-                )
-            })
+        let w = Writer {
+            spilled: self,
+            db,
+            give_up_after,
+            progress,
+        };
+        counts.messages = w
+            .load(
+                Phase::Provenance,
+                &PROVENANCE_COLUMNS,
+                |_, p: ProvenanceLine| {
+                    let counted = Counted {
+                        inserted: true,
+                        unchanged: false,
+                        file_refs: p.rows.0,
+                        status: p.rows.1,
+                        origcomm: p.rows.2,
+                    };
+                    provenance_row(
+                        &p.message_id,
+                        &p.deposition_id,
+                        &p.provenance,
+                        &p.sha256,
+                        keyed,
+                        Some((run, counted)),
+                    )
+                },
+            )
             .await?;
-        self.load(db, Phase::Info, &INFO_COLUMNS, progress, |_, m: InfoLine| {
+        w.load(Phase::Info, &INFO_COLUMNS, |_, m: InfoLine| {
             message_values(&m)
         })
         .await?;
-        counts.file_refs = self
-            .load(db, Phase::FileRefs, &FILE_REF_COLUMNS, progress, |_, (id, f): FileRefLine| {
-                file_ref_values(&id, &f)
-            })
+        counts.file_refs = w
+            .load(
+                Phase::FileRefs,
+                &FILE_REF_COLUMNS,
+                |_, (id, f): FileRefLine| file_ref_values(&id, &f),
+            )
             .await?;
-        counts.statuses = self
-            .load(db, Phase::Status, &STATUS_COLUMNS, progress, |_, (id, s): StatusLine| {
+        counts.statuses = w
+            .load(Phase::Status, &STATUS_COLUMNS, |_, (id, s): StatusLine| {
                 status_values(&id, &s)
             })
             .await?;
-        counts.origcomm = self
-            .load(db, Phase::Origcomm, &ORIGCOMM_COLUMNS, progress, |_, (id, o): OrigcommLine| {
-                origcomm_values(&id, &o, layout)
-            })
+        counts.origcomm = w
+            .load(
+                Phase::Origcomm,
+                &ORIGCOMM_COLUMNS,
+                |_, (id, o): OrigcommLine| origcomm_values(&id, &o, layout),
+            )
             .await?;
-        (counts.depositions, counts.files) = self.load_states(db, progress).await?;
+        (counts.depositions, counts.files) = w.load_states().await?;
         Ok(counts)
     }
+}
 
+/// One bulk load's writing: the spill, the connection, how long an outage may last.
+struct Writer<'a> {
+    spilled: &'a Spilled,
+    db: &'a DatabaseConnection,
+    give_up_after: Option<std::time::Duration>,
+    progress: &'a (dyn Fn(Phase, u64) + Send + Sync),
+}
+
+/// Rows in `table` (0 or all: a table is written in one transaction).
+async fn rows_in(db: &DatabaseConnection, table: &str) -> Result<u64, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) FROM {table}"),
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0) as u64)
+}
+
+impl Writer<'_> {
+    /// Decides what follows a failed phase: `Ok(Some(rows))` when its transaction committed
+    /// after all (the answer was lost: the table holds its rows), `Ok(None)` to run it again
+    /// (an outage waited out, under the loader's retry policy), or the error.
+    async fn after_failure(
+        &self,
+        attempts: &mut crate::retry::Attempts,
+        table: &str,
+        error: DbErr,
+    ) -> Result<Option<u64>, DbErr> {
+        match attempts.after(self.db, error).await? {
+            crate::retry::Next::Isolate(error) => Err(error),
+            crate::retry::Next::Retry => match rows_in(self.db, table).await {
+                Ok(0) => Ok(None),
+                Ok(rows) => Ok(Some(rows)),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
+    /// One table from its spill file, in one transaction, again after an outage; returns the
+    /// rows written.
+    async fn load<T: DeserializeOwned>(
+        &self,
+        phase: Phase,
+        columns: &[&str],
+        values: impl Fn(u32, T) -> Vec<Value>,
+    ) -> Result<u64, DbErr> {
+        let mut attempts = crate::retry::Attempts::new(self.give_up_after);
+        loop {
+            match self
+                .spilled
+                .load(self.db, phase, columns, self.progress, &values)
+                .await
+            {
+                Ok(rows) => return Ok(rows),
+                Err(e) => {
+                    if let Some(rows) = self.after_failure(&mut attempts, phase.table(), e).await? {
+                        return Ok(rows);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`Spilled::load_states`], again after an outage.
+    async fn load_states(&self) -> Result<(u64, u64), DbErr> {
+        let mut attempts = crate::retry::Attempts::new(self.give_up_after);
+        loop {
+            match self.spilled.load_states(self.db, self.progress).await {
+                Ok(done) => return Ok(done),
+                Err(e) => {
+                    if let Some(depositions) = self
+                        .after_failure(&mut attempts, "msgmig_depositions", e)
+                        .await?
+                    {
+                        return Ok((depositions, rows_in(self.db, "msgmig_file_ledger").await?));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Spilled {
     /// One table from its spill file, in one transaction; returns the rows written.
     async fn load<T: DeserializeOwned>(
         &self,
@@ -222,7 +324,7 @@ impl Spilled {
         phase: Phase,
         columns: &[&str],
         progress: &(dyn Fn(Phase, u64) + Send + Sync),
-        values: impl Fn(u32, T) -> Vec<Value>,
+        values: &impl Fn(u32, T) -> Vec<Value>,
     ) -> Result<u64, DbErr> {
         let file = match phase {
             Phase::Provenance => SpillFile::Provenance,
@@ -260,8 +362,12 @@ impl Spilled {
         }
         commit(db, txn).await?;
         crash_after(phase);
-        tracing::info!(event = "bulk_table_loaded", table, rows = written,
-            seconds = started.elapsed().as_secs_f64());
+        tracing::info!(
+            event = "bulk_table_loaded",
+            table,
+            rows = written,
+            seconds = started.elapsed().as_secs_f64()
+        );
         Ok(written)
     }
 
@@ -308,8 +414,12 @@ impl Spilled {
         }
         commit(db, txn).await?;
         crash_after(Phase::States);
-        tracing::info!(event = "bulk_table_loaded", table = Phase::States.table(), rows = depositions,
-            seconds = started.elapsed().as_secs_f64());
+        tracing::info!(
+            event = "bulk_table_loaded",
+            table = Phase::States.table(),
+            rows = depositions,
+            seconds = started.elapsed().as_secs_f64()
+        );
         Ok((depositions, files))
     }
 }

@@ -64,10 +64,7 @@ pub(super) async fn run(
         .await
         .context("reading the origcomm table's layout")?;
     let keyed = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
-    let spill_dir = args
-        .spill_dir
-        .clone()
-        .unwrap_or_else(std::env::temp_dir);
+    let spill_dir = args.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
     let mut spill = Spill::new(&spill_dir, packet_limit, layout, keyed).with_context(|| {
         format!(
             "creating the bulk load's spill files in {} (--spill-dir)",
@@ -112,14 +109,22 @@ pub(super) async fn run(
             bar.inc(1);
         }
     }
-    transform.await.expect("transformer task").context("transforming")?;
-    scan.await.expect("scanner task").context("scanning the archive")?;
+    transform
+        .await
+        .expect("transformer task")
+        .context("transforming")?;
+    scan.await
+        .expect("scanner task")
+        .context("scanning the archive")?;
     bar.finish_and_clear();
     let spilled = spill
         .finish()
         .context("finishing the bulk load's spill files")?;
-    tracing::info!(event = "bulk_load_spilled", depositions = spilled.depositions,
-        residual = spilled.residual.len());
+    tracing::info!(
+        event = "bulk_load_spilled",
+        depositions = spilled.depositions,
+        residual = spilled.residual.len()
+    );
     msgmig_bus::crash_point!("bulk_after_spill");
 
     // 2. Write: table by table, on a connection of its own, under the crash marker.
@@ -134,9 +139,14 @@ pub(super) async fn run(
     .context("opening the bulk load's connection")?;
     let bars = PhaseBars::new(&spilled);
     let show = |phase, rows| bars.show(phase, rows);
-    let write = spilled.write(&session, run_id, layout, &show);
+    let give_up_after = Some(std::time::Duration::from_secs(
+        args.database.db_timeout.max(1),
+    ));
+    let write = spilled.write(&session, run_id, layout, give_up_after, &show);
     let counts = tokio::select! {
-        counts = write => counts.context("loading table by table")?,
+        counts = write => counts.context(
+            "loading table by table (nothing of the table in progress is kept; the next run removes what this one wrote and loads again)",
+        )?,
         () = stop.cancelled() => {
             bars.clear();
             drop(session);
@@ -149,7 +159,10 @@ pub(super) async fn run(
     // 3. The residual depositions, deposition by deposition (none of their ids is loaded).
     let residual_ids = spilled.residual.clone();
     drop(spilled);
-    tracing::info!(event = "bulk_load_residual", depositions = residual_ids.len());
+    tracing::info!(
+        event = "bulk_load_residual",
+        depositions = residual_ids.len()
+    );
     msgmig_bus::crash_point!("bulk_before_residual");
     let bar = super::super::progress_bar(residual_ids.len() as u64, "depositions (residual)");
     let residual =
@@ -162,7 +175,11 @@ pub(super) async fn run(
     msgmig_loader::bulk::marker::finish(db, run_id)
         .await
         .context("marking the bulk load as done")?;
-    tracing::info!(event = "bulk_load_complete", depositions = counts.depositions, messages = counts.messages);
+    tracing::info!(
+        event = "bulk_load_complete",
+        depositions = counts.depositions,
+        messages = counts.messages
+    );
     Ok(BulkRun {
         counts,
         scan: scan_stats,
@@ -192,7 +209,9 @@ impl PhaseBars {
                 bar.finish_and_clear();
             }
             let bar = match phase {
-                Phase::States => super::super::progress_bar(self.depositions, "depositions' states"),
+                Phase::States => {
+                    super::super::progress_bar(self.depositions, "depositions' states")
+                }
                 _ => super::super::spinner(&format!("rows into {}", phase.table())),
             };
             *current = Some((phase, bar));

@@ -6,7 +6,9 @@ mod bulk;
 mod pipeline;
 mod summary;
 
-use super::{open_database, require_schema, selected_depositions, LoaderPool, EXIT_INCOMPLETE, EXIT_OK};
+use super::{
+    open_database, require_schema, selected_depositions, LoaderPool, EXIT_INCOMPLETE, EXIT_OK,
+};
 use crate::cli::MigrateArgs;
 use anyhow::{Context, Result};
 use pipeline::Pass;
@@ -85,7 +87,11 @@ pub async fn run(args: MigrateArgs) -> Result<i32> {
 
     let mut summary = Summary::default();
     let pass = if bulk::chosen(&args, &db).await? {
-        tracing::info!(event = "load_path", path = "bulk", "the tables are empty: loading table by table");
+        tracing::info!(
+            event = "load_path",
+            path = "bulk",
+            "the tables are empty: loading table by table"
+        );
         summary.load_path = "bulk";
         let url = crate::config::database_url(&args.database)
             .map_err(|e| super::UsageError(e.to_string()))?;

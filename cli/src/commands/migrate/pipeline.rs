@@ -81,7 +81,12 @@ pub(super) async fn per_deposition(
     let LoaderPool {
         publisher: records_tx,
         tasks: loads,
-    } = LoaderPool::spawn(db, loader_config(args, run_id), args.loaders, Some(report_tx));
+    } = LoaderPool::spawn(
+        db,
+        loader_config(args, run_id),
+        args.loaders,
+        Some(report_tx),
+    );
 
     if args.metrics_addr.is_some() {
         // The backlog between the stages (the embedded pipeline's consumer lag), so the

@@ -46,7 +46,6 @@ impl Summary {
     }
 }
 
-
 /// The finished depositions of a run, as the summary needs them.
 #[derive(Default)]
 pub(super) struct Finished {
