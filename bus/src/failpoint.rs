@@ -5,12 +5,12 @@
 //! A process configures its points at start from the `FAILPOINTS` environment variable
 //! (`fail`'s syntax: `name=action;name2=action`, e.g. `loader_after_commit=2*off->return`:
 //! pass twice, then act), through [`setup`]. Two kinds of point:
-//! - [`crash_point!`]: `return` ends the process at once with `abort()`, like `kill -9` (no
+//! - [`crash_point!`](crate::crash_point): `return` ends the process at once with `abort()`, like `kill -9` (no
 //!   destructors, no flush, no offset commit);
-//! - [`error_point!`]: `return` makes the enclosing function return the given error, as the
+//! - [`error_point!`](crate::error_point): `return` makes the enclosing function return the given error, as the
 //!   real fault would (a transient fault when limited to its first n hits: `3*return`).
 //!
-//! - [`failing!`]: `return` makes the macro `true` once, for faults that are not a return.
+//! - [`failing!`](crate::failing): `return` makes the macro `true` once, for faults that are not a return.
 //!
 //! The points, by window (crash points, then their error twins):
 //! - `loader_before_commit`: batch written, transaction open;

@@ -1,7 +1,7 @@
 //! # msgmig-bus
 //!
 //! The transport between msgmig's workers. One small shape, [`Publisher`] / [`Subscriber`], so a
-//! worker is written once and runs on any transport (architecture.md §2):
+//! worker is written once and runs on any transport:
 //! - [`in_process`]: bounded tokio channels, used by `msgmig migrate` and `msgmig run` when no
 //!   Kafka brokers are configured. Ordered per channel, nothing persisted; a crash loses in-flight
 //!   messages, which is harmless because the loader is idempotent and a re-run re-reads the files.
@@ -14,7 +14,7 @@
 use std::future::Future;
 
 /// A message on the bus: key (compaction identity) and partition key (ordering unit) as
-/// architecture.md §2 defines them per topic.
+/// docs/architecture.md lists them per topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope<T> {
     /// Topic key: archive-relative path for file events, message_id for records.
@@ -112,7 +112,7 @@ pub trait Subscriber<T>: Send {
 }
 
 /// Positions on a replayable log, for a consumer that stores its offsets outside the transport
-/// (the loader keeps them in the database, architecture.md §3). Kafka implements it; the
+/// (the loader keeps them in the database). Kafka implements it; the
 /// in-process bus, which keeps no log, answers truthfully that it cannot rewind and that it
 /// rejected nothing.
 pub trait Seekable {
@@ -134,7 +134,7 @@ pub trait Seekable {
 }
 
 /// The partition of `partition_key` among `partitions` (FNV-1a 64, stable across processes and
-/// releases): every producer computes the same partition for a deposition (architecture.md §2).
+/// releases): every producer computes the same partition for a deposition.
 pub fn partition_for(partition_key: &str, partitions: usize) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in partition_key.bytes() {

@@ -1,4 +1,4 @@
-//! Command-line definitions (flags follow the old scripts where they exist, architecture.md §5).
+//! Command-line definitions (flags follow the old scripts where they exist).
 
 pub use crate::args::{DatabaseArgs, SelectionArgs, WatchArgs};
 use clap::{Args, Parser, Subcommand};
@@ -174,7 +174,7 @@ pub struct MigrateArgs {
     /// Read the files and the database, write nothing, print per deposition what would happen.
     #[arg(long)]
     pub dry_run: bool,
-    /// Delete file references the files no longer have (default: report them only, D2).
+    /// Delete file references the files no longer have (default: report them only).
     #[arg(long)]
     pub reconcile: bool,
     /// Read and compare every deposition. By default a re-run skips depositions whose latest
@@ -184,11 +184,10 @@ pub struct MigrateArgs {
     /// changed, quarantined and conflicting depositions are always read.
     #[arg(long)]
     pub full: bool,
-    /// Messages per database transaction (a transaction also closes at 32 MiB of message
-    /// text). Each batch writes every index in one sorted run: once the tables outgrow the
-    /// buffer pool, fewer, larger batches read and write fewer index pages. At 10^5
-    /// depositions two loaders of 10,000 read 15–20% fewer than three of 5,000, and peaked at
-    /// 240–255 MB against 191–202 MB.
+    /// Messages per database transaction when loading deposition by deposition (a transaction
+    /// also closes at 32 MiB of message text). Each batch writes every index in one sorted run:
+    /// once the tables outgrow the buffer pool, fewer, larger batches read and write fewer index
+    /// pages.
     #[arg(long, default_value_t = msgmig_loader::BACKFILL_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]
@@ -215,7 +214,7 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub no_bulk: bool,
     /// Folder for the bulk load's spill files (default: the system's temporary folder). They
-    /// take about the size of the message text: ~7 GB at 10^6 depositions.
+    /// take about the size of the records' text, as JSON (docs/benchmarks.md gives figures).
     #[arg(long, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
 }
@@ -233,14 +232,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub watch: WatchArgs,
     /// Loader partitions (MySQL only). `run` also keeps the file ledger of its watcher in
-    /// memory: its initial pass at 10^5 depositions peaked at 272 MB with two loaders of 5,000
-    /// (`migrate` uses two of 10,000); a third loader's batch and queue would take it past
-    /// 300 MB.
+    /// memory: a third loader's batch and queue take its initial pass over 10^5 depositions
+    /// past 300 MB.
     #[arg(long, default_value_t = 2)]
     pub loaders: usize,
     /// Messages per database transaction (a transaction also closes at 32 MiB of message
-    /// text). Bigger batches write each index in longer sorted runs: 5000 loads a 10^5
-    /// archive about twice as fast as 1000 once the tables outgrow the buffer pool.
+    /// text). Bigger batches write each index in longer sorted runs, which matters once the
+    /// tables outgrow the buffer pool.
     #[arg(long, default_value_t = msgmig_loader::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]

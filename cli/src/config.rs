@@ -1,4 +1,4 @@
-//! Resolving the database URL (architecture.md §5) and keeping secrets out of output.
+//! Resolving the database URL and keeping secrets out of output.
 
 use crate::args::DatabaseArgs;
 use anyhow::{bail, Result};
@@ -10,7 +10,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://msgmig.db?mode=rwc";
 /// `MSGMIG_DATABASE_URL`, then `SITE_MESSAGE_DB_HOST_NAME` + `_USER_NAME` + `_NAME` (required
 /// together) with `_PORT_NUMBER` (3306), `_PASSWORD` (empty) and `_SOCKET` (a Unix socket, used
 /// instead of TCP when set), then [`DEFAULT_DATABASE_URL`].
-/// User and password are percent-encoded (the old tools were not: B10).
+/// User and password are percent-encoded (the old tools were not).
 pub fn database_url(args: &DatabaseArgs) -> Result<String> {
     if let Some(url) = &args.database_url {
         return checked(normalise(url));
@@ -37,7 +37,7 @@ pub fn database_url(args: &DatabaseArgs) -> Result<String> {
             if let Some(pw) = var("SITE_MESSAGE_DB_PASSWORD") {
                 url.set_password(Some(&pw)).map_err(|()| anyhow::anyhow!("invalid SITE_MESSAGE_DB_PASSWORD"))?;
             }
-            // The old tools connect through the socket when one is set (domain.md §6.1).
+            // The old tools connect through the socket when one is set.
             if let Some(socket) = var("SITE_MESSAGE_DB_SOCKET") {
                 url.query_pairs_mut().append_pair("socket", &socket);
             }
@@ -58,7 +58,7 @@ pub fn configured_database_url(args: &DatabaseArgs) -> Result<Option<String>> {
 }
 
 /// The URL, parsed once and refused with a message that shows it masked: an unknown scheme,
-/// a bad port or an unencoded `@` in the password (issue 10 §10) would otherwise reach the
+/// a bad port or an unencoded `@` in the password would otherwise reach the
 /// driver, whose errors quote the whole URL.
 fn checked(url: String) -> Result<String> {
     let parsed = url::Url::parse(&url).map_err(|e| {

@@ -1,4 +1,4 @@
-//! Process-level gauges the dashboard's progress picture needs (issue 5): consumer lag per
+//! Process-level gauges the dashboard's progress picture needs: consumer lag per
 //! partition, and the database's progress (depositions by state, messages loaded). Refreshed in
 //! the background; the per-stage counters live in each crate's `metrics` module.
 

@@ -1,4 +1,4 @@
-//! Synthetic archives shaped like the real one (domain.md §9): per deposition a
+//! Synthetic archives shaped like the real one: per deposition a
 //! messages-to-depositor file (loop form, attachments, the status rows of every message), often
 //! a messages-from-depositor file with replies (cross-file parents), sometimes notes with
 //! origcomm rows, older versions and decoy files beside the latest ones. Deterministic per seed.
@@ -183,7 +183,7 @@ fn write_deposition(
             },
         ));
     }
-    // Every message's flags live in the to-depositor file (domain.md §1.6).
+    // Every message's flags live in the to-depositor file.
     let all_ids: Vec<String> = to
         .info
         .iter()

@@ -14,10 +14,9 @@ mod worker_args;
 
 use cli::{Cli, Command};
 
-/// mimalloc (its v2 line) instead of glibc's malloc: a first `migrate` spent about a third of
-/// msgmig's own CPU in glibc's allocator (`_int_malloc`, `malloc_consolidate`, `_int_free`:
-/// `perf record` of a first run at 10^5 depositions), CPU the database server needs on the same
-/// cores. mimalloc's v3 line cut as much CPU but refaulted freed pages and peaked 65 MB higher.
+/// mimalloc (its v2 line) instead of glibc's malloc: msgmig allocates and frees many small
+/// strings per record, and glibc's allocator took CPU the database server needs on the same
+/// cores; mimalloc's v3 line gave freed pages back and faulted them in again.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -107,7 +106,7 @@ async fn main() {
         Command::Status(_) => "status",
         Command::Probe(_) => "probe",
     };
-    // The old migrator's name for a failed migration (domain.md §6.7); `<command>_failed` else.
+    // The old migrator's name for a failed migration; `<command>_failed` else.
     let failed_event = if command == "migrate" {
         "migration_exception".to_owned()
     } else {
@@ -138,7 +137,7 @@ async fn main() {
     let code = match result {
         Ok(code) => code,
         // Every fatal error exits 2; 1 is kept for "done, with quarantines, conflicts or
-        // differences" (issue 10 §11). Printed once: a plain line for people, the event for
+        // differences". Printed once: a plain line for people, the event for
         // the JSON outputs.
         Err(e) => {
             tracing::error!(target: telemetry::EXIT_TARGET, event = failed_event.as_str(), error = %format!("{e:#}"));

@@ -1,6 +1,6 @@
 //! `/metrics` (Prometheus text format), `/healthz` (the process is alive) and `/readyz` (the
-//! dependencies answer: database, brokers, partitions assigned) on `--metrics-addr` (issue 5;
-//! architecture.md §6).
+//! dependencies answer: database, brokers, partitions assigned) on `--metrics-addr`
+//! (docs/architecture.md).
 
 use anyhow::{Context, Result};
 use axum::{extract::State, http::StatusCode, routing::get, Router};

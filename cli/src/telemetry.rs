@@ -1,6 +1,6 @@
 //! Logging: on stderr, human-readable (`--log-format text`, the default) or JSON lines
 //! (`--log-format json`, for log shippers); optionally also JSON lines to a file (`--json-log`).
-//! Structured fields throughout, with the event names of the old tools (domain.md §6.7) in the
+//! Structured fields throughout, with the event names of the old tools in the
 //! `event` field. Database URLs are logged redacted (`config::redact`), librdkafka secrets masked.
 
 use anyhow::{Context, Result};

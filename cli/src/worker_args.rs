@@ -1,5 +1,4 @@
-//! Flags of the Kafka workers (`scan`, `transform`, `load`) and of `replay` and `status`
-//! (issue 3; architecture.md §2, §5).
+//! Flags of the Kafka workers (`scan`, `transform`, `load`) and of `replay` and `status`.
 
 use crate::args::DatabaseArgs;
 use clap::Args;
@@ -152,13 +151,13 @@ pub struct LoadArgs {
     #[arg(long, default_value = "msgmig-loader")]
     pub group_id: String,
     /// Messages per database transaction (a transaction also closes at 32 MiB of message
-    /// text). Bigger batches write each index in longer sorted runs: 5000 loads a 10^5
-    /// archive about twice as fast as 1000 once the tables outgrow the buffer pool.
+    /// text). Bigger batches write each index in longer sorted runs, which matters once the
+    /// tables outgrow the buffer pool.
     #[arg(long, default_value_t = msgmig_loader::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[command(flatten)]
     pub throttle: crate::args::ThrottleArgs,
-    /// Delete file references the files no longer have (default: report them only, D2).
+    /// Delete file references the files no longer have (default: report them only).
     #[arg(long)]
     pub reconcile: bool,
     /// Do not create missing tables at start (by default the loader does, so that it can

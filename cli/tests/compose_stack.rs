@@ -1,4 +1,4 @@
-//! docker-compose.yml as a site would run it (issue 13 §9, issue 11 §4), checked without a Docker
+//! docker-compose.yml as a site would run it, checked without a Docker
 //! engine: every worker's command line is one the binary accepts, its metrics port is the one
 //! the scrape config of its mode names, health checks are `msgmig probe`, secrets are files,
 //! grace periods outlast `--grace-secs`, and no host port clashes with a site's database.

@@ -1,4 +1,4 @@
-//! Issue 11 §1–2: `db init` as a drop-in for the old init script (creates the database, adopts
+//! `db init` as a drop-in for the old init script (creates the database, adopts
 //! a database the old script made), schema drift reported the way a schema tool does, and
 //! commands that read the tables never crash on a layout they did not create.
 
@@ -99,7 +99,7 @@ fn a_database_of_the_old_script_and_the_upstream_origcomm_layout() {
     // The old script's three tables: msgmig's first migration is their DDL.
     assert_exit(&db_cmd(work.path(), &db.url, &["init"]), 0);
     db.query("DROP TABLE pdbx_deposition_message_origcomm_reference, msgmig_message_provenance, msgmig_depositions, msgmig_quarantine, msgmig_consumer_offsets, msgmig_file_ledger, msgmig_schema_migrations");
-    // As domain.md §4.4 describes the branch's init script (index names are ours to guess).
+    // As docs/domain.md describes the branch's init script (index names are ours to guess).
     db.query(common::UPSTREAM_ORIGCOMM_DDL);
     let init = db_cmd(work.path(), &db.url, &["init"]);
     assert_exit(&init, 0);

@@ -1,4 +1,4 @@
-//! Issue 10 §11: one-shot commands give up on an unreachable database after `--db-timeout`
+//! One-shot commands give up on an unreachable database after `--db-timeout`
 //! with exit 2 and the real cause, never the password, never hanging.
 
 mod common;

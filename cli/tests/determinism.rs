@@ -1,4 +1,4 @@
-//! Issue 10 §5 and §9: the same archive gives the same tables and the same summary on every
+//! The same archive gives the same tables and the same summary on every
 //! run, whatever `--loaders` and `--batch-size`; the summary's figures are the database's.
 
 mod common;

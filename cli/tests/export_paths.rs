@@ -1,11 +1,11 @@
-//! `msgmig export` and untrusted input (issue 10 §10): the ids and the output folder.
+//! `msgmig export` and untrusted input: the ids and the output folder.
 
 mod common;
 
 use common::{msgmig, stdout};
 use std::path::Path;
 
-/// Issue 10 §10: a `deposition_data_set_id` from the database is untrusted: one that is not a
+/// A `deposition_data_set_id` from the database is untrusted: one that is not a
 /// deposition id is never used as a folder name (nothing written outside `--output-dir`); an
 /// `--output-dir` that is or is inside an archive is refused; msgmig's own export folder takes
 /// new versions again.

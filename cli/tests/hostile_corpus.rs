@@ -1,4 +1,4 @@
-//! Issue 10: a corpus of inputs MySQL would refuse or mangle, run on MariaDB and on SQLite. Both
+//! A corpus of inputs MySQL would refuse or mangle, run on MariaDB and on SQLite. Both
 //! backends quarantine (or report as conflicts) exactly the same depositions for the same
 //! reasons, load the rest exactly, exit 1, and `verify` and `export --all` still work after.
 //! (Rows the server cannot take in one packet: `large_messages.rs`; a refused batch isolated:

@@ -1,5 +1,5 @@
 //! The producer's delivery reports, against Apache Kafka: a record the broker refuses is a
-//! failure that `flush` reports (a worker must not acknowledge its input then, issue 13 §7),
+//! failure that `flush` reports (a worker must not acknowledge its input then),
 //! and a failure is reported once; what was delivered flushes clean. Deliveries are counted in
 //! librdkafka's delivery callback, not a task per record.
 

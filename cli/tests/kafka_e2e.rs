@@ -1,4 +1,4 @@
-//! The distributed pipeline (issue 3) as separate processes over a real Apache Kafka broker
+//! The distributed pipeline as separate processes over a real Apache Kafka broker
 //! (one per test) into a real MariaDB: parity, scale-out, crashes at several points,
 //! rebuild after a lost database, replay, stale records, poison input and dead letters.
 
@@ -161,7 +161,7 @@ fn three_processes_reach_parity_and_a_lost_database_is_rebuilt_from_the_topic() 
 
 /// A backfill does not wait out the transformer's debounce: the scanner says how many events it
 /// published together for each deposition, and a deposition whose events all arrived is
-/// transformed at once (issue 13 §5). With an hour's debounce, only that lets the pipeline catch
+/// transformed at once. With an hour's debounce, only that lets the pipeline catch
 /// up within the timeout.
 #[test]
 fn a_walk_is_transformed_without_waiting_out_the_debounce() {

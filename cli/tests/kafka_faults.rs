@@ -1,4 +1,4 @@
-//! Faults of the distributed pipeline (issue 3): a database outage mid-load, stale and poison
+//! Faults of the distributed pipeline: a database outage mid-load, stale and poison
 //! records, untrusted file events. Real broker (Apache Kafka), real MariaDB, separate processes.
 
 mod common;

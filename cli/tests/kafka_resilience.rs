@@ -1,4 +1,4 @@
-//! What a real Apache Kafka broker shows that a toy broker could not (issue 13 §3): the broker
+//! What a real Apache Kafka broker shows that a toy broker could not: the broker
 //! killed with `kill -9` mid-load, log compaction of the records topic rebuilding a database,
 //! and a group whose members join and leave while the load runs. Each test has its own broker
 //! and MariaDB database; workers are separate processes.

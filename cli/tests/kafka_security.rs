@@ -1,4 +1,4 @@
-//! TLS and SASL as sites deploy them (issue 13 §4): the three workers reach parity through a
+//! TLS and SASL as sites deploy them: the three workers reach parity through a
 //! SASL_SSL listener (SCRAM-SHA-512, a CA and broker certificate made at test time), PLAIN
 //! works too, a wrong password fails with exit 2, and no secret appears in any output. Secrets
 //! come from files (`MSGMIG_KAFKA_CONFIG_FILE`, `MSGMIG_DATABASE_URL_FILE`), never from the

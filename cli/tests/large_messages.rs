@@ -1,5 +1,4 @@
-//! Messages of megabytes (a pasted validation report) through every path (issue 13 §6, issue 10
-//! §2): the embedded pipeline into MariaDB and SQLite, and the three Kafka workers into MariaDB.
+//! Messages of megabytes (a pasted validation report) through every path: the embedded pipeline into MariaDB and SQLite, and the three Kafka workers into MariaDB.
 //! A message the database can hold is loaded byte for byte; one larger than the server's
 //! `max_allowed_packet` quarantines its deposition with the size and the limit. No message,
 //! however large, stops a worker or aborts a run.

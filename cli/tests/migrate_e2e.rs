@@ -178,7 +178,7 @@ fn shared_sample_archive_loads_and_reports_twin_conflicts() {
     assert_eq!(out.status.code(), Some(1), "conflicts give exit 1: {s}");
     assert!(
         s.contains("messages: 17 inserted"),
-        "17 distinct messages (domain.md §9.1): {s}"
+        "17 distinct messages: {s}"
     );
     assert!(s.contains("17 conflicts"), "{s}");
     assert!(s.contains("file references: 74 inserted"), "{s}");

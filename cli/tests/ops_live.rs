@@ -1,4 +1,4 @@
-//! ops/ is backed by what the code exports (issue 5): promtool accepts the config and the rules;
+//! ops/ is backed by what the code exports: promtool accepts the config and the rules;
 //! a real Prometheus scraping real workers answers every dashboard query with data and every
 //! alert expression without error; /readyz follows the broker; "discovered" outlives the scan.
 //! docker-compose.yml is checked in `compose_stack.rs`.
@@ -367,7 +367,7 @@ fn every_dashboard_query_returns_data_and_every_alert_evaluates_on_a_live_promet
     }
 }
 
-/// "Discovered" outlives the process that counted it (issue 11 §4): `scan --once` records its
+/// "Discovered" outlives the process that counted it: `scan --once` records its
 /// pass in the database and exits; a loader started afterwards, which never walks the archive,
 /// exports the count, and `msgmig status` prints it. A `migrate` of named depositions does not
 /// overwrite it with its own smaller selection.

@@ -1,4 +1,4 @@
-//! Issue 12 §1: a re-run reads, parses and queries only the depositions whose latest files
+//! A re-run reads, parses and queries only the depositions whose latest files
 //! changed since their last clean load (the file ledger), still notices new and changed ones,
 //! and `--full` compares everything.
 
@@ -84,7 +84,7 @@ fn write_with_mtime(path: &std::path::Path, text: &str, mtime: std::time::System
     f.set_modified(mtime).unwrap();
 }
 
-/// The change-detection rules of issue 12 §1, one change at a time, each followed by a re-run
+/// The change-detection rules of a re-run, one change at a time, each followed by a re-run
 /// that must read exactly the deposition touched and leave the database equal to the files.
 #[test]
 fn each_kind_of_change_is_noticed_by_a_rerun() {

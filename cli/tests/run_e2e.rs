@@ -188,7 +188,7 @@ fn changes_arrive_with_file_watching() {
 }
 
 /// Polling only (NFS), and never a full pass: an in-place edit of an existing file, which
-/// leaves its folder's mtime alone, still arrives by the next poll (issue 10 §12).
+/// leaves its folder's mtime alone, still arrives by the next poll.
 #[test]
 fn changes_arrive_with_polling_only() {
     changes_arrive(&[

@@ -1,4 +1,4 @@
-//! Issue 10 §7: an I/O error while reading a deposition is retried with backoff; one that
+//! An I/O error while reading a deposition is retried with backoff; one that
 //! persists quarantines the deposition as unreadable without recording it as loaded, and the
 //! next run loads it.
 

@@ -1,4 +1,4 @@
-//! `verify` reads the database by deposition (issue 12 §4) and must stay exact: rows filed
+//! `verify` reads the database by deposition and must stay exact: rows filed
 //! under another deposition than their message (the example archive's D_0000000102 holds a
 //! message of D_9000000102), an extra file reference or origcomm row filed under another
 //! deposition of the archive or under one outside it, a status filed elsewhere, all are found,

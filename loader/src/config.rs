@@ -1,4 +1,4 @@
-//! The loader's settings and their defaults, with the measurements behind each default.
+//! The loader's settings and their defaults (docs/benchmarks.md has the figures behind them).
 
 use std::time::Duration;
 
@@ -9,14 +9,14 @@ pub struct LoaderConfig {
     pub batch_size: usize,
     /// Plan and count, write nothing.
     pub dry_run: bool,
-    /// Delete file references the files no longer have (D2: off by default, extras are reported).
+    /// Delete file references the files no longer have (off by default, extras are reported).
     pub reconcile: bool,
     /// Over Kafka: the consumer group whose offsets are stored with each batch (and fence out
     /// records an earlier owner already applied). `None` in-process.
     pub consumer_group: Option<String>,
     /// One-shot runs: an outage longer than this (or a batch the server does not answer within
     /// it, at least 60 s: a blackholed connection) fails the load with the cause instead of
-    /// waiting forever (issue 10 §11, `--db-timeout`). Workers keep `None`: they wait.
+    /// waiting forever (`--db-timeout`). Workers keep `None`: they wait.
     pub give_up_after: Option<Duration>,
     /// A ceiling on rows written per second by this loader (`--max-rows-per-second`, divided
     /// among a process's loaders): protects a live database during the backfill.
@@ -53,23 +53,19 @@ impl Default for LoaderConfig {
 }
 
 /// Messages per transaction of the workers (`run`, `load`) unless configured (`--batch-size`):
-/// at 10^5 depositions a batch of 5000 wrote twice as fast as 1000, its rows reaching each
-/// index in longer sorted runs (issue 12 §2, scripts/bench-scale).
+/// larger batches reach each index in longer sorted runs; the workers keep a batch and a queue
+/// of records in memory.
 pub const DEFAULT_BATCH_SIZE: usize = 5000;
 
-/// Messages per transaction of a one-shot `migrate` unless configured (`--batch-size`). Each
-/// batch walks every index of the app tables once, in key order; fewer, larger batches walk
-/// them fewer times. At 10^5 depositions (128 MiB buffer pool, 2 cores; issue 12 §2) two
-/// loaders of 10,000 read 20% fewer pages and wrote 17% fewer than three of 5,000 (351,593
-/// against 438,912 reads; 614,644 against 744,032 pages written), at a peak RSS of 240–255 MB.
-/// Larger batches lose it again: 2 × 20,000 read 492,013 pages, the batches' dirty pages
-/// crowding out the index pages in the buffer pool.
+/// Messages per transaction of a one-shot `migrate` deposition by deposition unless configured
+/// (`--batch-size`). Each batch walks every index of the app tables once, in key order: fewer,
+/// larger batches walk them fewer times, until the batches' dirty pages crowd the index pages
+/// out of a default buffer pool.
 pub const BACKFILL_BATCH_SIZE: usize = 10_000;
 
 /// Loaders a `migrate` runs unless configured (`--loaders`): each is one transaction at a time
-/// on its own connection, holding a batch and a queue of records in memory. Two loaders of
-/// [`BACKFILL_BATCH_SIZE`] spent 94% of a 10^5 first run in their transactions; three of those
-/// took its peak RSS to 348 MB (issue 12 §3: under 300 MB).
+/// on its own connection, holding a batch and a queue of records in memory (a third loader of
+/// [`BACKFILL_BATCH_SIZE`] takes a run's memory past 300 MB).
 pub const DEFAULT_LOADERS: usize = 2;
 
 /// A batch also closes at this much message text, so a run of large messages (pasted

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 /// read back ([`CurrentProvenance::counted_now`]). `claims`: what the batch's records claim
 /// (folder, content hash) by collation key; the rows they would rewrite are read whole and
 /// marked when someone else changed them since msgmig wrote them
-/// ([`CurrentProvenance::changed_since_written`], [`crate::guard`]).
+/// ([`CurrentProvenance::changed_since_written`], `crate::guard`).
 pub async fn fetch_current<C: ConnectionTrait>(
     conn: &C,
     ids: &[String],

@@ -28,7 +28,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::fr
 /// [`connect`] (or [`connect_reader`] when `writer` is false), waiting at most `timeout` for a
 /// MySQL server. A failure names the real cause ("Connection refused", "timed out after 60 s
 /// connecting to db:3306", "Access denied …") rather than the pool's "pool timed out": one
-/// direct connection is tried first (issue 10 §11).
+/// direct connection is tried first.
 pub async fn connect_within(
     url: &str,
     writer: bool,
@@ -187,11 +187,11 @@ pub async fn create_database_if_missing(
     Ok(!exists)
 }
 
+/// A URL path segment percent-decoded (RFC 3986: `+` is a plus sign there, not a space).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Applies pending migrations (creates every table on an empty database).

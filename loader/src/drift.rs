@@ -1,5 +1,5 @@
-//! Schema drift: what a database's tables differ in from the schema msgmig's migrations create
-//! (issue 11 §2), the way a schema tool compares them: every column's type, nullability and
+//! Schema drift: what a database's tables differ in from the schema msgmig's migrations create,
+//! the way a schema tool compares them: every column's type, nullability and
 //! default, every index, every foreign key.
 //!
 //! The expected side is built, not written down twice: the migrations run into a scratch
@@ -120,7 +120,7 @@ pub async fn drift(db: &DatabaseConnection, url: &str) -> Result<Vec<Drift>, DbE
         }
     };
     if upstream {
-        // Upstream's index names are not known (domain.md §4.4): compare them by columns.
+        // Upstream's index names are not known: compare them by columns.
         for side in [&mut expected, &mut found] {
             if let Some(t) = side.get_mut(upstream_origcomm::TABLE) {
                 *t = indexes_by_columns(std::mem::take(t));

@@ -2,7 +2,7 @@
 //! (`msgmig_depositions`), what was withheld (`msgmig_quarantine`) and the files read
 //! (`msgmig_file_ledger`).
 
-use crate::sql::{delete_in, exec, insert_rows, select_in};
+use crate::sql::{delete_in, exec, insert_rows, select_in, OnKey};
 use msgmig_schemas::record::{DepositionEnd, Quarantine, QuarantineKind};
 use sea_orm::{ConnectionTrait, DbErr, Value};
 use std::collections::HashMap;
@@ -136,9 +136,16 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
         "reason",
         "generation",
     ];
-    insert_rows(conn, "msgmig_quarantine", &columns, quarantine_rows, "").await?;
+    insert_rows(
+        conn,
+        "msgmig_quarantine",
+        &columns,
+        quarantine_rows,
+        OnKey::Fail,
+    )
+    .await?;
     let updated = ["generation", "state", "files", "messages", "conflicts"];
-    let suffix = crate::sql::upsert_suffix(conn.get_database_backend(), "deposition_id", &updated);
+    let suffix = crate::sql::upsert("deposition_id", &updated);
     let columns = [
         "deposition_id",
         "generation",
@@ -148,7 +155,7 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
         "conflicts",
     ];
     crate::sql::sort_by_key(&mut state_rows);
-    insert_rows(conn, "msgmig_depositions", &columns, state_rows, &suffix).await?;
+    insert_rows(conn, "msgmig_depositions", &columns, state_rows, suffix).await?;
     // The file ledger: exactly the files read for this state of each deposition.
     delete_in(conn, "msgmig_file_ledger", "deposition_id", &ids).await?;
     let mut ledger_rows: Vec<Vec<Value>> = ends
@@ -175,7 +182,14 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
         "ctime_ns",
     ];
     crate::sql::sort_by_key(&mut ledger_rows);
-    insert_rows(conn, "msgmig_file_ledger", &columns, ledger_rows, "").await?;
+    insert_rows(
+        conn,
+        "msgmig_file_ledger",
+        &columns,
+        ledger_rows,
+        OnKey::Fail,
+    )
+    .await?;
     Ok(())
 }
 
@@ -227,7 +241,7 @@ pub(crate) async fn record_displaced<C: ConnectionTrait>(
                 "generation",
             ],
             vec![values],
-            "",
+            OnKey::Fail,
         )
         .await?;
         exec(

@@ -1,6 +1,6 @@
 //! How the loader tells database failures apart: an outage waits, a lock conflict retries, a
 //! refused value is isolated and quarantined, anything else stops the loader. The policy that
-//! acts on it is [`crate::retry`].
+//! acts on it is `crate::retry`.
 
 use sea_orm::DbErr;
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! The largest row the database server takes, and what a message's row weighs against it
-//! (issue 10 §2): a message that cannot fit in one packet is quarantined with its size and the
+//! The largest row the database server takes, and what a message's row weighs against it:
+//! a message that cannot fit in one packet is quarantined with its size and the
 //! limit (`row_too_large`), never sent to be refused (MySQL error 1153, or a dropped connection
 //! that would read as an outage and be retried forever).
 
@@ -54,7 +54,7 @@ pub fn too_large(record: &MessageRecord, limit: usize) -> Option<String> {
 }
 
 /// The layout of the database's origcomm table: the upstream branch's when its `orig_timestamp`
-/// is a DATETIME (issue 11 §2), msgmig's otherwise, and always msgmig's on SQLite.
+/// is a DATETIME, msgmig's otherwise, and always msgmig's on SQLite.
 pub async fn origcomm_layout<C: ConnectionTrait>(conn: &C) -> Result<OrigcommLayout, DbErr> {
     if conn.get_database_backend() != DbBackend::MySql {
         return Ok(OrigcommLayout::Msgmig);

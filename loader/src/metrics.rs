@@ -58,7 +58,7 @@ pub static BATCH_MESSAGES: LazyLock<Histogram> = LazyLock::new(|| {
 });
 
 /// Freshness: seconds from the newest file mtime of a deposition to the commit of its changed
-/// rows (issue 4). Only depositions whose rows changed are observed.
+/// rows. Only depositions whose rows changed are observed.
 pub static FRESHNESS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "msgmig_loader_freshness_seconds",

@@ -1,8 +1,8 @@
 //! Consumer positions stored in the database, in the same transaction as the rows they produced
-//! (architecture.md §3, "exactly-once effect"): table `msgmig_consumer_offsets`, one row per
+//! ("exactly-once effect"): table `msgmig_consumer_offsets`, one row per
 //! (consumer group, topic, partition) holding the *next* offset to apply.
 
-use crate::sql::{exec, insert_rows, upsert_suffix};
+use crate::sql::{exec, insert_rows, upsert};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use std::collections::BTreeMap;
 
@@ -144,17 +144,13 @@ pub async fn write<C: ConnectionTrait>(
             ]
         })
         .collect::<Vec<Vec<Value>>>();
-    let suffix = upsert_suffix(
-        conn.get_database_backend(),
-        "consumer_group, topic, partition_id",
-        &["next_offset"],
-    );
+    let suffix = upsert("consumer_group, topic, partition_id", &["next_offset"]);
     insert_rows(
         conn,
         "msgmig_consumer_offsets",
         &["consumer_group", "topic", "partition_id", "next_offset"],
         rows,
-        &suffix,
+        suffix,
     )
     .await?;
     Ok(())

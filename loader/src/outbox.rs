@@ -8,7 +8,7 @@
 //! acknowledgement and marking the letter sent publishes it again. A letter's
 //! [`DeadLetter::identity`] is the same both times, and the table holds one row per identity.
 
-use crate::sql::{exec, insert_rows, select_in};
+use crate::sql::{exec, insert_rows, select_in, OnKey};
 use msgmig_bus::{Envelope, Publisher};
 use msgmig_schemas::record::DeadLetter;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
@@ -70,7 +70,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
             "pending",
         ],
         rows,
-        "",
+        OnKey::Fail,
     )
     .await?;
     Ok(new)

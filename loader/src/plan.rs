@@ -28,7 +28,7 @@ pub struct CurrentProvenance {
     pub counted_now: Option<Counted>,
     /// The rows no longer hash to `record_sha256`: someone else (the application) changed
     /// them since msgmig wrote them. Only looked at for rows a batch would rewrite
-    /// ([`crate::guard`]); `false` otherwise.
+    /// (`crate::guard`); `false` otherwise.
     pub changed_since_written: bool,
 }
 
@@ -91,7 +91,7 @@ impl Counted {
 pub enum Action {
     /// New message: insert its rows.
     Insert,
-    /// Changed content (a draft edited, a status flipped): update in place (D4).
+    /// Changed content (a draft edited, a status flipped): update in place.
     Update,
     /// Same content: touch nothing in the app tables; `bump` when only the generation grew.
     Unchanged { bump: bool },
@@ -106,7 +106,7 @@ pub enum Action {
     /// one reported in conflict.
     TakeOver,
     /// An update or a take-over of rows the application changed since msgmig wrote them: left
-    /// as they are, and reported ([`crate::guard`]).
+    /// as they are, and reported (`crate::guard`).
     Kept,
 }
 
@@ -138,7 +138,7 @@ pub struct Planned<'a> {
     /// run counted it as (when it did).
     pub displaced: Option<(String, Option<Counted>)>,
     /// For an update or a take-over of a row msgmig wrote: its stored id and the content hash
-    /// msgmig wrote it with (what [`crate::guard`] compares the rows with).
+    /// msgmig wrote it with (what `crate::guard` compares the rows with).
     pub written_as: Option<(String, String)>,
 }
 

@@ -22,7 +22,7 @@ pub struct DepositionReport {
     /// come first.
     pub recounts: Vec<crate::plan::Counted>,
     /// Messages whose rows the application changed since msgmig wrote them: left as they are,
-    /// the file's version not applied ([`crate::guard`]).
+    /// the file's version not applied (`crate::guard`).
     pub kept: Vec<String>,
     /// The marker was older than the stored state (a stale replay): nothing recorded.
     pub stale: bool,

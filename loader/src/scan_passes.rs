@@ -1,8 +1,8 @@
 //! The last full pass over each archive root (`msgmig_scan_passes`): how many deposition
 //! folders it found, so "discovered" and the ETA are known to every process that has the
-//! database, after the scanner that counted them has exited (issue 11 §4).
+//! database, after the scanner that counted them has exited.
 
-use crate::sql::{insert_rows, upsert_suffix};
+use crate::sql::{insert_rows, upsert};
 use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 
 const TABLE: &str = "msgmig_scan_passes";
@@ -31,7 +31,6 @@ pub struct ScanPass {
 
 /// Records `pass` as the last full pass over its directory (replacing the previous one).
 pub async fn record<C: ConnectionTrait>(conn: &C, pass: &ScanPass) -> Result<(), DbErr> {
-    let backend = conn.get_database_backend();
     let row: Vec<Value> = vec![
         pass.directory.clone().into(),
         pass.depositions.into(),
@@ -39,8 +38,8 @@ pub async fn record<C: ConnectionTrait>(conn: &C, pass: &ScanPass) -> Result<(),
         pass.finished_at_ms.into(),
         pass.recorded_by.clone().into(),
     ];
-    let suffix = upsert_suffix(backend, "directory", &COLUMNS[1..]);
-    insert_rows(conn, TABLE, &COLUMNS, vec![row], &suffix).await?;
+    let suffix = upsert("directory", &COLUMNS[1..]);
+    insert_rows(conn, TABLE, &COLUMNS, vec![row], suffix).await?;
     Ok(())
 }
 

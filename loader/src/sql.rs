@@ -1,7 +1,8 @@
-//! SQL helpers shared by the loader and the read-only queries: multi-row statements with
-//! placeholders, chunked to stay under server limits, and dialect differences in one place.
+//! SQL helpers shared by the loader and the read-only queries: statements built from data
+//! (multi-row inserts, upserts, deletes by key) with `sea_query` for either dialect, chunked to
+//! stay under the server's limits; reads by a list of keys (`… IN (…)`) in chunks.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 
 /// Rows per multi-row statement: far below MySQL's 65,535 placeholders and SQLite's 32,766.
 pub const MAX_ROWS: usize = 400;
@@ -11,7 +12,7 @@ pub const MAX_ROWS: usize = 400;
 pub const MAX_BYTES: usize = 4 << 20;
 
 /// The bytes of values one multi-row statement may carry: [`MAX_BYTES`], or half the server's
-/// `max_allowed_packet` when that is smaller (issue 10 §2: batches split to stay under it).
+/// `max_allowed_packet` when that is smaller (batches split to stay under it).
 static STATEMENT_BYTES: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(MAX_BYTES);
 
@@ -46,13 +47,18 @@ pub async fn delete_in<C: ConnectionTrait>(
     column: &str,
     keys: &[Value],
 ) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let backend = conn.get_database_backend();
     let mut deleted = 0;
     for chunk in keys.chunks(DELETE_KEYS) {
-        let sql = format!(
-            "DELETE FROM {table} WHERE {column} IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        deleted += exec(conn, &sql, chunk.to_vec()).await?;
+        let delete = Query::delete()
+            .from_table(Alias::new(table))
+            .and_where(Expr::col(Alias::new(column)).is_in(chunk.iter().cloned()))
+            .to_owned();
+        deleted += conn
+            .execute_raw(backend.build(&delete))
+            .await?
+            .rows_affected();
     }
     Ok(deleted)
 }
@@ -60,7 +66,7 @@ pub async fn delete_in<C: ConnectionTrait>(
 /// Stable-sorts rows by their first value, the column a table's B-tree is keyed on (a status's
 /// or provenance's `message_id`, a ledger's path): a batch then walks each index in key order,
 /// one visit per page, instead of jumping about a tree larger than the buffer pool. With random
-/// UUID keys this is what keeps the load rate from falling as the tables grow (issue 12 §2).
+/// UUID keys this is what keeps the load rate from falling as the tables grow.
 /// Rows with equal keys keep their order (a message's file references keep their ordinal_id
 /// order). Not for the info table, whose order is parents-first and sets `ordinal_id`.
 pub fn sort_by_key(rows: &mut [Vec<Value>]) {
@@ -73,23 +79,60 @@ pub fn sort_by_key(rows: &mut [Vec<Value>]) {
     rows.sort_by(|a, b| key(a).cmp(key(b)));
 }
 
-/// `INSERT INTO table (cols) VALUES (…),(…) [suffix]` over `rows`, in chunks; returns rows
-/// affected. `rows` is consumed a statement at a time, so a lazy iterator holds only one
-/// statement's values in memory.
+/// What an insert does with a row whose key is stored already.
+#[derive(Debug, Clone, Copy)]
+pub enum OnKey<'a> {
+    /// Fails (the statement's error says which key).
+    Fail,
+    /// Keeps the stored row (`key`: the columns of the unique key).
+    Keep { key: &'a [&'a str] },
+    /// Updates `columns` of the stored row from the new one: MySQL's `ON DUPLICATE KEY UPDATE`,
+    /// SQLite's `ON CONFLICT (key) DO UPDATE` (built by `sea_query`'s `OnConflict`).
+    Update {
+        key: &'a str,
+        columns: &'a [&'a str],
+    },
+}
+
+/// [`OnKey::Update`] of `columns` when `key` exists.
+pub fn upsert<'a>(key: &'a str, columns: &'a [&'a str]) -> OnKey<'a> {
+    OnKey::Update { key, columns }
+}
+
+/// Multi-row `INSERT INTO table (columns) VALUES (…), (…)` of `rows` (values in `columns`'
+/// order), built with `sea_query` for the connection's dialect, in statements of at most
+/// [`MAX_ROWS`] rows and the statement byte budget; returns rows affected. `rows` is consumed a
+/// statement at a time, so a lazy iterator holds only one statement's values in memory.
 pub async fn insert_rows<C: ConnectionTrait>(
     conn: &C,
     table: &str,
     columns: &[&str],
     rows: impl IntoIterator<Item = Vec<Value>>,
-    suffix: &str,
+    on_key: OnKey<'_>,
 ) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
     let backend = conn.get_database_backend();
-    let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+    let conflict = match on_key {
+        OnKey::Fail => None,
+        OnKey::Update { key, columns } => Some(
+            OnConflict::column(Alias::new(key))
+                .update_columns(columns.iter().map(|c| Alias::new(*c)))
+                .to_owned(),
+        ),
+        OnKey::Keep { key } => Some(
+            OnConflict::columns(key.iter().map(|c| Alias::new(*c)))
+                .do_nothing()
+                .to_owned(),
+        ),
+    };
     let mut affected = 0;
     let mut iter = rows.into_iter().peekable();
     while iter.peek().is_some() {
-        let (mut sql, mut values, mut bytes, mut n) = (head.clone(), Vec::new(), 0, 0);
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)));
+        let (mut bytes, mut n) = (0, 0);
         while let Some(row) = iter.peek() {
             let len: usize = row.iter().map(value_len).sum();
             let budget = STATEMENT_BYTES.load(std::sync::atomic::Ordering::Relaxed);
@@ -97,41 +140,21 @@ pub async fn insert_rows<C: ConnectionTrait>(
                 break;
             }
             let row = iter.next().expect("peeked");
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&tuple);
-            values.extend(row);
+            insert
+                .values(row.into_iter().map(Expr::val))
+                .map_err(|e| DbErr::Custom(format!("insert into {table}: {e}")))?;
             bytes += len;
             n += 1;
         }
-        sql.push_str(suffix);
+        if let Some(conflict) = &conflict {
+            insert.on_conflict(conflict.clone());
+        }
         affected += conn
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .execute_raw(backend.build(&insert))
             .await?
             .rows_affected();
     }
     Ok(affected)
-}
-
-/// The upsert clause that updates `update` columns when `key` already exists.
-pub fn upsert_suffix(backend: DbBackend, key: &str, update: &[&str]) -> String {
-    match backend {
-        DbBackend::MySql => {
-            let sets: Vec<String> = update
-                .iter()
-                .map(|c| format!("{c} = VALUES({c})"))
-                .collect();
-            format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
-        }
-        _ => {
-            let sets: Vec<String> = update
-                .iter()
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect();
-            format!(" ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
-        }
-    }
 }
 
 /// Runs `SELECT … WHERE column IN (…)` for `keys` in chunks and concatenates the rows.

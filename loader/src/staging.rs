@@ -8,7 +8,7 @@
 //! rows are written only when its end marker is applied, all in that one transaction; until
 //! then its records wait here, or only its refusal does once one record was refused.
 
-use crate::sql::{exec, insert_rows, select_in, upsert_suffix};
+use crate::sql::{exec, insert_rows, select_in, upsert, OnKey};
 use msgmig_schemas::record::{MessageRecord, Quarantine};
 use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 use std::collections::HashMap;
@@ -108,16 +108,13 @@ pub(crate) async fn read<C: ConnectionTrait>(
 
 /// Makes sure (deposition, generation) has its open row.
 async fn open<C: ConnectionTrait>(conn: &C, dep: &str, generation: i64) -> Result<(), DbErr> {
-    let suffix = match conn.get_database_backend() {
-        sea_orm::DbBackend::MySql => " ON DUPLICATE KEY UPDATE generation = generation".to_owned(),
-        _ => " ON CONFLICT (deposition_id, generation) DO NOTHING".to_owned(),
-    };
+    let key = ["deposition_id", "generation"];
     insert_rows(
         conn,
         OPEN,
-        &["deposition_id", "generation"],
+        &key,
         [vec![dep.into(), generation.into()]],
-        &suffix,
+        OnKey::Keep { key: &key },
     )
     .await?;
     Ok(())
@@ -152,7 +149,7 @@ pub(crate) async fn append<C: ConnectionTrait>(
         STAGED,
         &["deposition_id", "generation", "part", "parts", "payload"],
         rows,
-        "",
+        OnKey::Fail,
     )
     .await?;
     Ok(())
@@ -168,17 +165,13 @@ pub(crate) async fn refuse<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let json = serde_json::to_string(refusal)
         .map_err(|e| DbErr::Custom(format!("cannot encode a refusal: {e}")))?;
-    let suffix = upsert_suffix(
-        conn.get_database_backend(),
-        "deposition_id, generation",
-        &["refusal"],
-    );
+    let suffix = upsert("deposition_id, generation", &["refusal"]);
     insert_rows(
         conn,
         OPEN,
         &["deposition_id", "generation", "refusal"],
         [vec![dep.into(), generation.into(), json.into()]],
-        &suffix,
+        suffix,
     )
     .await?;
     exec(

@@ -3,7 +3,7 @@
 use crate::columns::*;
 use crate::current::fetch_file_refs;
 use crate::plan::{Action, Counted, Planned};
-use crate::sql::{exec, insert_rows, select_in, upsert_suffix};
+use crate::sql::{exec, insert_rows, select_in, upsert, OnKey};
 use msgmig_schemas::db::collation::message_key;
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use msgmig_schemas::record::{FileRefColumns, MessageRecord};
@@ -303,7 +303,7 @@ pub async fn apply<C: ConnectionTrait>(
     }
 
     let (info_rows, later_parents) = info_rows_with_parents_in_place(&inserts);
-    insert_rows(conn, INFO, &INFO_COLUMNS, info_rows, "").await?;
+    insert_rows(conn, INFO, &INFO_COLUMNS, info_rows, OnKey::Fail).await?;
     for r in &updates {
         let mut values = info_values(r);
         let id = values.remove(0);
@@ -379,7 +379,7 @@ pub async fn apply<C: ConnectionTrait>(
     // trips rustc's "`Send` is not general enough" in the loader's task.
     let new_refs: Vec<Vec<Value>> = new_refs.into_iter().map(|(_, values)| values).collect();
     counts.file_refs_inserted =
-        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, "").await?;
+        insert_rows(conn, FILE_REF, &FILE_REF_COLUMNS, new_refs, OnKey::Fail).await?;
 
     // Statuses: upsert (a status can exist for a changed message, or not).
     let written: Vec<&MessageRecord> = inserts.iter().chain(updates.iter()).copied().collect();
@@ -393,8 +393,8 @@ pub async fn apply<C: ConnectionTrait>(
         .collect();
     counts.statuses_written = statuses.len() as u64;
     crate::sql::sort_by_key(&mut statuses);
-    let suffix = upsert_suffix(backend, "message_id", &STATUS_COLUMNS[1..]);
-    insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, &suffix).await?;
+    let suffix = upsert("message_id", &STATUS_COLUMNS[1..]);
+    insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, suffix).await?;
 
     // Origcomm (msgmig's own table): replaced whole for changed messages.
     if !updates.is_empty() {
@@ -414,7 +414,7 @@ pub async fn apply<C: ConnectionTrait>(
         .collect();
     counts.origcomm_written = origcomm.len() as u64;
     crate::sql::sort_by_key(&mut origcomm);
-    insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, "").await?;
+    insert_rows(conn, ORIGCOMM, &ORIGCOMM_COLUMNS, origcomm, OnKey::Fail).await?;
 
     let keyed = backend == DbBackend::Sqlite;
     let counted_as = |p: &Planned<'_>| {
@@ -430,8 +430,8 @@ pub async fn apply<C: ConnectionTrait>(
         .map(|p| provenance_values(p.record, &p.sha256, keyed, counted_as(p)))
         .collect();
     crate::sql::sort_by_key(&mut provenance);
-    let suffix = upsert_suffix(backend, "message_id", &PROVENANCE_COLUMNS[1..]);
-    insert_rows(conn, PROVENANCE, &PROVENANCE_COLUMNS, provenance, &suffix).await?;
+    let suffix = upsert("message_id", &PROVENANCE_COLUMNS[1..]);
+    insert_rows(conn, PROVENANCE, &PROVENANCE_COLUMNS, provenance, suffix).await?;
     // A run also notes the messages it counted as unchanged: one taken over later in the run
     // moves from `unchanged` to `conflicts`.
     if let Some(run) = run {

@@ -1,4 +1,4 @@
-//! A ceiling on the rows a loader writes per second (issue 11 §5: the live database must keep
+//! A ceiling on the rows a loader writes per second (the live database must keep
 //! serving the application while the backfill runs). A token bucket over committed batches:
 //! after a batch, the loader waits until its rows fit the rate; bursts up to one second of rows
 //! pass without waiting. The adaptive mode also lowers the rate while the database slows down
@@ -40,7 +40,7 @@ impl Throttle {
         }
     }
 
-    /// Also slows down when the database does (issue 11 §5, adaptive mode): when a batch's
+    /// Also slows down when the database does (adaptive mode): when a batch's
     /// commit takes more than twice the fastest seconds-per-row seen, the rate drops to 70% of
     /// the lower of itself and the rate that batch achieved (never under 100 rows/s);
     /// otherwise it recovers by 10% per batch, up to the ceiling. The

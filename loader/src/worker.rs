@@ -1,6 +1,6 @@
 //! The loader's bus loop: forms batches that end between depositions where it can, applies
-//! each in one transaction ([`crate::apply`]) under the retry policy ([`crate::retry`]), sends
-//! a batch the database refuses to isolation ([`crate::isolate`]), and follows rewinds of its
+//! each in one transaction (`crate::apply`) under the retry policy (`crate::retry`), sends
+//! a batch the database refuses to isolation (`crate::isolate`), and follows rewinds of its
 //! stored offsets.
 
 use crate::batch::{locate, Applied, ServerFacts};

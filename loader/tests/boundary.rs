@@ -1,4 +1,4 @@
-//! The MySQL boundary (issue 10) in the loader, every test body on SQLite and on MariaDB (see
+//! The MySQL boundary in the loader, every test body on SQLite and on MariaDB (see
 //! `common`): who owns a contested message id, ids the collation takes as one, and errors told
 //! apart by code.
 
@@ -8,7 +8,7 @@ use msgmig_loader::{database, Loader, LoaderConfig};
 use msgmig_schemas::record::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-/// Issue 10 §5: a message id claimed by two folders belongs to the folder its
+/// A message id claimed by two folders belongs to the folder its
 /// `deposition_data_set_id` names, whichever was loaded first, in one batch or in two: the
 /// tables (content, file references, status) and the recorded outcomes are the same.
 async fn a_contested_id_goes_to_the_named_deposition_in_any_order(db: DatabaseConnection) {
@@ -103,7 +103,7 @@ async fn a_contested_id_goes_to_the_named_deposition_in_any_order(db: DatabaseCo
     }
 }
 
-/// Issue 10 §4: ids the `message_id` column's collation treats as one (case, accents,
+/// Ids the `message_id` column's collation treats as one (case, accents,
 /// trailing spaces) are one id in separate batches too: a conflict, one row, on both backends
 /// (SQLite compares bytes: msgmig's collation key finds the stored spelling).
 async fn ids_equal_for_the_collation_are_one_id(db: DatabaseConnection) {
@@ -143,7 +143,7 @@ async fn ids_equal_for_the_collation_are_one_id(db: DatabaseConnection) {
     assert_eq!(again.unchanged, 1, "the owner itself is unchanged");
 }
 
-/// Issue 10 §8: errors are told apart by code. Each statement provokes a real error of the
+/// Errors are told apart by code. Each statement provokes a real error of the
 /// backend; an error whose text says "Incorrect" but is about the schema (a bad table name) is
 /// fatal, not a refused value.
 async fn database_errors_are_classified_by_code(db: DatabaseConnection) {

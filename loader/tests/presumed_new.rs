@@ -92,7 +92,7 @@ async fn an_id_stored_in_another_spelling_is_found_after_a_batch_presumed_new(
     let mut loader = loader_presuming_new(&db).await;
     // The same id for utf8mb4_unicode_ci: MariaDB's unique key refuses it; SQLite's info
     // table takes it (it compares bytes), and the provenance key refuses it last in the
-    // batch's writes, so the info, file-reference and status rows must be undone (issue 10 §4).
+    // batch's writes, so the info, file-reference and status rows must be undone.
     loader
         .apply_batch(vec![
             msg(record("D_3", "ZZ-D_1", None, 10, "Theirs")),

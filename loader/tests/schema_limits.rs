@@ -1,4 +1,4 @@
-//! Issue 10 §1: the widths the transformer checks (`msgmig_schemas::db::limits`) are exactly
+//! The widths the transformer checks (`msgmig_schemas::db::limits`) are exactly
 //! the text columns MariaDB has after msgmig's migrations, both ways. MariaDB is required.
 
 mod common;

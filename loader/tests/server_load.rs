@@ -1,4 +1,4 @@
-//! Issue 11 §5: the adaptive throttle sees a busy server as the server reports it. While other
+//! The adaptive throttle sees a busy server as the server reports it. While other
 //! clients run statements, `others_running` counts them (MariaDB's `Threads_running` − 1, the
 //! asking statement left out); SQLite has no such figure. MariaDB is required.
 

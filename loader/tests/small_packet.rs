@@ -1,4 +1,4 @@
-//! Issue 10 §2: on a server whose `max_allowed_packet` is smaller than msgmig's statement size
+//! On a server whose `max_allowed_packet` is smaller than msgmig's statement size
 //! (1 MiB here, the default of older MySQL servers), batches are split to stay under it: every
 //! row loads, none is refused. Changes the server's global setting for the duration of the test
 //! (restored afterwards), so it lives in a test binary of its own. MariaDB is required.

@@ -84,7 +84,7 @@ async fn newer_generation_updates_a_draft_in_place_and_older_is_stale(db: Databa
     assert_eq!(
         (c.updated, c.file_refs_extra, c.file_refs_deleted),
         (1, 1, 0),
-        "extra attachment reported, kept (D2)"
+        "extra attachment reported, kept"
     );
     assert_eq!(
         scalar(
@@ -101,7 +101,7 @@ async fn newer_generation_updates_a_draft_in_place_and_older_is_stale(db: Databa
         )
         .await,
         ordinal,
-        "updated in place (D4)"
+        "updated in place"
     );
     let c = load(
         &db,
@@ -366,7 +366,7 @@ impl msgmig_bus::Seekable for Replay {
 
 /// Depositions interleaved on one partition in one batch that the database refuses because of
 /// one of them (A B B A A C D D C, the poison in A's second message): B, C and D load, A is
-/// quarantined whole, and the stored offset is past the whole batch. Before issue 10 §3 each
+/// quarantined whole, and the stored offset is past the whole batch. Once, each
 /// deposition's part stored its own highest offset + 1, so B (offsets 1–2, below A's 5) and D
 /// (6–7, below C's 9) fell below the fence and were skipped silently.
 async fn an_interleaved_refused_deposition_never_drops_another(db: DatabaseConnection) {

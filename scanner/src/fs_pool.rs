@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
 /// Archive listings or stats in flight at once unless [`set_fs_in_flight`] says otherwise:
-/// chunks of folders in a one-shot walk, threads of a poll pass. Measured on an unchanged
-/// re-run of 10^5 folders on a local disk with a cold cache: 10.1–13.1 s with 2, 6.5–6.6 s with
-/// 16 (README, performance). Not measured on NFS, where each call waits longer and more may pay.
+/// chunks of folders in a one-shot walk, threads of a poll pass. On storage that answers
+/// slowly (a cold cache, NFS) more calls in flight hide the wait (docs/benchmarks.md).
 pub const DEFAULT_FS_IN_FLIGHT: usize = 16;
 
 /// The most [`set_fs_in_flight`] takes: each is a thread while the archive is read.

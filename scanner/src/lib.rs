@@ -1,7 +1,7 @@
 //! # msgmig-scanner
 //!
-//! Finds message files in an archive and publishes one [`FileEvent`] per latest message file
-//! (domain.md §1.3–1.5). This scanner is one-shot: it walks the archive root (or the
+//! Finds message files in an archive and publishes one `FileEvent` per latest message file
+//! (docs/domain.md). This scanner is one-shot: it walks the archive root (or the
 //! chosen depositions) once, in sorted order, and closes its output.
 //!
 //! Delivery semantics: events of one deposition are published consecutively and in content-type

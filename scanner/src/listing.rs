@@ -26,7 +26,7 @@ pub fn list_deposition(root: &Path, deposition_id: &str) -> io::Result<Depositio
     let mut names = Vec::new();
     // Every entry, whatever its type: a latest version that is a symlink, FIFO or folder must
     // reach the transformer (which quarantines the deposition), not let an older version pass
-    // for the latest (issue 10 §6).
+    // for the latest.
     for entry in std::fs::read_dir(&dir)? {
         names.push(entry?.file_name().to_string_lossy().into_owned());
     }

@@ -48,7 +48,7 @@ impl Scanner {
     }
 
     /// Skips depositions whose latest files match `loaded` (the last load's file ledger): a
-    /// re-run then reads, parses and queries only what changed (issue 12 §1). New, changed,
+    /// re-run then reads, parses and queries only what changed. New, changed,
     /// grown and shrunk depositions are published as before.
     pub fn with_unchanged(mut self, loaded: LoadedStates) -> Self {
         self.unchanged = Arc::new(loaded);

@@ -1,4 +1,4 @@
-//! Continuous scanning (issue 4): `notify` watching where the file system supports it, plus a
+//! Continuous scanning: `notify` watching where the file system supports it, plus a
 //! reconciliation pass every `poll_interval` that finds whatever the watcher missed (NFS/GPFS:
 //! `poll_only`). Folders whose mtime has not changed since the last pass are not listed, except on
 //! every `full_pass_every`-th pass; when polling (no watch events), their latest files are still
@@ -234,7 +234,7 @@ impl Watcher {
     /// Folders are stat'ed in parallel and compared with the ledger here. Those to look into
     /// are listed [`LIST_CHUNK`] at a time, and the pass waits while more than
     /// [`MAX_SETTLING`] depositions are in their quiet period, publishing them: memory holds a
-    /// few thousand listings, never the archive's (issue 12 §3; the initial pass over 10^5
+    /// few thousand listings, never the archive's (the initial pass over 10^5
     /// folders held every file event at once).
     async fn pass<P: Publisher<FileEvent>>(
         &mut self,

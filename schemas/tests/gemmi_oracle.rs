@@ -115,7 +115,7 @@ fn sample_files_agree_with_gemmi() {
     }
     assert_eq!(
         total, 2070,
-        "domain.md §3: gemmi and the C++ reader agree on all 2,070 sample values"
+        "docs/domain.md: gemmi and the C++ reader agree on all 2,070 sample values"
     );
 }
 

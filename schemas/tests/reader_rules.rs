@@ -1,4 +1,4 @@
-//! The value and error rules of domain.md §3, one case each, plus (when switched on with
+//! The value and error rules of docs/domain.md, one case each, plus (when switched on with
 //! `MSGMIG_SHARED_FIXTURES=<dir>`) the 27 cases of `fixtures/cif-values/cases.json`.
 
 use msgmig_schemas::cif::{parse, ParseErrorKind, Value};
@@ -187,7 +187,7 @@ fn each_malformed_class_has_its_own_error_and_position() {
     );
 }
 
-/// The shared cif-values cases (domain.md §3 as data). Switched on by `MSGMIG_SHARED_FIXTURES`;
+/// The shared cif-values cases (docs/domain.md as data). Switched on by `MSGMIG_SHARED_FIXTURES`;
 /// when switched on, a missing file is a failure.
 #[test]
 fn shared_cif_value_cases() {

@@ -125,7 +125,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
         for (line, row) in &content.info {
             let message = b.message(file, *line, row)?;
             // Duplicates as the message_id column's collation sees them (case, accents,
-            // trailing spaces: issue 10 §4), so SQLite and MySQL refuse the same deposition.
+            // trailing spaces), so SQLite and MySQL refuse the same deposition.
             let key = msgmig_schemas::db::collation::message_key(&message.message_id);
             if let Some(first) = keys.insert(key, message.message_id.clone()) {
                 let reason = if first == message.message_id {
@@ -238,7 +238,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
         }
     }
 
-    // Parents: inside the deposition or NULL (D1; the original is kept in provenance).
+    // Parents: inside the deposition or NULL (the original is kept in provenance).
     let ids: HashSet<String> = index.keys().cloned().collect();
     let files_by_path: HashMap<&str, &SourceFile> =
         files.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -262,7 +262,7 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
                     "null_parent",
                     file,
                     Some(&record.message.message_id),
-                    "parent_message_id is a null marker: stored as NULL (D1)".into(),
+                    "parent_message_id is a null marker: stored as NULL".into(),
                 );
                 record.provenance.original_parent_message_id = Some("?".into());
             }
@@ -296,4 +296,32 @@ fn build(b: &mut Builder<'_>, files: &[SourceFile]) -> Result<Vec<MessageRecord>
         r.provenance.generation = generation;
     }
     Ok(records)
+}
+
+/// Reads and builds one deposition (blocking: run it off the async reactor).
+pub fn transform_deposition(root: &std::path::Path, deposition_id: &str) -> DepositionRecords {
+    match crate::read::read_deposition(root, deposition_id) {
+        Ok(files) => build_records(deposition_id, &files),
+        Err((path, e, generation)) => DepositionRecords {
+            deposition_id: deposition_id.to_owned(),
+            generation,
+            files: 0,
+            file_states: Vec::new(),
+            empty_files: 0,
+            records: Vec::new(),
+            warnings: Vec::new(),
+            quarantine: Some(Quarantine {
+                kind: match e {
+                    crate::read::ReadError::NotRegular(_) => QuarantineKind::NotRegularFile,
+                    crate::read::ReadError::Io(_) => QuarantineKind::Unreadable,
+                },
+                path,
+                file_version: None,
+                line: None,
+                column: None,
+                message_id: None,
+                reason: e.to_string(),
+            }),
+        },
+    }
 }

@@ -1,5 +1,5 @@
-//! One CIF row → the database columns of its table (architecture.md §4: D1 null rules, D6
-//! timestamps, the column sizes of domain.md §5.1). A value the schema cannot hold quarantines
+//! One CIF row → the database columns of its table (the null rules,
+//! timestamps and column sizes of docs/domain.md). A value the schema cannot hold quarantines
 //! the deposition with the row's position.
 
 use crate::convert::{check_limit, parse_int, parse_timestamp, IntValue, Limit};
@@ -12,7 +12,7 @@ use msgmig_schemas::record::{
     FileRefColumns, MessageColumns, OrigcommColumns, Quarantine, QuarantineKind, StatusColumns,
 };
 
-/// A text column keeps `?`/`.` literally (D1).
+/// A text column keeps `?`/`.` literally.
 fn text(v: &Value) -> String {
     v.as_literal().to_owned()
 }
@@ -96,7 +96,7 @@ impl Builder<'_> {
         let id = Some(message_id.as_str());
         let timestamp = parse_timestamp(&row.timestamp).ok_or_else(|| {
             let reason = format!(
-                "timestamp {:?} is in none of the formats of domain.md §6.4",
+                "timestamp {:?} is in none of the formats of docs/domain.md",
                 row.timestamp.as_literal()
             );
             quarantine(QuarantineKind::BadTimestamp, file, line, id, reason)
@@ -145,7 +145,7 @@ impl Builder<'_> {
         )?;
         if c.deposition_data_set_id != self.deposition_id {
             let detail = format!(
-                "file content says {}, folder is {} (imported under the content id, D3)",
+                "file content says {}, folder is {} (imported under the content id)",
                 c.deposition_data_set_id, self.deposition_id
             );
             self.warn("deposition_id_mismatch", file, id, detail);
@@ -153,7 +153,7 @@ impl Builder<'_> {
         Ok(c)
     }
 
-    /// An integer column: a null marker becomes the DDL default 1 with a warning (D1).
+    /// An integer column: a null marker becomes the DDL default 1 with a warning.
     fn int(
         &mut self,
         file: &SourceFile,
@@ -166,7 +166,7 @@ impl Builder<'_> {
             IntValue::Parsed(n) => Ok(n),
             IntValue::Defaulted => {
                 let detail = format!(
-                    "{column} is {}: stored as the DDL default 1 (D1)",
+                    "{column} is {}: stored as the DDL default 1",
                     v.as_literal()
                 );
                 self.warn("integer_defaulted", file, Some(id), detail);

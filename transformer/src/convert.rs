@@ -1,17 +1,17 @@
-//! Value conversions from CIF to database columns (architecture.md §4, D1 and D6).
+//! Value conversions from CIF to database columns.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use msgmig_schemas::cif::Value;
 use msgmig_schemas::db::limits::datetime_fits;
 
-/// The four timestamp formats of the old migrator, tried in order (domain.md §6.4). A value in
-/// none of them quarantines the deposition: never "now" (D6, bug B7).
+/// The four timestamp formats of the old migrator, tried in order. A value in
+/// none of them quarantines the deposition: never "now" (as the old migrator did).
 pub fn parse_timestamp(value: &Value) -> Option<NaiveDateTime> {
     let s = value.as_text()?.trim();
     for fmt in ["%Y-%m-%d %H:%M:%S", "%d-%b-%Y %H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             // A leap second (23:59:60, which chrono accepts) or a year outside DATETIME's
-            // range would be stored altered by MySQL (0000-00-00): refused (issue 10 §1).
+            // range would be stored altered by MySQL (0000-00-00): refused.
             return datetime_fits(&t).then_some(t);
         }
     }
@@ -23,7 +23,7 @@ pub fn parse_timestamp(value: &Value) -> Option<NaiveDateTime> {
     None
 }
 
-/// An integer column: text must be an integer; a null marker becomes the DDL default (D1).
+/// An integer column: text must be an integer; a null marker becomes the DDL default.
 pub enum IntValue {
     Parsed(i32),
     Defaulted,

@@ -1,10 +1,10 @@
 //! # msgmig-transformer
 //!
-//! Turns a deposition's latest message files into [`MessageRecord`]s (architecture.md §3).
+//! Turns a deposition's latest message files into `MessageRecord`s.
 //!
 //! - [`read`]: re-lists the deposition folder and reads each latest file whole, only when its
 //!   size and mtime are the same before and after the read (a torn read is retried).
-//! - [`build`]: pure conversion: strict parse, the null/timestamp/length rules of D1 and D6, file
+//! - [`build`]: pure conversion: strict parse, the null, timestamp and length rules of docs/domain.md, file
 //!   references, statuses and origcomm attached to their message wherever they were found, and
 //!   an FK-safe order (parents first). Any problem in a latest file quarantines the whole
 //!   deposition; nothing of it is emitted.
@@ -19,7 +19,9 @@ mod columns;
 mod convert;
 pub mod metrics;
 mod order;
+mod publish;
 pub mod read;
+mod run_loop;
 mod schedule;
 pub mod size;
 pub mod validate;

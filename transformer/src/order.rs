@@ -1,4 +1,4 @@
-//! FK-safe order: every message after its parent (architecture.md §3).
+//! FK-safe order: every message after its parent.
 
 use std::collections::HashMap;
 

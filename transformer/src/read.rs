@@ -25,7 +25,7 @@ pub struct SourceFile {
 const READ_ATTEMPTS: usize = 3;
 
 /// Pauses between attempts after an I/O error (EIO, ESTALE on NFS, …): 0.1 s, 0.4 s, 1.6 s, 3.2 s;
-/// an error that outlasts them quarantines the deposition as unreadable (issue 10 §7).
+/// an error that outlasts them quarantines the deposition as unreadable.
 const IO_RETRY_DELAYS_MS: [u64; 4] = [100, 400, 1600, 3200];
 
 /// Why a deposition's files could not be read.
@@ -37,7 +37,7 @@ pub enum ReadError {
     /// A latest message file is not a regular file: a symbolic link (inside or outside the
     /// archive, dangling or not), a FIFO, a directory, a socket or a device. Never followed,
     /// never opened for reading in a way that could block, never skipped in favour of an older
-    /// version (issue 10 §6).
+    /// version.
     #[error("the latest message file is {0}, not a regular file: nothing of the deposition is loaded until it is one")]
     NotRegular(&'static str),
 }
@@ -139,7 +139,7 @@ fn read_retrying(path: &Path) -> Result<(Vec<u8>, Stat), ReadError> {
 /// quarantine's generation, so that it is never taken for an older state than the one stored.
 pub type Failure = (Option<String>, ReadError, i64);
 
-/// Lists `root/<deposition_id>` and reads its latest message files (domain.md §1.4), in
+/// Lists `root/<deposition_id>` and reads its latest message files, in
 /// content-type order. Every entry counts for picking the latest version, whatever its type:
 /// a newer version that is not a regular file fails the deposition rather than letting an
 /// older version pass for the latest.

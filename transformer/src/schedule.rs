@@ -10,7 +10,7 @@ use tokio::time::{Duration, Instant};
 /// together from one listing ([`FileEvent::group_len`](msgmig_schemas::record::FileEvent)) and
 /// all of them arrived, or when the caller says so ([`Schedule::at_once`]). Transforming early is
 /// never wrong (the transformer lists the folder again when it reads it): the debounce only saves
-/// work, and it cost a backfill over Kafka its first and last 500 ms (issue 13 §5).
+/// work, and it cost a backfill over Kafka its first and last 500 ms.
 #[derive(Debug, Default)]
 pub(crate) struct Schedule {
     /// Due instant per waiting deposition: the one set last wins.

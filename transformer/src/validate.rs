@@ -1,5 +1,5 @@
 //! File events are untrusted input when they come over Kafka: a path must name a message file
-//! inside the archive before anything is read (issue 3, "messages on the topics are untrusted").
+//! inside the archive before anything is read ("messages on the topics are untrusted").
 
 use msgmig_schemas::archive::{is_deposition_id, MessageFileName};
 use msgmig_schemas::record::{FileEvent, SCHEMA_VERSION};
@@ -12,7 +12,7 @@ pub enum Refusal {
     /// A payload version this build does not know.
     SchemaVersion(u32),
     /// The path leaves the archive, is not `<deposition>/<message file name>`, or does not
-    /// match the file-name grammar (domain.md §1.3).
+    /// match the file-name grammar.
     BadPath(String),
 }
 
@@ -88,7 +88,7 @@ fn check_shape(event: &FileEvent) -> Result<&str, Refusal> {
         return bad("the folder is not the event's deposition id");
     }
     let Some(parsed) = MessageFileName::parse(name) else {
-        return bad("not a message file name (domain.md §1.3)");
+        return bad("not a message file name");
     };
     if parsed.version != event.version || parsed.content_type != event.content_type {
         return bad("version or content type differ from the file name");
@@ -99,7 +99,7 @@ fn check_shape(event: &FileEvent) -> Result<&str, Refusal> {
 /// `target` must resolve inside the archive whose resolved root is `root` (a missing target
 /// is fine: nothing will be read). The folder must not lead out of the archive; the file
 /// itself is never followed: the reader opens it with O_NOFOLLOW and quarantines the
-/// deposition if it is not a regular file (issue 10 §6).
+/// deposition if it is not a regular file.
 fn inside(root: &Result<PathBuf, String>, target: &Path) -> Result<(), Refusal> {
     let Ok(target) = target.canonicalize() else {
         return Ok(());

@@ -1,9 +1,9 @@
-//! The Kafka transport (architecture.md §2): topics, an idempotent JSON producer, a consumer-group
+//! The Kafka transport: topics, an idempotent JSON producer, a consumer-group
 //! subscriber with per-envelope acknowledgement, and the admin reads `status` and `replay` need.
 //!
 //! Broker-agnostic: only standard Kafka APIs are used (tested against Apache Kafka 4.1 in KRaft
 //! mode; no transactions are needed: exactly-once *effect* comes from offsets stored in the
-//! database by the loader, architecture.md §3).
+//! database by the loader).
 
 mod acker;
 mod admin;
@@ -70,7 +70,7 @@ pub fn is_secret_property(key: &str) -> bool {
 
 /// The linked librdkafka: its version and compiled-in features (`builtin.features`: TLS,
 /// SASL mechanisms, compression codecs), e.g. `librdkafka 2.10.0 (gzip, snappy, ssl, sasl, …)`.
-/// For `msgmig --version` and the `msgmig_build_info` metric (issue 11 §6).
+/// For `msgmig --version` and the `msgmig_build_info` metric.
 pub fn librdkafka_identity() -> String {
     let (_, version) = rdkafka::util::get_rdkafka_version();
     let features = rdkafka::ClientConfig::new()

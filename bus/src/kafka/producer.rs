@@ -1,4 +1,4 @@
-//! The idempotent JSON producer: explicit partition, key per architecture.md §2.
+//! The idempotent JSON producer: explicit partition, key per docs/architecture.md
 
 use super::topics::{CLIENT_MAX_BYTES, MAX_MESSAGE_BYTES};
 use super::KafkaConfig;
@@ -79,8 +79,7 @@ impl Deliveries {
 
 /// Counts deliveries down in librdkafka's delivery report callback, on the producer's polling
 /// thread: no task or channel per record (a future per record, each woken from that thread,
-/// cost the transformer about as much CPU as parsing: issue 13 §5). Logs like the default
-/// client context.
+/// costs about as much CPU as parsing the record). Logs like the default client context.
 struct DeliveryCounter(Arc<Deliveries>);
 
 impl ClientContext for DeliveryCounter {}
@@ -111,14 +110,11 @@ impl<T> KafkaPublisher<T> {
             .client_config(&[
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
-                // Fewer, larger produce requests: the broker's CPU follows the request count. At
-                // 20,000 depositions (scripts/bench-kafka, 2 cores) 5 ms → 50 ms took the
-                // broker from 5.5–7.5 to 2.7–3.6 CPU seconds and the transformer's last record
-                // from 12.8–16.4 s to 7.6–12.2 s; 100 ms bought nothing more. Freshness pays:
-                // p50 1.13 → 1.37 s with file watching (scripts/bench-kafka-freshness).
+                // Fewer, larger produce requests: the broker's CPU follows the request count;
+                // a change waits at most this long more before it is sent (docs/benchmarks.md).
                 ("linger.ms", "50"),
-                // Built into librdkafka, understood by every broker; halves what consumers fetch
-                // (measured: a loader re-reading 8,596 records from tansu, 18.6 s → 11.8 s).
+                // Built into librdkafka, understood by every broker; the JSON records compress
+                // well, so consumers fetch less.
                 ("compression.type", "lz4"),
                 ("message.timeout.ms", "300000"),
                 // One record up to the topics' `max.message.bytes` plus the protocol framing

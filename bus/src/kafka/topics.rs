@@ -1,4 +1,4 @@
-//! The three topics of architecture.md §2 and their creation at start-up (never deletion).
+//! The three topics of docs/architecture.md and their creation at start-up (never deletion).
 
 use super::KafkaConfig;
 use crate::BusError;

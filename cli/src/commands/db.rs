@@ -1,4 +1,4 @@
-//! `msgmig db init|status`: the schema lifecycle (versioned migrations, domain.md §5.1).
+//! `msgmig db init|status`: the schema lifecycle (versioned migrations).
 
 use super::{open_database, EXIT_INCOMPLETE, EXIT_OK};
 use crate::cli::{DbCommand, DbInitArgs, DbStatusArgs};
@@ -105,7 +105,7 @@ async fn status(args: DbStatusArgs) -> Result<i32> {
 }
 
 /// Says so when the origcomm table has the upstream branch's layout, which msgmig adopts and
-/// writes to as it is (issue 11 §2); silent for msgmig's own layout.
+/// writes to as it is; silent for msgmig's own layout.
 async fn print_origcomm_layout(db: &sea_orm::DatabaseConnection) -> Result<()> {
     use msgmig_schemas::db::upstream_origcomm::{OrigcommLayout, TABLE};
     let layout = msgmig_loader::limits::origcomm_layout(db).await?;

@@ -1,4 +1,4 @@
-//! `msgmig export`: the database back to CIF files (issue 6; domain.md §7 with B11–B12 fixed).
+//! `msgmig export`: the database back to CIF files (the old exporter's faults fixed: docs/domain.md).
 //! Streams in chunks of depositions: four queries per chunk, never per message.
 
 use super::{
@@ -18,11 +18,8 @@ use std::time::Instant;
 const CHUNK: usize = 200;
 
 /// Chunks read from a MySQL server at once while the oldest one read is written; at most this
-/// many plus one are held (peak RSS 82–97 MB at 10^5 depositions). The reads wait on the
-/// server's random page reads (message ids are UUIDs) more than on its CPU, so reads in flight
-/// pay: `export --all` of 100,000 depositions into a tmpfs took 98.5–115.6 s with 1 read ahead,
-/// 40.3–49.0 s with 3, 28.9–31.0 s with 6, 29.1–30.4 s with 12 (binaries alternated, 128 MiB
-/// buffer pool).
+/// many plus one are held. The reads wait on the server's random page reads (message ids are
+/// UUIDs) more than on its CPU, so reads in flight pay (docs/benchmarks.md).
 const READS_AHEAD: usize = 6;
 
 /// The files of each requested deposition (`deposition_data_set_id`), in request order;
@@ -97,7 +94,7 @@ fn holds_depositions(dir: &Path) -> bool {
     })
 }
 
-/// Refuses an `--output-dir` that is, or is inside, an archive (issue 10 §10): new versions
+/// Refuses an `--output-dir` that is, or is inside, an archive: new versions
 /// written there would become the live latest files. msgmig's own earlier exports (marked with
 /// [`EXPORT_MARKER`]) are fine; a live archive takes `--into-archive` by name.
 fn check_output_dir(root: &Path) -> Result<()> {
@@ -120,11 +117,19 @@ fn check_output_dir(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes through a temporary file and a rename: a crash never leaves a half-written file.
+/// Writes through a temporary file of a unique name in the same folder, synced to disk, then
+/// renamed over `path` (`tempfile`'s `persist`): a crash or a power cut never leaves a
+/// half-written file, and two exports never share a temporary file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("msgmig-tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".msgmig-export.")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// What an export has done so far.

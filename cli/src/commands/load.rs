@@ -1,7 +1,6 @@
 //! `msgmig load`: the loader as a Kafka worker. Each batch and its consumed offsets commit in one
 //! transaction; on partition assignment the loader resumes from the offsets stored in the
-//! database, so a restored or emptied database is rebuilt from the records topic by itself
-//! (architecture.md §3).
+//! database, so a restored or emptied database is rebuilt from the records topic by itself.
 
 use super::workers::{grace_expired, shutdown_token, DeadLetters, Kafka};
 use super::{open_database, require_schema, EXIT_OK};

@@ -271,7 +271,7 @@ pub fn selected_depositions(args: &SelectionArgs) -> Result<Selected> {
     ids.dedup();
     if named {
         // A named deposition that is not there is a typo or a wrong --directory: say which
-        // (issue 10 §6), never report "0 depositions" as success.
+        //, never report "0 depositions" as success.
         let missing: Vec<&String> = ids
             .iter()
             .filter(|id| !args.directory.join(id).is_dir())
@@ -332,7 +332,7 @@ fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
     };
 }
 
-/// Running loader tasks behind one partitioned publisher (architecture.md §2: one deposition,
+/// Running loader tasks behind one partitioned publisher (one deposition,
 /// one partition, in order). SQLite has one writer, so it always gets one partition.
 pub struct LoaderPool {
     pub publisher:

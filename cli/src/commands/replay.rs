@@ -1,5 +1,5 @@
-//! `msgmig replay`: rewinds the loaders' stored offsets of the records topic (architecture.md
-//! §3). Only ever lowers an offset; running loaders notice within seconds and re-apply from
+//! `msgmig replay`: rewinds the loaders' stored offsets of the records topic
+//! (docs/decisions/0001-offsets-in-database.md). Only ever lowers an offset; running loaders notice within seconds and re-apply from
 //! there (re-applying is idempotent: unchanged rows are not touched).
 
 use super::workers::Kafka;

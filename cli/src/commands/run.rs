@@ -1,4 +1,4 @@
-//! `msgmig run`: the continuous pipeline in one process (issue 4): watcher → transformer →
+//! `msgmig run`: the continuous pipeline in one process: watcher → transformer →
 //! loader(s) on the in-process bus, until SIGINT/SIGTERM. Shutdown drains: the watcher stops,
 //! the transformer finishes what it read, the loaders commit what they received.
 

@@ -94,6 +94,8 @@ pub struct Spilled {
     pub residual: Vec<String>,
     /// Depositions the spill files load.
     pub depositions: u64,
+    /// Bytes of the spill files on disk.
+    pub bytes: u64,
     pub(crate) keyed: bool,
 }
 
@@ -286,7 +288,12 @@ impl Spill {
         }
         residual.sort_unstable();
         residual.dedup();
+        let mut bytes = 0;
+        for entry in std::fs::read_dir(self.dir.path())? {
+            bytes += entry?.metadata()?.len();
+        }
         Ok(Spilled {
+            bytes,
             dir: self.dir,
             residual_bits: self.residual,
             residual,

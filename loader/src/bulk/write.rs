@@ -6,7 +6,7 @@ use super::spill::{
 use crate::columns::*;
 use crate::ends::{record_ends, Ending};
 use crate::plan::Counted;
-use crate::sql::insert_rows;
+use crate::sql::{insert_rows, OnKey};
 use msgmig_schemas::db::upstream_origcomm::OrigcommLayout;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
@@ -156,7 +156,7 @@ fn crash_after(phase: Phase) {
 
 impl Spilled {
     /// Loads every table from the spill files, on `db`, which must be a connection of its own
-    /// (one connection: the session settings of [`begin`] hold for it alone) to a database
+    /// (one connection: the session settings of `begin` hold for it alone) to a database
     /// whose tables are empty ([`super::first_non_empty`]) and marked ([`super::marker`]).
     /// `run`: the one-shot run counting the rows (the provenance's `counted_in`); `layout`:
     /// the origcomm table's. `progress(phase, rows)` is called as rows are written.
@@ -354,7 +354,7 @@ impl Spilled {
             if chunk.is_empty() {
                 break;
             }
-            written += insert_rows(&txn, table, columns, chunk, "").await?;
+            written += insert_rows(&txn, table, columns, chunk, OnKey::Fail).await?;
             progress(phase, written);
             if std::mem::take(&mut first) {
                 crash_mid(phase);

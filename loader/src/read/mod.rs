@@ -1,4 +1,4 @@
-//! Read-only queries: what the database holds per message ([`stored`]: `verify`, `export`), the
+//! Read-only queries: what the database holds per message (`stored`: `verify`, `export`), the
 //! loader's bookkeeping per deposition and file (re-runs, the cut-over gate), and progress.
 
 use crate::sql::select_in;
@@ -86,7 +86,7 @@ pub async fn file_ledger<C: ConnectionTrait>(
 const LEDGER_PAGE: u64 = 50_000;
 
 /// What the last clean load recorded of every deposition whose state is `loaded` (no
-/// quarantine, no conflict): what a re-run may skip when its files still match (issue 12 §1).
+/// quarantine, no conflict): what a re-run may skip when its files still match.
 /// Read in pages of the ledger in path order (paths start with the deposition folder, so a
 /// deposition's rows are contiguous) and kept as a fingerprint in a [`LoadedStates`]: about
 /// 100 bytes a deposition whatever its files.

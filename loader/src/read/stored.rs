@@ -140,8 +140,7 @@ pub async fn stored_messages_with_info_filed_under<C: ConnectionTrait>(
 /// `deposition_data_set_id`): one indexed range per deposition and table, the rows of a
 /// deposition next to each other in insertion order, so a pass over the archive in deposition
 /// order reads each table about once, where a lookup per message id visits a random page of a
-/// UUID index for each (issue 12 §4: 39.7 s against 20.4–25.3 s for `verify` at 10^5
-/// depositions). What it cannot see, a row filed under another deposition than its message's
+/// UUID index for each. What it cannot see, a row filed under another deposition than its message's
 /// info row, comes back as a stray where it is filed ([`Filed::strays`]) or from
 /// [`rows_filed_outside`]; the caller looks those messages up by id.
 pub async fn stored_messages_filed_under<C: ConnectionTrait>(
@@ -154,8 +153,7 @@ pub async fn stored_messages_filed_under<C: ConnectionTrait>(
 /// Message ids (sorted) of the status, file reference and origcomm rows filed under a
 /// deposition not in `selected` (sorted) whose message's info row is filed under another
 /// deposition: the strays a pass over `selected` with [`stored_messages_filed_under`] cannot
-/// see. Reads each table's deposition index once (about 0.8 s for the three tables at 10^5
-/// depositions), then the rows of the depositions outside `selected` joined with their info
+/// see. Reads each table's deposition index once, then the rows of the depositions outside `selected` joined with their info
 /// rows: none when the database holds only the archive's depositions.
 pub async fn rows_filed_outside<C: ConnectionTrait>(
     conn: &C,

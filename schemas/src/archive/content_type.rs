@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The three message content types (domain.md §2); the DB column is an ENUM of exactly these.
+/// The three message content types; the DB column is an ENUM of exactly these.
 /// Declaration order is the processing order of the old migrator (from-depositor first).
 #[derive(
     Debug,
@@ -45,7 +45,7 @@ impl ContentType {
         }
     }
 
-    /// Exact match of an acronym (domain.md §2 [R]: never by substring, unlike the old tool, B9).
+    /// Exact match of an acronym (never by substring, unlike the old tool).
     pub fn from_acronym(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
     }

@@ -1,6 +1,6 @@
 use super::ContentType;
 
-/// `true` for `D_<digits>` or `G_<digits>` (domain.md §1.2; upper case as the locator writes it),
+/// `true` for `D_<digits>` or `G_<digits>` (upper case as the locator writes it),
 /// at most 50 characters (the `deposition_data_set_id` column).
 pub fn is_deposition_id(s: &str) -> bool {
     let Some(digits) = s.strip_prefix("D_").or_else(|| s.strip_prefix("G_")) else {
@@ -28,7 +28,7 @@ pub fn why_not_a_deposition_id(s: &str) -> Option<String> {
     })
 }
 
-/// A parsed message file name (domain.md §1.3):
+/// A parsed message file name:
 /// `^([DG]_[0-9]+)_(messages-to-depositor|messages-from-depositor|notes-from-annotator)_P([0-9]+)\.cif\.V([0-9]+)$`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageFileName {
@@ -46,7 +46,7 @@ pub struct MessageFileName {
 
 impl MessageFileName {
     /// Parses a file name; `None` for anything that is not a message file (models, `.PREV0`
-    /// backups, `.lock` files, parser temp files, other content types: domain.md §1.5).
+    /// backups, `.lock` files, parser temp files, other content types).
     pub fn parse(name: &str) -> Option<Self> {
         let (base, version) = name.rsplit_once(".cif.V")?;
         if version.is_empty() || version.len() > 9 || !version.bytes().all(|b| b.is_ascii_digit()) {

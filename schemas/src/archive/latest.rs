@@ -2,7 +2,7 @@ use super::{ContentType, MessageFileName};
 use std::collections::BTreeMap;
 
 /// The authoritative file of one (content type, partition) of a deposition: its latest version
-/// (domain.md §1.4: numeric maximum; older versions are historical snapshots).
+/// (numeric maximum; older versions are historical snapshots).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatestFile {
     /// File name inside the deposition folder.
@@ -11,7 +11,7 @@ pub struct LatestFile {
     pub parsed: MessageFileName,
 }
 
-/// Why a directory entry is not read (counted, logged at debug; domain.md §1.5).
+/// Why a directory entry is not read (counted, logged at debug).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IgnoreReason {
     /// Not a message file name (other content types, backups, locks, temp files, …).

@@ -1,4 +1,4 @@
-//! The archive's naming rules (domain.md §1): deposition folders, message file names, content
+//! The archive's naming rules: deposition folders, message file names, content
 //! types and the choice of the latest version. Shared by the scanner (which walks) and the
 //! transformer (which re-lists one deposition), so both agree on what a message file is.
 

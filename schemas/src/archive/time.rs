@@ -16,7 +16,7 @@ pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
 /// A file's status-change time (POSIX `st_ctime`) by [`unix_ns`]: set by the kernel to "now"
 /// on every write, rename, chmod and `utimensat`, and never settable to another value from
 /// user space. So an edit whose mtime was put back (`touch -r`, `cp -p`), or a restore from a
-/// backup with older mtimes, still moves it (issue 12 §1).
+/// backup with older mtimes, still moves it.
 pub fn ctime_ns(meta: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
     meta.ctime()

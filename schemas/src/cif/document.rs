@@ -26,7 +26,7 @@ impl Table {
     }
 }
 
-/// A parsed CIF file: exactly one data block (domain.md §3 "Structure").
+/// A parsed CIF file: exactly one data block (docs/domain.md "Structure").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Document {
     /// Block name after `data_` (`messages` in every known file).

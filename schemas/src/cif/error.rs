@@ -28,7 +28,7 @@ impl fmt::Display for Position {
     }
 }
 
-/// Why a file is not valid input for msgmig (domain.md §3 "Corrupt input": every class is strict).
+/// Why a file is not valid input for msgmig (docs/domain.md "Corrupt input": every class is strict).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum ParseErrorKind {
@@ -76,7 +76,7 @@ pub enum ParseErrorKind {
     MixedCategoryForms(String),
 }
 
-/// A parse failure with its position (domain.md §3: "report (file, line, column, reason)").
+/// A parse failure with its position ("report (file, line, column, reason)").
 /// The file path is added by the caller, which knows it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{position}: {kind}")]
@@ -91,7 +91,7 @@ pub struct ParseError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
     /// A multi-line value with a line that starts with `;` (it would close the text field).
-    /// The legacy application rewrites such lines to start with ` ;` (domain.md §1.6); callers that
+    /// The legacy application rewrites such lines to start with ` ;`; callers that
     /// want that must do it explicitly and report it.
     #[error("value of {tag} has a line starting with `;`, which CIF text fields cannot hold")]
     SemicolonLine { tag: String },

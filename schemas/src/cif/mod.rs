@@ -1,5 +1,5 @@
 //! The CIF message codec: a strict reader and a legacy-layout writer for the mmCIF subset of
-//! OneDep message files (domain.md §3). Pure and synchronous: bytes in, values out.
+//! OneDep message files. Pure and synchronous: bytes in, values out.
 
 mod document;
 mod error;

@@ -1,10 +1,10 @@
-//! Strict CIF 1.1 reader for the message-file subset (domain.md §3).
+//! Strict CIF 1.1 reader for the message-file subset.
 //!
-//! Value rules (domain.md §3 "Exact value semantics", fixtures/cif-values): text fields keep
+//! Value rules (docs/domain.md "Exact value semantics", fixtures/cif-values): text fields keep
 //! trailing spaces and tabs and lose only the line break before the closing `;`; CRLF becomes LF;
 //! a quote closes a quoted value only when followed by whitespace or end of line; unquoted `?` and
 //! `.` are null markers. Every malformed construct is an error with a position, never a partial
-//! result (bug B6 of the old tools).
+//! result (the old tools' readers padded or dropped values instead).
 
 use super::{Document, ParseError, ParseErrorKind, Position, Table, Value};
 use std::borrow::Cow;

@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 /// One CIF value. The two null markers are kept apart from text because the database rules
-/// differ per column (architecture.md §4, D1): text columns store them literally, a parent id
+/// differ per column: text columns store them literally, a parent id
 /// becomes NULL, an integer column takes its DDL default.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
-    /// A value, exactly as the file carries it (quotes removed, text-field rules of domain.md §3).
+    /// A value, exactly as the file carries it (quotes removed, text-field rules of docs/domain.md).
     Text(String),
     /// The unquoted `?` marker (unknown). A quoted `'?'` is `Text("?")`.
     Unknown,

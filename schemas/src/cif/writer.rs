@@ -1,9 +1,9 @@
-//! Legacy-layout CIF writer (domain.md §3 "Formatting observed in the samples").
+//! Legacy-layout CIF writer (docs/domain.md "Formatting observed in the samples").
 //!
 //! Output that the old application, our reader and gemmi all read back value for value:
 //! `data_<name>`, `# ` before each category and at the end, key/value form for one-row
 //! categories with tags padded to one column, `loop_` otherwise, multi-line values as text fields.
-//! Unlike the old exporter (bug B11) every value is quoted by the CIF 1.1 rules, so empty strings,
+//! Unlike the old exporter every value is quoted by the CIF 1.1 rules, so empty strings,
 //! values starting with `_ # $ ' " ; [ ]` and reserved words stay parseable.
 
 use super::{Document, Table, Value, WriteError};

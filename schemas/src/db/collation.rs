@@ -1,6 +1,6 @@
-//! Identity of message ids as the `message_id` column's collation sees it (issue 10 §4).
+//! Identity of message ids as the `message_id` column's collation sees it.
 //!
-//! The app tables use `utf8mb4_unicode_ci` (domain.md §5.1): comparisons ignore letter case,
+//! The app tables use `utf8mb4_unicode_ci`: comparisons ignore letter case,
 //! accents and trailing spaces (a PAD SPACE collation), so MySQL's UNIQUE key treats
 //! `ABC-1`, `abc-1` and `abc-1 ` as one id. msgmig plans with the same identity on every
 //! backend, so the second claimant of such an id is a reported conflict on MariaDB and SQLite

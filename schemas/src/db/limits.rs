@@ -1,5 +1,5 @@
 //! The widths of the app tables' text columns, as MySQL counts them: the one place the loader's
-//! inputs are checked against (issue 10 §1). VARCHAR and CHAR hold characters, TEXT and
+//! inputs are checked against. VARCHAR and CHAR hold characters, TEXT and
 //! LONGTEXT hold bytes (MySQL 8.4 reference, "String Data Type Storage Requirements").
 //!
 //! The DDL in this module's migrations says the same; `loader/tests/schema_limits.rs` compares

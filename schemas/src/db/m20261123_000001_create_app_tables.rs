@@ -3,7 +3,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// domain.md §5.1, as `scripts/init_messaging_database.py` creates it (what production reads).
+/// docs/domain.md, as `scripts/init_messaging_database.py` creates it (what production reads).
 const MYSQL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS pdbx_deposition_message_info (
     ordinal_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -3,7 +3,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Mirrors `_pdbx_deposition_message_origcomm_reference` (domain.md §4.4) in the style of the
+/// Mirrors `_pdbx_deposition_message_origcomm_reference` in the style of the
 /// app tables. `orig_timestamp` stays text: its format is whatever the archived e-mail had.
 const MYSQL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS pdbx_deposition_message_origcomm_reference (

@@ -9,7 +9,7 @@ pub struct Migration;
 // msgmig_depositions: last outcome per deposition folder (progress, verify, status).
 // msgmig_quarantine: what was withheld and why, with file position (one row per problem).
 // msgmig_consumer_offsets: loader positions stored in the same transaction as the data
-//   (exactly-once effect over Kafka, architecture.md §3).
+//   (exactly-once effect over Kafka).
 const MYSQL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS msgmig_message_provenance (
     message_id VARCHAR(64) NOT NULL PRIMARY KEY,

@@ -5,7 +5,7 @@ pub struct Migration;
 
 // The status-change time (st_ctime) of each ledger file (super::super::archive::ctime_ns).
 // A re-run skips a deposition only when its files' ctimes are those of the last load as well:
-// an in-place edit whose mtime and size were put back moves the ctime (issue 12 §1). Rows
+// an in-place edit whose mtime and size were put back moves the ctime. Rows
 // written before this migration have NULL: they are compared by size and mtime alone until the
 // deposition is loaded again.
 const BOTH: &[&str] = &["ALTER TABLE msgmig_file_ledger ADD COLUMN ctime_ns BIGINT NULL"];

@@ -6,7 +6,7 @@ pub struct Migration;
 // MySQL/MariaDB: msgmig_message_provenance was clustered on message_id, a random UUID, so every
 // row (~300 bytes: two SHA-256s and a path) went to a random page of a tree that outgrows the
 // buffer pool at 10^5 depositions. An AUTO_INCREMENT clustered key appends the rows; the
-// message_id stays unique through a secondary index a quarter of the size (issue 12 §2,
+// message_id stays unique through a secondary index a quarter of the size (
 // measured with scripts/bench-scale). The upserts key on the unique index as before. SQLite
 // tables are already clustered on their rowid: nothing changes there.
 const MYSQL: &[&str] = &["ALTER TABLE msgmig_message_provenance DROP PRIMARY KEY, \

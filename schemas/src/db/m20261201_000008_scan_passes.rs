@@ -5,7 +5,7 @@ pub struct Migration;
 
 // msgmig_scan_passes: the last full pass over each archive root, as whoever walked it recorded it
 // (`scan`, `run`, `migrate`): how many deposition folders it found. The dashboard's "discovered"
-// and its ETA read it through every process that has the database (issue 11 §4), so it outlives
+// and its ETA read it through every process that has the database, so it outlives
 // a `scan --once` that has exited. `finished_at_ms` is Unix milliseconds.
 const MYSQL: &[&str] = &["CREATE TABLE IF NOT EXISTS msgmig_scan_passes (
     directory VARCHAR(512) NOT NULL PRIMARY KEY,

@@ -3,7 +3,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-// `verify` reads every table by the deposition each row is filed under (issue 12 §4). MySQL's
+// `verify` reads every table by the deposition each row is filed under. MySQL's
 // origcomm table has had `idx_deposition_id` since `000002` (the upstream layout has
 // `idx_origcomm_deposition_id`); SQLite's had only the message-id index, so each chunk of a
 // verify pass scanned the whole table.

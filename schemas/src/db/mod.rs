@@ -1,12 +1,12 @@
 //! The database schema as versioned migrations (sea-orm-migration), for MySQL/MariaDB and SQLite.
 //!
-//! - `m20261123_000001`: the app's three tables exactly as the init script creates them
-//!   (domain.md §5.1): MySQL DDL byte-for-byte in meaning; SQLite the closest equivalent (a CHECK
+//! - `m20261123_000001`: the app's three tables exactly as the init script creates them:
+//!   MySQL DDL byte-for-byte in meaning; SQLite the closest equivalent (a CHECK
 //!   for the ENUM, a trigger for `ON UPDATE CURRENT_TIMESTAMP`).
 //! - `m20261123_000002`: `pdbx_deposition_message_origcomm_reference`, the fourth mmCIF category
-//!   the old tools lost (B16).
+//!   the old tools lost.
 //! - `m20261123_000003`: msgmig's own bookkeeping, all prefixed `msgmig_` (never new columns in
-//!   the app tables, architecture.md §4).
+//!   the app tables).
 //! - `m20261123_000004`: `msgmig_file_ledger`, the file states behind the last load (restarts).
 //! - `m20261201_000005`: `msgmig_message_provenance.message_key`, the id as the collation sees
 //!   it ([`collation`]); unique on SQLite, so SQLite refuses what MySQL's UNIQUE key would.
@@ -18,7 +18,7 @@
 //!   `id` with `message_id` unique beside it: rows are appended, not scattered over random
 //!   UUID pages (the load rate at 10^5 depositions).
 //! - `m20261201_000008`: `msgmig_scan_passes`, the deposition count of the last full pass over
-//!   each archive root, so every process can export "discovered" (issue 11 §4).
+//!   each archive root, so every process can export "discovered".
 //! - `m20261201_000009`: on SQLite, an index on origcomm's `deposition_data_set_id` (MySQL's
 //!   table has had one since `000002`): `verify` reads every table by deposition.
 //! - `m20261207_000010`: what a loader knows about a deposition between batches

@@ -1,7 +1,7 @@
 //! The other layout of `pdbx_deposition_message_origcomm_reference`: the one the upstream
-//! branch's init script creates (DAOTHER-10246, unmerged; domain.md §4.4). The table name is
+//! branch's init script creates (DAOTHER-10246, unmerged). The table name is
 //! theirs, so a site database may already hold it with their column types; msgmig then writes
-//! to it as it is (issue 11 §2) instead of reporting drift.
+//! to it as it is instead of reporting drift.
 //!
 //! What differs from msgmig's own layout ([`super::limits`]): `orig_timestamp` is a DATETIME
 //! (msgmig keeps the archived e-mail's text), `orig_message_id` holds 64 characters (255),
@@ -12,7 +12,7 @@
 
 use super::limits::{Limit, ORIGCOMM};
 
-/// The upstream branch's DDL (MySQL/MariaDB), column for column as domain.md §4.4 gives it. Index
+/// The upstream branch's DDL (MySQL/MariaDB), column for column as docs/domain.md gives it. Index
 /// names are not known from upstream: schema comparison matches this table's indexes by their
 /// columns, not their names.
 pub const DDL: &str = "CREATE TABLE IF NOT EXISTS pdbx_deposition_message_origcomm_reference (

@@ -16,7 +16,7 @@ macro_rules! category_row {
             pub const ATTRIBUTES: &'static [&'static str] = &[$(stringify!($field)),+];
 
             /// Builds a row from values in [`Self::ATTRIBUTES`] order; absent values are `?`
-            /// (the legacy reader filled missing attributes with `?`, domain.md §4).
+            /// (the legacy reader filled missing attributes with `?`).
             pub fn from_values(values: Vec<Option<Value>>) -> Self {
                 let mut it = values.into_iter();
                 $name { $($field: it.next().flatten().unwrap_or(Value::Unknown),)+ }
@@ -31,15 +31,15 @@ macro_rules! category_row {
 }
 
 category_row! {
-    /// `_pdbx_deposition_message_info`: one message (domain.md §4.1).
+    /// `_pdbx_deposition_message_info`: one message.
     InfoRow = "pdbx_deposition_message_info" {
         /// Row order in the file; the DB assigns its own (AUTO_INCREMENT).
         ordinal_id,
         /// UUID, the key of everything.
         message_id,
-        /// `D_…` as written inside the file (may differ from the folder: D3).
+        /// `D_…` as written inside the file (may differ from the folder).
         deposition_data_set_id,
-        /// `YYYY-MM-DD HH:MM:SS` GMT, or one of the other formats of domain.md §6.4.
+        /// `YYYY-MM-DD HH:MM:SS` GMT, or one of the other formats of docs/domain.md
         timestamp,
         sender,
         context_type,
@@ -55,7 +55,7 @@ category_row! {
 }
 
 category_row! {
-    /// `_pdbx_deposition_message_file_reference`: one attachment of a message (domain.md §4.2).
+    /// `_pdbx_deposition_message_file_reference`: one attachment of a message.
     FileRefRow = "pdbx_deposition_message_file_reference" {
         ordinal_id,
         message_id,
@@ -83,7 +83,7 @@ category_row! {
 
 category_row! {
     /// `_pdbx_deposition_message_origcomm_reference`: the original e-mail of an archived note
-    /// (§4.4; lost by the old tools, B16).
+    /// (§4.4; lost by the old tools).
     OrigcommRow = "pdbx_deposition_message_origcomm_reference" {
         ordinal_id,
         message_id,

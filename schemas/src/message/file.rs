@@ -4,7 +4,7 @@ use crate::cif::{self, Document, ParseError, Table, Value, WriteError};
 /// Something in a message file that msgmig does not map (reported, never silently dropped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnknownContent {
-    /// A category outside the four of domain.md §4.
+    /// A category outside the four of docs/domain.md
     Category(String),
     /// An attribute outside a known category's definition.
     Attribute { category: String, attribute: String },

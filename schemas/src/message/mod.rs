@@ -1,4 +1,4 @@
-//! The four mmCIF categories of a message file (domain.md §4), as typed rows of raw CIF values.
+//! The four mmCIF categories of a message file, as typed rows of raw CIF values.
 //! Conversion to database values (null rules, timestamps, content type) is the transformer's job;
 //! this layer only names the columns and maps them to and from a [`Document`].
 

@@ -28,7 +28,7 @@ pub enum DeadLetterReason {
     /// `schema_version`).
     BadPayload,
     /// A file event whose path leaves the archive (`..`, absolute, a symlink pointing outside)
-    /// or does not match the file-name grammar (domain.md §2).
+    /// or does not match the file-name grammar.
     BadPath,
     /// The deposition's files could not be parsed or mapped (the quarantine kinds).
     Quarantined,
@@ -49,7 +49,7 @@ impl DeadLetterReason {
     }
 }
 
-/// A rejected input on topic `msgmig.dead-letter` (architecture.md §2): what, where, why.
+/// A rejected input on topic `msgmig.dead-letter`: what, where, why.
 /// Key = archive-relative path or message_id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeadLetter {

@@ -12,7 +12,7 @@ pub enum FileChange {
 }
 
 /// A message file seen by the scanner. Topic `msgmig.file-events`, key = `path`, partition by
-/// `deposition_id` (architecture.md §2). Only latest versions are published.
+/// `deposition_id`. Only latest versions are published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileEvent {
     /// Payload version ([`super::SCHEMA_VERSION`]).

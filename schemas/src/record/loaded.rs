@@ -1,4 +1,4 @@
-//! What a re-run needs to know of a deposition's last clean load to skip it (issue 12 §1), in
+//! What a re-run needs to know of a deposition's last clean load to skip it, in
 //! a few bytes per deposition: at 10^6 depositions the whole file ledger (2 × 10^6 paths) must
 //! not sit in memory, a fingerprint of each deposition's files does.
 
@@ -70,7 +70,7 @@ impl LoadedFiles {
 ///
 /// About 100 bytes a deposition: at 10^6 depositions a `HashMap<String, LoadedFiles>` held about
 /// 200 MB (its table doubles past 7/8 full, and each bucket holds a 24-byte `String`), which put
-/// an unchanged re-run at a peak RSS of 375 MB (issue 12 §3).
+/// an unchanged re-run at a peak RSS of 375 MB.
 #[derive(Debug, Default, Clone)]
 pub struct LoadedStates(Vec<(Box<str>, LoadedFiles)>);
 

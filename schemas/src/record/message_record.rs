@@ -3,13 +3,13 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Columns of `pdbx_deposition_message_info` (domain.md §5.1) as msgmig writes them.
-/// Text columns keep `?`/`.` literally (architecture.md §4, D1).
+/// Columns of `pdbx_deposition_message_info` as msgmig writes them.
+/// Text columns keep `?`/`.` literally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageColumns {
     /// UUID, ≤ 64 characters.
     pub message_id: String,
-    /// The id written inside the file (D3), ≤ 50 characters.
+    /// The id written inside the file, ≤ 50 characters.
     pub deposition_data_set_id: String,
     /// GMT, second precision (DATETIME).
     pub timestamp: NaiveDateTime,
@@ -29,7 +29,7 @@ pub struct MessageColumns {
     pub message_type: String,
     /// `Y`/`N` (CHAR(1)).
     pub send_status: String,
-    /// From the file name, never from content (B9).
+    /// From the file name, never from content.
     pub content_type: ContentType,
 }
 
@@ -43,9 +43,9 @@ pub struct FileRefColumns {
     pub content_type: String,
     /// ≤ 20, e.g. `pdbx`.
     pub content_format: String,
-    /// `?` in the file becomes the DDL default 1 (D1).
+    /// `?` in the file becomes the DDL default 1.
     pub partition_number: i32,
-    /// `?` in the file becomes the DDL default 1 (D1).
+    /// `?` in the file becomes the DDL default 1.
     pub version_id: i32,
     /// ≤ 20, `archive`.
     pub storage_type: String,
@@ -97,7 +97,7 @@ pub struct Provenance {
     pub original_parent_message_id: Option<String>,
 }
 
-/// One message and everything attached to it (architecture.md §3). Topic `msgmig.records`,
+/// One message and everything attached to it. Topic `msgmig.records`,
 /// key = `message_id`, partition by `deposition_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageRecord {
@@ -158,7 +158,7 @@ pub fn content_sha256(
     hex::encode(Sha256::digest(canonical))
 }
 
-/// Why a deposition was withheld whole (nothing of it is loaded; architecture.md §3).
+/// Why a deposition was withheld whole (nothing of it is loaded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuarantineKind {
@@ -166,7 +166,7 @@ pub enum QuarantineKind {
     ParseError,
     /// A file could not be read (I/O error, or it kept changing).
     Unreadable,
-    /// A timestamp in none of the four formats of domain.md §6.4 (D6).
+    /// A timestamp in none of the four formats of docs/domain.md
     BadTimestamp,
     /// A value the schema cannot hold: too long for its column, a non-integer where an
     /// integer is required, a missing message id.

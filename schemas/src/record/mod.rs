@@ -1,5 +1,5 @@
 //! What travels on the bus: file events (scanner → transformer) and message records
-//! (transformer → loader), as versioned JSON (architecture.md §2–3).
+//! (transformer → loader), as versioned JSON.
 
 mod dead_letter;
 mod file_event;

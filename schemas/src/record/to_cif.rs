@@ -1,5 +1,5 @@
-//! Database content back to message files (the reverse export, issue 6; domain.md §7 and its
-//! bugs B11–B12 fixed): one file per content type, statuses of *all* the deposition's messages in
+//! Database content back to message files (the reverse export; the old exporter's
+//! faults fixed): one file per content type, statuses of *all* the deposition's messages in
 //! the messages-to-depositor file, attachments and origcomm with their message, `ordinal_id`
 //! renumbered 1..n per file in stored order, and every change the format forces listed.
 
@@ -23,7 +23,7 @@ pub struct MessageContent {
 /// How non-ASCII characters are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
-    /// `&#NNN;` decimal references, as the legacy application writes them (domain.md §6.5).
+    /// `&#NNN;` decimal references, as the legacy application writes them.
     CharacterReferences,
     /// Raw UTF-8 (`--utf8`): exact, but not what the legacy files carry.
     Utf8,
@@ -51,7 +51,7 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    /// Text as the file must carry it. `?`/`.` become the null markers they were read from (D1).
+    /// Text as the file must carry it. `?`/`.` become the null markers they were read from.
     fn value(&mut self, message_id: &str, column: &'static str, s: &str) -> Value {
         match s {
             "?" => return Value::Unknown,
@@ -77,7 +77,7 @@ impl Encoder<'_> {
             self.note(message_id, column, "non-ASCII written as &#NNN; references");
         }
         if out.contains("\n;") {
-            // The legacy application's own rule (domain.md §1.6): CIF text fields cannot hold it.
+            // The legacy application's own rule: CIF text fields cannot hold it.
             out = out.replace("\n;", "\n ;");
             self.note(message_id, column, "line starting with ';' written as ' ;'");
         }
@@ -219,7 +219,8 @@ pub fn deposition_files(messages: &[MessageContent], encoding: Encoding) -> Vec<
             ));
         }
         if content_type == ContentType::MessagesToDepositor {
-            // Statuses of every message of the deposition live here (domain.md §1.6, B12 fixed).
+            // Statuses of every message of the deposition live here (the old exporter wrote only
+            // those of this file's messages).
             for m in &sorted {
                 if let Some(s) = &m.status {
                     let id = m.message.message_id.as_str();

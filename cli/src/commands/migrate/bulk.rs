@@ -123,7 +123,8 @@ pub(super) async fn run(
     tracing::info!(
         event = "bulk_load_spilled",
         depositions = spilled.depositions,
-        residual = spilled.residual.len()
+        residual = spilled.residual.len(),
+        spill_bytes = spilled.bytes
     );
     msgmig_bus::crash_point!("bulk_after_spill");
 

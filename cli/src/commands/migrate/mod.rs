@@ -176,7 +176,7 @@ fn add_pass(summary: &mut Summary, pass: &Pass) {
     let quarantined = finished.quarantined.len() as u64;
     let with_conflicts = losers
         .iter()
-        .filter(|d| finished.ids.contains(**d) && !finished.quarantined.contains_key(**d))
+        .filter(|d| finished.ids.contains(d) && !finished.quarantined.contains_key(**d))
         .count() as u64;
     summary.depositions += depositions;
     summary.depositions_quarantined += quarantined;

@@ -50,7 +50,7 @@ impl Summary {
 #[derive(Default)]
 pub(super) struct Finished {
     /// Every deposition reported.
-    pub ids: std::collections::HashSet<Box<str>>,
+    pub ids: DepositionSet,
     /// The reports of quarantined depositions, by id.
     pub quarantined: std::collections::BTreeMap<String, DepositionReport>,
     /// Rows and files of every report (an interrupted run's summary adds them up).
@@ -68,7 +68,7 @@ impl Finished {
         }
         self.recounts.extend(report.recounts.iter().copied());
         self.files += u64::from(report.files);
-        self.ids.insert(report.deposition_id.as_str().into());
+        self.ids.insert(&report.deposition_id);
         if report.quarantine.is_some() {
             self.quarantined
                 .insert(report.deposition_id.clone(), report);
@@ -174,5 +174,89 @@ pub(super) fn print_summary(s: &Summary, dry_run: bool) {
         println!(
             "  KEPT {dep}: message {id} was changed in the database (by the application) since msgmig loaded it; the file's version is not applied"
         );
+    }
+}
+
+/// A set of deposition folder ids, 8 bytes per id of the usual shape (`D_`/`G_` and up to 17
+/// digits, packed exactly: prefix, digit count and value), a string only for any other: what a
+/// one-shot run keeps per deposition it finished is sized to the selection, not to its names.
+#[derive(Debug, Default)]
+pub(super) struct DepositionSet {
+    packed: std::collections::HashSet<u64>,
+    other: std::collections::HashSet<Box<str>>,
+}
+
+impl DepositionSet {
+    /// The exact packed form of `id`, when it has the usual shape.
+    fn pack(id: &str) -> Option<u64> {
+        let (prefix, digits) = (id.get(..2)?, id.get(2..)?);
+        let kind = match prefix {
+            "D_" => 0u64,
+            "G_" => 1,
+            _ => return None,
+        };
+        if digits.is_empty() || digits.len() > 17 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // 17 digits < 2^57; the digit count (5 bits) keeps `D_01` apart from `D_1`.
+        let value: u64 = digits.parse().ok()?;
+        Some(kind << 63 | (digits.len() as u64) << 57 | value)
+    }
+
+    pub(super) fn insert(&mut self, id: &str) {
+        match Self::pack(id) {
+            Some(p) => {
+                self.packed.insert(p);
+            }
+            None => {
+                self.other.insert(id.into());
+            }
+        }
+    }
+
+    pub(super) fn contains(&self, id: &str) -> bool {
+        match Self::pack(id) {
+            Some(p) => self.packed.contains(&p),
+            None => self.other.contains(id),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.packed.len() + self.other.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DepositionSet;
+
+    #[test]
+    fn ids_that_differ_only_in_leading_zeros_or_prefix_stay_apart() {
+        let mut set = DepositionSet::default();
+        for id in [
+            "D_1",
+            "D_01",
+            "G_1",
+            "D_99999999999999999",
+            "D_123456789012345678",
+            "D_x",
+        ] {
+            set.insert(id);
+        }
+        set.insert("D_01");
+        assert_eq!(set.len(), 6);
+        for id in [
+            "D_1",
+            "D_01",
+            "G_1",
+            "D_99999999999999999",
+            "D_123456789012345678",
+            "D_x",
+        ] {
+            assert!(set.contains(id), "{id}");
+        }
+        for id in ["D_001", "G_01", "D_2", "D_y"] {
+            assert!(!set.contains(id), "{id}");
+        }
     }
 }

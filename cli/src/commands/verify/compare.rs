@@ -1,5 +1,5 @@
 //! What "equal" means between the files and the database: per message and table (file
-//! references as a multiset, domain.md D2), and the DB → CIF → reader round trip.
+//! references as a multiset), and the DB → CIF → reader round trip.
 
 use super::Difference;
 use msgmig_loader::read::StoredMessage;

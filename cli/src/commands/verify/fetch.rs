@@ -5,7 +5,7 @@
 //! the deposition each row is filed under (one indexed range per table and deposition, rows
 //! next to each other in insertion order), plus the owners msgmig's provenance records for the
 //! chunk's folders. At 10^5 depositions looking the per-message tables up by message id made
-//! `verify` slower than the migration itself (issue 12 §4). What this fast path does not settle
+//! `verify` slower than the migration itself. What this fast path does not settle
 //! is then looked up by id, exactly: an id of the files not found (a missing row, a row filed
 //! under another deposition, a row stored under another spelling the collation takes as the
 //! same), a row whose owner is not one of the chunk's folders, an owned message filed

@@ -236,7 +236,7 @@ pub async fn run(args: VerifyArgs) -> Result<i32> {
 
 /// The stored messages of a chunk, found by id as the message_id column's collation compares
 /// them: an id of the files finds the row stored under another spelling the collation takes
-/// as the same (case, accents, trailing spaces: issue 10 §4).
+/// as the same (case, accents, trailing spaces).
 pub(super) struct Lookup<'a> {
     stored: &'a HashMap<String, StoredMessage>,
     /// Built at the first id not stored under its own spelling: collation keys cost a Unicode
