@@ -176,6 +176,9 @@ fn a_bulk_run_killed_in_any_phase_is_undone_and_the_next_run_gives_the_same_tabl
     );
     let want = reference.snapshot();
     let db = MariaDb::create("msgmig_bulk_crash");
+    let spill = work.path().join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let spill_dir = spill.to_str().unwrap();
     for (i, point) in CRASH_POINTS.iter().enumerate() {
         db.recreate();
         let killed = Command::new(env!("CARGO_BIN_EXE_msgmig"))
@@ -187,6 +190,8 @@ fn a_bulk_run_killed_in_any_phase_is_undone_and_the_next_run_gives_the_same_tabl
                 "--create-tables",
                 "--database-url",
                 &db.url,
+                "--spill-dir",
+                spill_dir,
             ])
             .env_remove("MSGMIG_DATABASE_URL")
             .env("FAILPOINTS", format!("{point}=return"))
@@ -201,7 +206,7 @@ fn a_bulk_run_killed_in_any_phase_is_undone_and_the_next_run_gives_the_same_tabl
         // Run again, alternately by the bulk path (the recovery empties the tables first, so
         // --bulk is allowed) and deposition by deposition.
         let path = if i % 2 == 0 { "--bulk" } else { "--no-bulk" };
-        let again = migrate_into(work.path(), dir, &db.url, &[path]);
+        let again = migrate_into(work.path(), dir, &db.url, &[path, "--spill-dir", spill_dir]);
         let wrote = *point != "bulk_after_spill";
         assert_exit(&again, 1);
         let said = String::from_utf8_lossy(&again.stderr);

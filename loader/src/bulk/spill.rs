@@ -99,6 +99,39 @@ pub struct Spilled {
     pub(crate) keyed: bool,
 }
 
+/// Spill folders are named `msgmig-bulk.<pid>.<random>`.
+const SPILL_PREFIX: &str = "msgmig-bulk.";
+
+/// Removes the spill folders in `parent` of processes that no longer run (a bulk run killed
+/// before its folder was removed). Linux: a process runs while `/proc/<pid>` exists.
+fn remove_abandoned(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SPILL_PREFIX))
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if cfg!(target_os = "linux") && !Path::new(&format!("/proc/{pid}")).exists() {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(event = "bulk_spill_removed", path = %entry.path().display(),
+                    "removed the spill files of a bulk run that stopped")
+                }
+                Err(e) => {
+                    tracing::warn!(event = "bulk_spill_not_removed", path = %entry.path().display(), error = %e)
+                }
+            }
+        }
+    }
+}
+
 /// The 64-bit hash of a message id as the collation compares it ([`message_key`]): equal ids
 /// hash equal, so two claims of one id are always found; two different ids hashing equal
 /// (about 1 in 10^6 at 10^6 depositions) only send their depositions the ordinary way.
@@ -133,8 +166,9 @@ impl Spill {
         keyed: bool,
     ) -> io::Result<Self> {
         crate::sql::fit_statements_to_packet(packet_limit);
+        remove_abandoned(parent);
         let dir = tempfile::Builder::new()
-            .prefix("msgmig-bulk.")
+            .prefix(&format!("{SPILL_PREFIX}{}.", std::process::id()))
             .tempdir_in(parent)?;
         let writers = SpillFile::ALL
             .iter()
