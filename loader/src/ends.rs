@@ -145,7 +145,7 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
     )
     .await?;
     let updated = ["generation", "state", "files", "messages", "conflicts"];
-    let suffix = crate::sql::upsert("deposition_id", &updated);
+    let on_key = crate::sql::upsert(&["deposition_id"], &updated);
     let columns = [
         "deposition_id",
         "generation",
@@ -155,7 +155,7 @@ pub(crate) async fn record_ends<C: ConnectionTrait>(
         "conflicts",
     ];
     crate::sql::sort_by_key(&mut state_rows);
-    insert_rows(conn, "msgmig_depositions", &columns, state_rows, suffix).await?;
+    insert_rows(conn, "msgmig_depositions", &columns, state_rows, on_key).await?;
     // The file ledger: exactly the files read for this state of each deposition.
     delete_in(conn, "msgmig_file_ledger", "deposition_id", &ids).await?;
     let mut ledger_rows: Vec<Vec<Value>> = ends

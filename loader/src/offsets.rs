@@ -144,13 +144,13 @@ pub async fn write<C: ConnectionTrait>(
             ]
         })
         .collect::<Vec<Vec<Value>>>();
-    let suffix = upsert("consumer_group, topic, partition_id", &["next_offset"]);
+    let on_key = upsert(&["consumer_group", "topic", "partition_id"], &["next_offset"]);
     insert_rows(
         conn,
         "msgmig_consumer_offsets",
         &["consumer_group", "topic", "partition_id", "next_offset"],
         rows,
-        suffix,
+        on_key,
     )
     .await?;
     Ok(())

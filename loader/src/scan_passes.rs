@@ -38,8 +38,8 @@ pub async fn record<C: ConnectionTrait>(conn: &C, pass: &ScanPass) -> Result<(),
         pass.finished_at_ms.into(),
         pass.recorded_by.clone().into(),
     ];
-    let suffix = upsert("directory", &COLUMNS[1..]);
-    insert_rows(conn, TABLE, &COLUMNS, vec![row], suffix).await?;
+    let on_key = upsert(&["directory"], &COLUMNS[1..]);
+    insert_rows(conn, TABLE, &COLUMNS, vec![row], on_key).await?;
     Ok(())
 }
 

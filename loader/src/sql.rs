@@ -89,13 +89,13 @@ pub enum OnKey<'a> {
     /// Updates `columns` of the stored row from the new one: MySQL's `ON DUPLICATE KEY UPDATE`,
     /// SQLite's `ON CONFLICT (key) DO UPDATE` (built by `sea_query`'s `OnConflict`).
     Update {
-        key: &'a str,
+        key: &'a [&'a str],
         columns: &'a [&'a str],
     },
 }
 
-/// [`OnKey::Update`] of `columns` when `key` exists.
-pub fn upsert<'a>(key: &'a str, columns: &'a [&'a str]) -> OnKey<'a> {
+/// [`OnKey::Update`] of `columns` when the unique key of columns `key` exists.
+pub fn upsert<'a>(key: &'a [&'a str], columns: &'a [&'a str]) -> OnKey<'a> {
     OnKey::Update { key, columns }
 }
 
@@ -115,13 +115,15 @@ pub async fn insert_rows<C: ConnectionTrait>(
     let conflict = match on_key {
         OnKey::Fail => None,
         OnKey::Update { key, columns } => Some(
-            OnConflict::column(Alias::new(key))
+            OnConflict::columns(key.iter().map(|c| Alias::new(*c)))
                 .update_columns(columns.iter().map(|c| Alias::new(*c)))
                 .to_owned(),
         ),
         OnKey::Keep { key } => Some(
             OnConflict::columns(key.iter().map(|c| Alias::new(*c)))
-                .do_nothing()
+                // MySQL has no `DO NOTHING`: a no-op update of the key (sea_query's polyfill),
+                // which, unlike `INSERT IGNORE`, still fails on any other error.
+                .do_nothing_on(key.iter().map(|c| Alias::new(*c)))
                 .to_owned(),
         ),
     };
@@ -201,4 +203,62 @@ pub async fn exec<C: ConnectionTrait>(
         .execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?
         .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Database};
+
+    async fn table() -> sea_orm::DatabaseConnection {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (a TEXT, b TEXT, v TEXT, PRIMARY KEY (a, b))")
+            .await
+            .unwrap();
+        db
+    }
+
+    fn row(a: &str, b: &str, v: &str) -> Vec<Value> {
+        vec![a.into(), b.into(), v.into()]
+    }
+
+    async fn values(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT a || b || v FROM t ORDER BY a, b",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn an_upsert_on_a_key_of_two_columns_updates_the_stored_row() {
+        let db = table().await;
+        let cols = ["a", "b", "v"];
+        let first = vec![row("1", "x", "old"), row("1", "y", "kept")];
+        insert_rows(&db, "t", &cols, first, OnKey::Fail).await.unwrap();
+        let next = vec![row("1", "x", "new"), row("2", "x", "added")];
+        insert_rows(&db, "t", &cols, next, upsert(&["a", "b"], &["v"]))
+            .await
+            .unwrap();
+        assert_eq!(values(&db).await, ["1xnew", "1ykept", "2xadded"]);
+    }
+
+    #[tokio::test]
+    async fn keep_leaves_the_stored_row_and_fail_refuses() {
+        let db = table().await;
+        let cols = ["a", "b", "v"];
+        insert_rows(&db, "t", &cols, vec![row("1", "x", "old")], OnKey::Fail)
+            .await
+            .unwrap();
+        let again = vec![row("1", "x", "new"), row("3", "z", "added")];
+        insert_rows(&db, "t", &cols, again.clone(), OnKey::Keep { key: &["a", "b"] })
+            .await
+            .unwrap();
+        assert_eq!(values(&db).await, ["1xold", "3zadded"]);
+        assert!(insert_rows(&db, "t", &cols, again, OnKey::Fail).await.is_err());
+    }
 }

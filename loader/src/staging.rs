@@ -165,13 +165,13 @@ pub(crate) async fn refuse<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let json = serde_json::to_string(refusal)
         .map_err(|e| DbErr::Custom(format!("cannot encode a refusal: {e}")))?;
-    let suffix = upsert("deposition_id, generation", &["refusal"]);
+    let on_key = upsert(&["deposition_id", "generation"], &["refusal"]);
     insert_rows(
         conn,
         OPEN,
         &["deposition_id", "generation", "refusal"],
         [vec![dep.into(), generation.into(), json.into()]],
-        suffix,
+        on_key,
     )
     .await?;
     exec(

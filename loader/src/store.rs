@@ -393,8 +393,8 @@ pub async fn apply<C: ConnectionTrait>(
         .collect();
     counts.statuses_written = statuses.len() as u64;
     crate::sql::sort_by_key(&mut statuses);
-    let suffix = upsert("message_id", &STATUS_COLUMNS[1..]);
-    insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, suffix).await?;
+    let on_key = upsert(&["message_id"], &STATUS_COLUMNS[1..]);
+    insert_rows(conn, STATUS, &STATUS_COLUMNS, statuses, on_key).await?;
 
     // Origcomm (msgmig's own table): replaced whole for changed messages.
     if !updates.is_empty() {
@@ -430,8 +430,8 @@ pub async fn apply<C: ConnectionTrait>(
         .map(|p| provenance_values(p.record, &p.sha256, keyed, counted_as(p)))
         .collect();
     crate::sql::sort_by_key(&mut provenance);
-    let suffix = upsert("message_id", &PROVENANCE_COLUMNS[1..]);
-    insert_rows(conn, PROVENANCE, &PROVENANCE_COLUMNS, provenance, suffix).await?;
+    let on_key = upsert(&["message_id"], &PROVENANCE_COLUMNS[1..]);
+    insert_rows(conn, PROVENANCE, &PROVENANCE_COLUMNS, provenance, on_key).await?;
     // A run also notes the messages it counted as unchanged: one taken over later in the run
     // moves from `unchanged` to `conflicts`.
     if let Some(run) = run {
