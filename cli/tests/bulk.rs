@@ -74,6 +74,11 @@ fn a_first_backfill_table_by_table_equals_deposition_by_deposition_on_mariadb() 
             stdout(&by_table)
         );
         assert!(!stdout(&by_deposition).contains("table by table"));
+        let log = String::from_utf8_lossy(&by_table.stderr);
+        assert!(
+            log.contains("protocol=\"load_data\"") && !log.contains("bulk_load_data_declined"),
+            "{layout} layout: MariaDB takes the tables by LOAD DATA LOCAL: {log}"
+        );
         assert_eq!(
             summary(&by_table),
             summary(&by_deposition),

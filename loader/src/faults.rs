@@ -25,7 +25,7 @@ pub enum Fault {
 
 /// MySQL/MariaDB server errors that mean the connection or the server went away
 /// (MariaDB/MySQL error reference: server error codes 1000–1999, client 2000–2999).
-const MYSQL_OUTAGE: &[u16] = &[
+pub(crate) const MYSQL_OUTAGE: &[u16] = &[
     1040, // ER_CON_COUNT_ERROR: too many connections
     1053, // ER_SERVER_SHUTDOWN
     1152, // ER_ABORTING_CONNECTION

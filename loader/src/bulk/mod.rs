@@ -31,6 +31,7 @@
 //! before anything else happens: a crash costs the time of the run, never a row.
 
 pub mod marker;
+mod infile;
 mod spill;
 mod write;
 

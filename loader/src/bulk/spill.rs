@@ -89,7 +89,7 @@ pub struct Spill {
 pub struct Spilled {
     pub(crate) dir: tempfile::TempDir,
     /// One bit per deposition index: set = left to the ordinary loader.
-    pub(crate) residual_bits: Vec<u64>,
+    pub(crate) residual_bits: std::sync::Arc<Vec<u64>>,
     /// The residual deposition folders, sorted.
     pub residual: Vec<String>,
     /// Depositions the spill files load.
@@ -329,7 +329,7 @@ impl Spill {
         Ok(Spilled {
             bytes,
             dir: self.dir,
-            residual_bits: self.residual,
+            residual_bits: std::sync::Arc::new(self.residual),
             residual,
             depositions: loaded,
             keyed: self.keyed,
@@ -340,11 +340,6 @@ impl Spill {
 impl Spilled {
     pub(crate) fn path(&self, file: SpillFile) -> PathBuf {
         self.dir.path().join(file.name())
-    }
-
-    /// Whether deposition `d`'s rows are left to the ordinary loader.
-    pub(crate) fn is_residual(&self, d: u32) -> bool {
-        bit(&self.residual_bits, d)
     }
 }
 

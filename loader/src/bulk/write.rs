@@ -17,6 +17,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// The stages of [`Spilled::write`], in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,20 +66,21 @@ const CHUNK_BYTES: usize = 8 << 20;
 
 /// A spill file's lines whose deposition the bulk load writes. A struct, not an iterator
 /// adapter: it is held across the inserts' awaits, where a closure over borrowed lines would
-/// make the future not `Send`.
-struct Lines<'a, T> {
+/// make the future not `Send`; it owns what it reads, so `LOAD DATA` can read it on a thread
+/// of its own.
+struct Lines<T> {
     reader: BufReader<File>,
     buf: String,
-    spilled: &'a Spilled,
+    residual: Arc<Vec<u64>>,
     _row: PhantomData<fn() -> T>,
 }
 
-impl<'a, T: DeserializeOwned> Lines<'a, T> {
-    fn open(spilled: &'a Spilled, file: SpillFile) -> io::Result<Self> {
+impl<T: DeserializeOwned> Lines<T> {
+    fn open(spilled: &Spilled, file: SpillFile) -> io::Result<Self> {
         Ok(Lines {
             reader: BufReader::with_capacity(1 << 20, File::open(spilled.path(file))?),
             buf: String::new(),
-            spilled,
+            residual: spilled.residual_bits.clone(),
             _row: PhantomData,
         })
     }
@@ -89,7 +92,7 @@ impl<'a, T: DeserializeOwned> Lines<'a, T> {
                 return Ok(None);
             }
             let (d, row): (u32, T) = serde_json::from_str(&self.buf).map_err(spill_error)?;
-            if !self.spilled.is_residual(d) {
+            if !super::spill::bit(&self.residual, d) {
                 return Ok(Some((d, row)));
             }
         }
@@ -130,6 +133,18 @@ async fn commit(db: &DatabaseConnection, txn: DatabaseTransaction) -> Result<(),
     Ok(())
 }
 
+/// The spill file a phase loads.
+fn spill_file(phase: Phase) -> SpillFile {
+    match phase {
+        Phase::Provenance => SpillFile::Provenance,
+        Phase::Info => SpillFile::Info,
+        Phase::FileRefs => SpillFile::FileRefs,
+        Phase::Status => SpillFile::Status,
+        Phase::Origcomm => SpillFile::Origcomm,
+        Phase::States => SpillFile::Ends,
+    }
+}
+
 /// The crash points of a phase: after its first statement (transaction open), after its
 /// commit.
 fn crash_mid(phase: Phase) {
@@ -158,14 +173,17 @@ impl Spilled {
     /// Loads every table from the spill files, on `db`, which must be a connection of its own
     /// (one connection: the session settings of `begin` hold for it alone) to a database
     /// whose tables are empty ([`super::first_non_empty`]) and marked ([`super::marker`]).
-    /// `run`: the one-shot run counting the rows (the provenance's `counted_in`); `layout`:
-    /// the origcomm table's. `progress(phase, rows)` is called as rows are written.
+    /// `url`: the same database's URL, for the `LOAD DATA LOCAL` connection on MySQL
+    /// ([`super::infile`]; `None` loads with multi-row `INSERT`s). `run`: the one-shot run
+    /// counting the rows (the provenance's `counted_in`); `layout`: the origcomm table's.
+    /// `progress(phase, rows)` is called as rows are written.
     ///
     /// Errors: the database's (nothing of the failing table is kept; the tables before it
     /// are, and the marker makes the next run remove them), or a spill file unreadable.
     pub async fn write(
         &self,
         db: &DatabaseConnection,
+        url: Option<&str>,
         run: &str,
         layout: OrigcommLayout,
         give_up_after: Option<std::time::Duration>,
@@ -176,14 +194,17 @@ impl Spilled {
         let w = Writer {
             spilled: self,
             db,
+            url: url.filter(|_| db.get_database_backend() == DbBackend::MySql),
+            load_data: AtomicBool::new(true),
             give_up_after,
             progress,
         };
+        let run = run.to_owned();
         counts.messages = w
             .load(
                 Phase::Provenance,
                 &PROVENANCE_COLUMNS,
-                |_, p: ProvenanceLine| {
+                move |_, p: ProvenanceLine| {
                     let counted = Counted {
                         inserted: true,
                         unchanged: false,
@@ -197,7 +218,7 @@ impl Spilled {
                         &p.provenance,
                         &p.sha256,
                         keyed,
-                        Some((run, counted)),
+                        Some((run.as_str(), counted)),
                     )
                 },
             )
@@ -222,7 +243,7 @@ impl Spilled {
             .load(
                 Phase::Origcomm,
                 &ORIGCOMM_COLUMNS,
-                |_, (id, o): OrigcommLine| origcomm_values(&id, &o, layout),
+                move |_, (id, o): OrigcommLine| origcomm_values(&id, &o, layout),
             )
             .await?;
         (counts.depositions, counts.files) = w.load_states().await?;
@@ -230,10 +251,18 @@ impl Spilled {
     }
 }
 
+/// A spill line's values, shared by every attempt at a table.
+type Values<T> = Arc<dyn Fn(u32, T) -> Vec<Value> + Send + Sync>;
+
 /// One bulk load's writing: the spill, the connection, how long an outage may last.
 struct Writer<'a> {
     spilled: &'a Spilled,
     db: &'a DatabaseConnection,
+    /// Where `LOAD DATA LOCAL` connects (MySQL only).
+    url: Option<&'a str>,
+    /// Cleared when the server or the URL rules `LOAD DATA LOCAL` out: the rest goes by
+    /// `INSERT`.
+    load_data: AtomicBool,
     give_up_after: Option<std::time::Duration>,
     progress: &'a (dyn Fn(Phase, u64) + Send + Sync),
 }
@@ -274,25 +303,85 @@ impl Writer<'_> {
 
     /// One table from its spill file, in one transaction, again after an outage; returns the
     /// rows written.
-    async fn load<T: DeserializeOwned>(
+    async fn load<T: DeserializeOwned + Send + 'static>(
         &self,
         phase: Phase,
         columns: &[&str],
-        values: impl Fn(u32, T) -> Vec<Value>,
+        values: impl Fn(u32, T) -> Vec<Value> + Send + Sync + 'static,
     ) -> Result<u64, DbErr> {
+        let values: Values<T> = Arc::new(values);
         let mut attempts = crate::retry::Attempts::new(self.give_up_after);
         loop {
-            match self
-                .spilled
-                .load(self.db, phase, columns, self.progress, &values)
-                .await
-            {
+            let attempt = match self.url.filter(|_| self.load_data.load(Ordering::Relaxed)) {
+                Some(url) => self.load_data(url, phase, columns, values.clone()).await,
+                None => Ok(None),
+            };
+            let attempt = match attempt {
+                Ok(Some(rows)) => Ok(rows),
+                Ok(None) => {
+                    self.spilled
+                        .load(self.db, phase, columns, self.progress, &*values)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match attempt {
                 Ok(rows) => return Ok(rows),
                 Err(e) => {
                     if let Some(rows) = self.after_failure(&mut attempts, phase.table(), e).await? {
                         return Ok(rows);
                     }
                 }
+            }
+        }
+    }
+
+    /// One table by `LOAD DATA LOCAL` ([`super::infile`]): `Ok(None)` when the server declined
+    /// it (nothing kept; the caller inserts instead).
+    async fn load_data<T: DeserializeOwned + Send + 'static>(
+        &self,
+        url: &str,
+        phase: Phase,
+        columns: &[&str],
+        values: Values<T>,
+    ) -> Result<Option<u64>, DbErr> {
+        let table = phase.table();
+        let started = std::time::Instant::now();
+        let file = spill_file(phase);
+        let mut lines = Lines::<T>::open(self.spilled, file).map_err(spill_error)?;
+        let rows: super::infile::RowSource =
+            Box::new(move || Ok(lines.next()?.map(|(d, row)| values(d, row))));
+        let sent = Arc::new(AtomicU64::new(0));
+        let load = super::infile::load(
+            url,
+            table,
+            columns,
+            rows,
+            sent.clone(),
+            Box::new(move || crash_mid(phase)),
+        );
+        tokio::pin!(load);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        let loaded = loop {
+            tokio::select! {
+                loaded = &mut load => break loaded?,
+                _ = tick.tick() => (self.progress)(phase, sent.load(Ordering::Relaxed)),
+            }
+        };
+        match loaded {
+            super::infile::Loaded::Rows(rows) => {
+                crash_after(phase);
+                tracing::info!(event = "bulk_table_loaded", table, rows, protocol = "load_data",
+                    seconds = started.elapsed().as_secs_f64());
+                Ok(Some(rows))
+            }
+            super::infile::Loaded::Declined { reason, for_all } => {
+                tracing::warn!(event = "bulk_load_data_declined", table, reason = %reason,
+                    "LOAD DATA LOCAL not used: loading with INSERT statements (slower)");
+                if for_all {
+                    self.load_data.store(false, Ordering::Relaxed);
+                }
+                Ok(None)
             }
         }
     }
@@ -324,16 +413,9 @@ impl Spilled {
         phase: Phase,
         columns: &[&str],
         progress: &(dyn Fn(Phase, u64) + Send + Sync),
-        values: &impl Fn(u32, T) -> Vec<Value>,
+        values: &(dyn Fn(u32, T) -> Vec<Value> + Send + Sync),
     ) -> Result<u64, DbErr> {
-        let file = match phase {
-            Phase::Provenance => SpillFile::Provenance,
-            Phase::Info => SpillFile::Info,
-            Phase::FileRefs => SpillFile::FileRefs,
-            Phase::Status => SpillFile::Status,
-            Phase::Origcomm => SpillFile::Origcomm,
-            Phase::States => SpillFile::Ends,
-        };
+        let file = spill_file(phase);
         let table = phase.table();
         let started = std::time::Instant::now();
         let mut lines = Lines::<T>::open(self, file).map_err(spill_error)?;
@@ -366,6 +448,7 @@ impl Spilled {
             event = "bulk_table_loaded",
             table,
             rows = written,
+            protocol = "insert",
             seconds = started.elapsed().as_secs_f64()
         );
         Ok(written)

@@ -143,7 +143,7 @@ pub(super) async fn run(
     let give_up_after = Some(std::time::Duration::from_secs(
         args.database.db_timeout.max(1),
     ));
-    let write = spilled.write(&session, run_id, layout, give_up_after, &show);
+    let write = spilled.write(&session, Some(url), run_id, layout, give_up_after, &show);
     let counts = tokio::select! {
         counts = write => counts.context(
             "loading table by table (nothing of the table in progress is kept; the next run removes what this one wrote and loads again)",
