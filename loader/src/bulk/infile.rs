@@ -21,7 +21,9 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Bytes of encoded rows per chunk handed to the driver.
+/// Bytes of encoded rows per chunk handed to the driver, at most: the driver sends a chunk as
+/// one packet, which the server refuses above its `max_allowed_packet`. The server reads the
+/// packets as one stream, so a row may straddle two.
 const CHUNK: usize = 1 << 20;
 
 /// What [`load`] did with a table.
@@ -100,7 +102,8 @@ pub(crate) type RowSource = Box<dyn FnMut() -> Result<Option<Vec<Value>>, DbErr>
 const NOT_TAKEN: [u16; 3] = [1148, 3948, 4166];
 
 /// Loads `rows` into `table` (`columns` in the rows' order) in one transaction of its own, on
-/// a new connection to `url` with unique and foreign key checks off. `sent` counts the rows
+/// a new connection to `url` with unique and foreign key checks off, in packets of at most
+/// half `packet_limit` (the server's `max_allowed_packet`, bytes). `sent` counts the rows
 /// encoded so far (for progress); `first_chunk` runs once the first chunk of rows is on its way
 /// (a crash point: the statement is then open on the server).
 ///
@@ -111,6 +114,7 @@ pub(crate) async fn load(
     table: &str,
     columns: &[&str],
     mut rows: RowSource,
+    packet_limit: usize,
     sent: Arc<AtomicU64>,
     first_chunk: Box<dyn FnOnce() + Send>,
 ) -> Result<Loaded, DbErr> {
@@ -133,15 +137,23 @@ pub(crate) async fn load(
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
     let failed: Arc<std::sync::Mutex<Option<DbErr>>> = Arc::default();
     let producer_failed = failed.clone();
+    let chunk = CHUNK.min(packet_limit / 2).max(1024);
     let producer = tokio::task::spawn_blocking(move || {
-        let mut buf = BytesMut::with_capacity(CHUNK + (64 << 10));
+        let mut buf = BytesMut::with_capacity(chunk * 2);
         let mut first = Some(first_chunk);
-        let send = |buf: &mut BytesMut, first: &mut Option<Box<dyn FnOnce() + Send>>| -> bool {
-            let ok = tx.blocking_send(Ok(buf.split().freeze())).is_ok();
-            if let Some(first) = first.take() {
-                first();
+        // Sends `buf` in chunks of at most `chunk` bytes (all of it when `all`, else while a
+        // whole chunk is there); false when the statement stopped reading.
+        let send = |buf: &mut BytesMut, all: bool, first: &mut Option<Box<dyn FnOnce() + Send>>| {
+            while buf.len() >= chunk || (all && !buf.is_empty()) {
+                let part = buf.split_to(buf.len().min(chunk)).freeze();
+                if tx.blocking_send(Ok(part)).is_err() {
+                    return false;
+                }
+                if let Some(first) = first.take() {
+                    first();
+                }
             }
-            ok
+            true
         };
         loop {
             match rows() {
@@ -152,14 +164,12 @@ pub(crate) async fn load(
                         return;
                     }
                     sent.fetch_add(1, Ordering::Relaxed);
-                    if buf.len() >= CHUNK && !send(&mut buf, &mut first) {
+                    if !send(&mut buf, false, &mut first) {
                         return;
                     }
                 }
                 Ok(None) => {
-                    if !buf.is_empty() {
-                        send(&mut buf, &mut first);
-                    }
+                    send(&mut buf, true, &mut first);
                     return;
                 }
                 Err(e) => {

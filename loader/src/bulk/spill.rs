@@ -97,6 +97,8 @@ pub struct Spilled {
     /// Bytes of the spill files on disk.
     pub bytes: u64,
     pub(crate) keyed: bool,
+    /// The server's `max_allowed_packet` (bytes).
+    pub(crate) packet_limit: usize,
 }
 
 /// Spill folders are named `msgmig-bulk.<pid>.<random>`.
@@ -333,6 +335,7 @@ impl Spill {
             residual,
             depositions: loaded,
             keyed: self.keyed,
+            packet_limit: self.packet_limit,
         })
     }
 }

@@ -357,6 +357,7 @@ impl Writer<'_> {
             table,
             columns,
             rows,
+            self.spilled.packet_limit,
             sent.clone(),
             Box::new(move || crash_mid(phase)),
         );
