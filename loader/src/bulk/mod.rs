@@ -19,11 +19,12 @@
 //!    deposition the slower way.
 //! 3. [`Spilled::write`] loads each table in one transaction, parents first (provenance,
 //!    info, file references, statuses, origcomm), then the deposition states and the file
-//!    ledger. On MariaDB the session runs with `unique_checks=0` and `foreign_key_checks=0`,
-//!    which makes an insert into an empty InnoDB table buffer and sort every index and log
-//!    undo for the table, not each row (MariaDB 10.6+, MDEV-515 and MDEV-24621): a table's
-//!    random-UUID keys no longer walk the buffer pool. Nothing it writes can break a key:
-//!    every id is claimed once, checked by hash.
+//!    ledger. On MySQL the session runs with `unique_checks=0` and `foreign_key_checks=0` and
+//!    each table is one `LOAD DATA LOCAL INFILE` statement (`infile.rs`): MariaDB 10.6+ then
+//!    takes it as a bulk insert into an empty table, buffering the statement's rows and
+//!    building each index sorted (MDEV-515, MDEV-24621), so a table's random-UUID keys no
+//!    longer walk the buffer pool. Where the server declines it, and on SQLite, multi-row
+//!    `INSERT`s. Nothing it writes can break a key: every id is claimed once, checked by hash.
 //!
 //! Crash safety ([`marker`]): a row in `msgmig_bulk_loads` is written before the first table
 //! and deleted after the residual depositions are loaded. A run that finds one knows the tables

@@ -174,7 +174,7 @@ impl Spilled {
     /// (one connection: the session settings of `begin` hold for it alone) to a database
     /// whose tables are empty ([`super::first_non_empty`]) and marked ([`super::marker`]).
     /// `url`: the same database's URL, for the `LOAD DATA LOCAL` connection on MySQL
-    /// ([`super::infile`]; `None` loads with multi-row `INSERT`s). `run`: the one-shot run
+    /// (`bulk/infile.rs`; `None` loads with multi-row `INSERT`s). `run`: the one-shot run
     /// counting the rows (the provenance's `counted_in`); `layout`: the origcomm table's.
     /// `progress(phase, rows)` is called as rows are written.
     ///
