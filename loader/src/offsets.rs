@@ -144,7 +144,10 @@ pub async fn write<C: ConnectionTrait>(
             ]
         })
         .collect::<Vec<Vec<Value>>>();
-    let on_key = upsert(&["consumer_group", "topic", "partition_id"], &["next_offset"]);
+    let on_key = upsert(
+        &["consumer_group", "topic", "partition_id"],
+        &["next_offset"],
+    );
     insert_rows(
         conn,
         "msgmig_consumer_offsets",

@@ -239,7 +239,9 @@ mod tests {
         let db = table().await;
         let cols = ["a", "b", "v"];
         let first = vec![row("1", "x", "old"), row("1", "y", "kept")];
-        insert_rows(&db, "t", &cols, first, OnKey::Fail).await.unwrap();
+        insert_rows(&db, "t", &cols, first, OnKey::Fail)
+            .await
+            .unwrap();
         let next = vec![row("1", "x", "new"), row("2", "x", "added")];
         insert_rows(&db, "t", &cols, next, upsert(&["a", "b"], &["v"]))
             .await
@@ -255,10 +257,18 @@ mod tests {
             .await
             .unwrap();
         let again = vec![row("1", "x", "new"), row("3", "z", "added")];
-        insert_rows(&db, "t", &cols, again.clone(), OnKey::Keep { key: &["a", "b"] })
-            .await
-            .unwrap();
+        insert_rows(
+            &db,
+            "t",
+            &cols,
+            again.clone(),
+            OnKey::Keep { key: &["a", "b"] },
+        )
+        .await
+        .unwrap();
         assert_eq!(values(&db).await, ["1xold", "3zadded"]);
-        assert!(insert_rows(&db, "t", &cols, again, OnKey::Fail).await.is_err());
+        assert!(insert_rows(&db, "t", &cols, again, OnKey::Fail)
+            .await
+            .is_err());
     }
 }

@@ -64,9 +64,7 @@ pub(crate) fn encode_field(v: &Value, out: &mut BytesMut) -> Result<(), String> 
         Value::SmallInt(Some(n)) => num(n, out),
         Value::TinyInt(Some(n)) => num(n, out),
         Value::Bool(Some(b)) => num(u8::from(*b), out),
-        Value::ChronoDateTime(Some(t)) => {
-            text(&t.format("%Y-%m-%d %H:%M:%S%.f").to_string(), out)
-        }
+        Value::ChronoDateTime(Some(t)) => text(&t.format("%Y-%m-%d %H:%M:%S%.f").to_string(), out),
         Value::String(None)
         | Value::Int(None)
         | Value::BigInt(None)
@@ -160,7 +158,8 @@ pub(crate) async fn load(
                 Ok(Some(row)) => {
                     if let Err(e) = encode_row(&row, &mut buf) {
                         *producer_failed.lock().expect("lock") = Some(DbErr::Custom(e));
-                        let _ = tx.blocking_send(Err(io::Error::other("a row could not be encoded")));
+                        let _ =
+                            tx.blocking_send(Err(io::Error::other("a row could not be encoded")));
                         return;
                     }
                     sent.fetch_add(1, Ordering::Relaxed);
@@ -174,7 +173,8 @@ pub(crate) async fn load(
                 }
                 Err(e) => {
                     *producer_failed.lock().expect("lock") = Some(e);
-                    let _ = tx.blocking_send(Err(io::Error::other("reading the spill file failed")));
+                    let _ =
+                        tx.blocking_send(Err(io::Error::other("reading the spill file failed")));
                     return;
                 }
             }
@@ -284,7 +284,10 @@ mod tests {
             .unwrap();
         let with = t + chrono::Duration::microseconds(250);
         assert_eq!(
-            encoded(vec![Value::ChronoDateTime(Some(t)), Value::ChronoDateTime(Some(with))]),
+            encoded(vec![
+                Value::ChronoDateTime(Some(t)),
+                Value::ChronoDateTime(Some(with))
+            ]),
             "2024-02-29 23:05:09\t2024-02-29 23:05:09.000250\n"
         );
     }

@@ -31,8 +31,8 @@
 //! were empty when the stopped run began, and [`marker::recover`] removes what msgmig wrote
 //! before anything else happens: a crash costs the time of the run, never a row.
 
-pub mod marker;
 mod infile;
+pub mod marker;
 mod spill;
 mod write;
 

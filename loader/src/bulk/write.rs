@@ -372,8 +372,13 @@ impl Writer<'_> {
         match loaded {
             super::infile::Loaded::Rows(rows) => {
                 crash_after(phase);
-                tracing::info!(event = "bulk_table_loaded", table, rows, protocol = "load_data",
-                    seconds = started.elapsed().as_secs_f64());
+                tracing::info!(
+                    event = "bulk_table_loaded",
+                    table,
+                    rows,
+                    protocol = "load_data",
+                    seconds = started.elapsed().as_secs_f64()
+                );
                 Ok(Some(rows))
             }
             super::infile::Loaded::Declined { reason, for_all } => {
