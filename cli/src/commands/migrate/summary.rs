@@ -232,27 +232,21 @@ mod tests {
 
     #[test]
     fn ids_that_differ_only_in_leading_zeros_or_prefix_stay_apart() {
-        let mut set = DepositionSet::default();
-        for id in [
+        const IDS: [&str; 6] = [
             "D_1",
             "D_01",
             "G_1",
             "D_99999999999999999",
             "D_123456789012345678",
             "D_x",
-        ] {
+        ];
+        let mut set = DepositionSet::default();
+        for id in IDS {
             set.insert(id);
         }
         set.insert("D_01");
         assert_eq!(set.len(), 6);
-        for id in [
-            "D_1",
-            "D_01",
-            "G_1",
-            "D_99999999999999999",
-            "D_123456789012345678",
-            "D_x",
-        ] {
+        for id in IDS {
             assert!(set.contains(id), "{id}");
         }
         for id in ["D_001", "G_01", "D_2", "D_y"] {
